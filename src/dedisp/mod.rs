@@ -1,0 +1,1 @@
+//! Dedispersion: DM plans and algorithms behind one trait. (in progress)

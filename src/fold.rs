@@ -1,0 +1,1 @@
+//! Folding and candidate optimisation. (in progress)

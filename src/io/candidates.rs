@@ -1,0 +1,1 @@
+//! HDF5 candidate file: the contract with users (see DESIGN.md). (in progress)

@@ -1,0 +1,257 @@
+//! File formats and the format-neutral observation interface.
+//!
+//! * [`Header`]: everything a stage needs about an observation (band, channel frequencies,
+//!   tsamp, nsamples, nbits, source, epoch). Both readers produce it; writers take it.
+//! * [`Observation`]: `header()` plus block reads `[nsamples][nchans]` `f32`, implemented by the
+//!   SIGPROC reader, the PSRFITS reader and the simulator's stream.
+//! * [`open_observation`]: opens a file as an `Observation`, choosing the format by content.
+
+pub mod candidates;
+pub mod psrfits;
+pub mod sigproc;
+pub mod truth;
+
+use ndarray::Array2;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// Errors from reading or writing observation files. Every variant names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum IoError {
+    #[error("{path}: {source}")]
+    Os { path: PathBuf, source: std::io::Error },
+    #[error("{path}: {msg}")]
+    Format { path: PathBuf, msg: String },
+    #[error("{path}: not a SIGPROC filterbank or PSRFITS file (first bytes {first:02x?})")]
+    UnknownFormat { path: PathBuf, first: Vec<u8> },
+    #[error("{path}: requested samples {start}..{end} but the file has {nsamples}")]
+    OutOfRange { path: PathBuf, start: u64, end: u64, nsamples: u64 },
+}
+
+impl IoError {
+    /// Shorthand for a format error naming `path`.
+    pub fn format(path: impl AsRef<Path>, msg: impl Into<String>) -> Self {
+        IoError::Format { path: path.as_ref().to_path_buf(), msg: msg.into() }
+    }
+    /// Shorthand for an operating-system error naming `path`.
+    pub fn os(path: impl AsRef<Path>, source: std::io::Error) -> Self {
+        IoError::Os { path: path.as_ref().to_path_buf(), source }
+    }
+}
+
+/// Format-neutral observation header.
+///
+/// Channel frequencies are channel **centres** in MHz, in file order: channel `i` is at
+/// `fch1_mhz + i·foff_mhz` unless `freqs_mhz` holds an explicit (possibly non-uniform) table
+/// (SIGPROC `FREQUENCY_START`…`FREQUENCY_END`, or PSRFITS `DAT_FREQ`), which then wins.
+/// `foff_mhz` may be negative (descending band, the usual SIGPROC order).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Header {
+    /// Source name (SIGPROC `source_name`, PSRFITS `SRC_NAME`).
+    pub source_name: String,
+    /// Original raw data file name (SIGPROC `rawdatafile`), may be empty.
+    pub rawdatafile: String,
+    /// SIGPROC telescope id (FAST has no official id; tianyan writes 21 for FAST, see `sim::telescope`).
+    pub telescope_id: i32,
+    /// SIGPROC machine id.
+    pub machine_id: i32,
+    /// SIGPROC data type: 1 filterbank, 2 time series (0 is accepted as intensity data).
+    pub data_type: i32,
+    /// Start time, MJD (topocentric UTC).
+    pub tstart_mjd: f64,
+    /// Sampling time in seconds.
+    pub tsamp_s: f64,
+    /// Centre frequency of the first channel in the file, MHz.
+    pub fch1_mhz: f64,
+    /// Channel width in MHz (negative for a descending band).
+    pub foff_mhz: f64,
+    /// Explicit channel-centre table in MHz (file order), when the band is not uniform or came from a table.
+    pub freqs_mhz: Option<Vec<f64>>,
+    /// Number of frequency channels.
+    pub nchans: usize,
+    /// Bits per sample in the file (1, 2, 4, 8, 16, 32).
+    pub nbits: u32,
+    /// Number of IFs / polarisations stored in the file (SIGPROC `nifs`, PSRFITS `NPOL`).
+    pub nifs: usize,
+    /// Number of time samples (spectra) in the file.
+    pub nsamples: u64,
+    /// 8-bit samples are signed (SIGPROC `signed` = 1).
+    pub signed: bool,
+    /// Source right ascension, SIGPROC `src_raj` (hhmmss.s as a number).
+    pub src_raj: Option<f64>,
+    /// Source declination, SIGPROC `src_dej` (ddmmss.s as a number).
+    pub src_dej: Option<f64>,
+    /// Telescope azimuth at start, degrees.
+    pub az_start: Option<f64>,
+    /// Telescope zenith angle at start, degrees.
+    pub za_start: Option<f64>,
+    /// Reference DM of a dedispersed time series (SIGPROC `refdm`), pc cm⁻³.
+    pub refdm: Option<f64>,
+    /// Folding period (SIGPROC `period`), s.
+    pub period: Option<f64>,
+    /// SIGPROC `barycentric` flag.
+    pub barycentric: Option<i32>,
+    /// SIGPROC `pulsarcentric` flag.
+    pub pulsarcentric: Option<i32>,
+    /// SIGPROC `nbeams`.
+    pub nbeams: Option<i32>,
+    /// SIGPROC `ibeam`.
+    pub ibeam: Option<i32>,
+}
+
+impl Default for Header {
+    fn default() -> Self {
+        Header {
+            source_name: String::new(),
+            rawdatafile: String::new(),
+            telescope_id: 0,
+            machine_id: 0,
+            data_type: 1,
+            tstart_mjd: 0.0,
+            tsamp_s: 0.0,
+            fch1_mhz: 0.0,
+            foff_mhz: 0.0,
+            freqs_mhz: None,
+            nchans: 0,
+            nbits: 8,
+            nifs: 1,
+            nsamples: 0,
+            signed: false,
+            src_raj: None,
+            src_dej: None,
+            az_start: None,
+            za_start: None,
+            refdm: None,
+            period: None,
+            barycentric: None,
+            pulsarcentric: None,
+            nbeams: None,
+            ibeam: None,
+        }
+    }
+}
+
+impl Header {
+    /// Channel-centre frequencies in MHz, file order, length `nchans`.
+    pub fn chan_freqs_mhz(&self) -> Vec<f64> {
+        match &self.freqs_mhz {
+            Some(t) => t.clone(),
+            None => (0..self.nchans).map(|i| self.fch1_mhz + i as f64 * self.foff_mhz).collect(),
+        }
+    }
+
+    /// Absolute channel width in MHz (from `foff`, or the mean spacing of the table).
+    pub fn chan_bw_mhz(&self) -> f64 {
+        match &self.freqs_mhz {
+            Some(t) if t.len() > 1 => ((t[t.len() - 1] - t[0]) / (t.len() - 1) as f64).abs(),
+            _ => self.foff_mhz.abs(),
+        }
+    }
+
+    /// Highest channel-centre frequency, MHz: tianyan's dispersion reference frequency.
+    pub fn ftop_mhz(&self) -> f64 {
+        self.chan_freqs_mhz().into_iter().fold(f64::NEG_INFINITY, f64::max)
+    }
+
+    /// Lowest channel-centre frequency, MHz.
+    pub fn fbottom_mhz(&self) -> f64 {
+        self.chan_freqs_mhz().into_iter().fold(f64::INFINITY, f64::min)
+    }
+
+    /// Band edges `(low, high)` in MHz: the outer edges of the extreme channels
+    /// (centre ± half a channel width). TRAPS B10.
+    pub fn band_edges_mhz(&self) -> (f64, f64) {
+        let h = 0.5 * self.chan_bw_mhz();
+        (self.fbottom_mhz() - h, self.ftop_mhz() + h)
+    }
+
+    /// Total bandwidth in MHz (`nchans · |foff|`).
+    pub fn bandwidth_mhz(&self) -> f64 {
+        let (lo, hi) = self.band_edges_mhz();
+        hi - lo
+    }
+
+    /// Band centre in MHz (midpoint of the band edges; not `fch1 + nchans·foff/2`, TRAPS B10).
+    pub fn centre_freq_mhz(&self) -> f64 {
+        let (lo, hi) = self.band_edges_mhz();
+        0.5 * (lo + hi)
+    }
+
+    /// Duration of the observation in seconds (`nsamples · tsamp`).
+    pub fn duration_s(&self) -> f64 {
+        self.nsamples as f64 * self.tsamp_s
+    }
+}
+
+/// An observation read (or generated) in blocks.
+///
+/// `read_block(start_sample, nsamples)` returns an array of shape `[nsamples][nchans]`
+/// (time-major, channels in file order) of `f32` values in the file's units (raw counts
+/// for integer data, after any PSRFITS scaling). Reading past the end is an
+/// [`IoError::OutOfRange`]; callers clip to `header().nsamples`.
+/// Implementations keep memory bounded by the block size, never by the file size.
+pub trait Observation: Send {
+    /// The observation header.
+    fn header(&self) -> &Header;
+    /// Reads samples `start_sample .. start_sample + nsamples` as `[nsamples][nchans]` `f32`.
+    fn read_block(&mut self, start_sample: u64, nsamples: usize) -> Result<Array2<f32>, IoError>;
+    /// A short description of where the data come from (file path(s) or "simulator").
+    fn source_description(&self) -> String;
+}
+
+/// Opens an observation file, choosing the reader by content (not only by extension):
+/// SIGPROC files start with the length-prefixed string `HEADER_START` (either byte order),
+/// FITS files with `SIMPLE  =`.
+///
+/// Several paths are read as one continuous PSRFITS observation (FAST splits observations
+/// into numbered files); a single path may be either format.
+///
+/// # Errors
+/// [`IoError::UnknownFormat`] when the content is neither; the reader's own errors otherwise.
+pub fn open_observation(paths: &[PathBuf]) -> Result<Box<dyn Observation>, IoError> {
+    let first = paths.first().ok_or_else(|| IoError::format("<none>", "no input file given"))?;
+    let mut magic = [0u8; 16];
+    let n = {
+        use std::io::Read;
+        let mut f = std::fs::File::open(first).map_err(|e| IoError::os(first, e))?;
+        let mut got = 0;
+        while got < magic.len() {
+            let k = f.read(&mut magic[got..]).map_err(|e| IoError::os(first, e))?;
+            if k == 0 {
+                break;
+            }
+            got += k;
+        }
+        got
+    };
+    if n >= 9 && &magic[..9] == b"SIMPLE  =" {
+        return psrfits::open_psrfits(paths);
+    }
+    if n >= 16 && (&magic[4..16] == b"HEADER_START") {
+        if paths.len() > 1 {
+            return Err(IoError::format(&paths[1], "several SIGPROC files cannot be read as one observation"));
+        }
+        return Ok(Box::new(sigproc::SigprocReader::open(first)?));
+    }
+    Err(IoError::UnknownFormat { path: first.clone(), first: magic[..n].to_vec() })
+}
+
+/// Writes `path` atomically: `write` fills a temporary file next to it, which is renamed
+/// to `path` only when `write` succeeds. A failed write leaves no partial output.
+pub fn write_atomically<T>(
+    path: &Path,
+    write: impl FnOnce(&Path) -> Result<T, IoError>,
+) -> Result<T, IoError> {
+    let file_name = path.file_name().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{}.tmp{}", file_name, std::process::id()));
+    match write(&tmp) {
+        Ok(v) => {
+            std::fs::rename(&tmp, path).map_err(|e| IoError::os(path, e))?;
+            Ok(v)
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(e)
+        }
+    }
+}

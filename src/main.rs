@@ -1,0 +1,71 @@
+//! `tianyan`: the command-line front. Parses, sets up logging, calls `cli::*::run`.
+mod cli;
+
+use clap::{Parser, Subcommand};
+
+/// tianyan (天眼): synthetic FAST-style observations and pulsar searches.
+#[derive(Parser, Debug)]
+#[command(name = "tianyan", version, about, long_about = None)]
+struct Cli {
+    /// More log output (-v info, -vv debug).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Simulate a FAST-style observation (filterbank or PSRFITS) with pulsars, pulses, noise and RFI.
+    Simulate(cli::simulate::SimulateArgs),
+    /// Print an observation's header and derived values.
+    Header(cli::header::HeaderArgs),
+    /// Dedisperse and search an observation; write candidates to HDF5.
+    Search(cli::search::SearchArgs),
+    /// Print the candidate table of an HDF5 candidate file.
+    Candidates(cli::candidates::CandidatesArgs),
+    /// Dedisperse an observation into SIGPROC .tim time series.
+    Dedisperse(cli::dedisperse::DedisperseArgs),
+    /// Print the DM plan for an observation.
+    Plan(cli::plan::PlanArgs),
+    /// Convert between SIGPROC filterbank and PSRFITS search mode.
+    Convert(cli::convert::ConvertArgs),
+    /// Fold an observation at a period and DM (or the top candidates of a search).
+    Fold(cli::fold::FoldArgs),
+    /// Write PNG diagnostics for a candidate file.
+    Plot(cli::plot::PlotArgs),
+    /// Simulate a FAST-style observation with a pulsar, search it, print the candidates.
+    Demo(cli::demo::DemoArgs),
+    /// Measure detection completeness, false alarms and parameter errors.
+    Accuracy(cli::accuracy::AccuracyArgs),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let level = match cli.verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TIANYAN_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+
+    let result = match cli.command {
+        Command::Simulate(a) => cli::simulate::run(a),
+        Command::Header(a) => cli::header::run(a),
+        Command::Search(a) => cli::search::run(a),
+        Command::Candidates(a) => cli::candidates::run(a),
+        Command::Dedisperse(a) => cli::dedisperse::run(a),
+        Command::Plan(a) => cli::plan::run(a),
+        Command::Convert(a) => cli::convert::run(a),
+        Command::Fold(a) => cli::fold::run(a),
+        Command::Plot(a) => cli::plot::run(a),
+        Command::Demo(a) => cli::demo::run(a),
+        Command::Accuracy(a) => cli::accuracy::run(a),
+    };
+    if let Err(e) = result {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,1 @@
+//! The main job: read → dedisperse → search → sift → candidates. (in progress)

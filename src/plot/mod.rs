@@ -1,0 +1,1 @@
+//! PNG diagnostics. (in progress)

@@ -1,0 +1,61 @@
+//! Candidate rows: the same plain structs the HDF5 writer stores (DESIGN.md, "Candidate file").
+
+use serde::{Deserialize, Serialize};
+
+/// One periodicity candidate (a row of `/candidates`).
+///
+/// `harmonic_of` is the row index (in the sorted table) of a stronger candidate this one is a
+/// harmonic of, or −1; `harmonic_num/harmonic_den` give the ratio f_this / f_parent.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, hdf5::H5Type)]
+#[repr(C)]
+pub struct Candidate {
+    /// Topocentric spin period, s.
+    pub period_s: f64,
+    /// Spin frequency, Hz (= 1 / period_s).
+    pub frequency_hz: f64,
+    /// Best DM trial, pc cm⁻³.
+    pub dm: f64,
+    /// Line-of-sight acceleration, m s⁻² (0 without an acceleration search).
+    pub accel: f64,
+    /// Signal-to-noise estimate from the summed normalised power (see `search::stats`).
+    pub snr: f32,
+    /// Gaussian-equivalent significance after the number-of-trials correction.
+    pub sigma: f32,
+    /// Summed normalised power over `nharm` harmonics (noise: mean `nharm`).
+    pub power: f32,
+    /// Number of harmonics summed for the best detection.
+    pub nharm: u32,
+    /// Fourier bin of the fundamental (fractional, interbinned), in units of 1/T.
+    pub fft_bin: f64,
+    /// Number of DM trials in which this signal was detected.
+    pub n_dm_hits: u32,
+    /// Index of the stronger candidate this one is a harmonic of, or −1.
+    pub harmonic_of: i32,
+    /// Numerator of the frequency ratio to `harmonic_of` (0 when not a harmonic).
+    pub harmonic_num: u32,
+    /// Denominator of the frequency ratio to `harmonic_of` (0 when not a harmonic).
+    pub harmonic_den: u32,
+}
+
+/// One single-pulse event (a row of `/single_pulses`), after clustering.
+///
+/// `time_s` is the start of the best boxcar in seconds from the first sample, referred to the
+/// highest channel-centre frequency of the band.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, hdf5::H5Type)]
+#[repr(C)]
+pub struct SinglePulse {
+    /// Arrival time at the top of the band, s from the start of the observation.
+    pub time_s: f64,
+    /// Sample index of `time_s` at the native sampling time.
+    pub sample: u64,
+    /// Best DM, pc cm⁻³.
+    pub dm: f64,
+    /// Best boxcar width, s.
+    pub width_s: f64,
+    /// Best boxcar width, samples (native).
+    pub width_samples: u32,
+    /// Boxcar S/N (sum over the boxcar / (σ·sqrt(width))).
+    pub snr: f32,
+    /// Number of raw events merged into this one.
+    pub n_members: u32,
+}

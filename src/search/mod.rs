@@ -1,0 +1,3 @@
+//! Search stages: FFT periodicity search, single-pulse search, sifting.
+pub mod candidate;
+pub use candidate::{Candidate, SinglePulse};

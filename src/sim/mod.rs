@@ -1,0 +1,1 @@
+//! The synthetic sky and telescope. (in progress)
