@@ -18,4 +18,5 @@ pub mod plot;
 pub mod search;
 pub mod sim;
 
+pub use io::memory::MemoryObservation;
 pub use io::{open_observation, Header, IoError, Observation};

@@ -1,1 +1,44 @@
-//! Dedispersion: DM plans and algorithms behind one trait. (in progress)
+//! Dedispersion: DM plans and algorithms behind one trait ([`Dedisperser`]).
+//!
+//! Convention (all algorithms): channel `c` at centre frequency `f_c` (MHz) is delayed by
+//! `K_DM · DM · (f_c⁻² − f_top⁻²)` seconds relative to `f_top`, the highest channel centre
+//! (`consts::K_DM` = 4.148808e3 s MHz² pc⁻¹ cm³). Output sample `t` of a DM trial is the sum over
+//! channels of input sample `t + delay_c` (delay rounded to the nearest sample for the direct
+//! method), so output times refer to the top of the band. Output has only fully-covered samples:
+//! `nsamples_out = nsamples_in − max_delay` (no wrap-around, no padding; TRAPS B13).
+
+/// Errors of the dedispersion stage.
+#[derive(Debug, thiserror::Error)]
+pub enum DedispError {
+    #[error(transparent)]
+    Io(#[from] crate::io::IoError),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Dedispersed time series of one group of DM trials sharing one downsampling factor.
+#[derive(Debug, Clone)]
+pub struct DedispersedSeries {
+    /// DM of each trial, pc cm⁻³, length `ndm`.
+    pub dms: Vec<f64>,
+    /// Sampling time of the output series, s (input tsamp × `downsamp`).
+    pub tsamp_s: f64,
+    /// Downsampling factor applied to the input before dedispersion.
+    pub downsamp: usize,
+    /// The series, `[ndm][nsamples_out]`: sum over channels, time referred to the top of the band.
+    pub data: ndarray::Array2<f32>,
+}
+
+/// A dedispersion algorithm: turns an [`crate::io::Observation`] into DM-trial time series.
+pub trait Dedisperser: Sync {
+    /// Short name (`"direct"`, `"subband"`, `"fdmt"`, `"fdd"`).
+    fn name(&self) -> &'static str;
+    /// Dedisperses `obs` at each DM in `dms` (pc cm⁻³) after downsampling by `downsamp`,
+    /// reading the observation in blocks so memory does not grow with its length.
+    fn dedisperse(
+        &self,
+        obs: &mut dyn crate::io::Observation,
+        dms: &[f64],
+        downsamp: usize,
+    ) -> Result<DedispersedSeries, DedispError>;
+}

@@ -7,6 +7,7 @@
 //! * [`open_observation`]: opens a file as an `Observation`, choosing the format by content.
 
 pub mod candidates;
+pub mod memory;
 pub mod psrfits;
 pub mod sigproc;
 pub mod truth;
