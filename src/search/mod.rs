@@ -1,3 +1,4 @@
 //! Search stages: FFT periodicity search, single-pulse search, sifting.
 pub mod candidate;
 pub use candidate::{Candidate, SinglePulse};
+pub mod single_pulse;

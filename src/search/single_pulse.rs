@@ -1,0 +1,695 @@
+//! Single-pulse search: boxcar matched filtering of dedispersed time series, and clustering of
+//! the raw events of one burst (seen at many DM trials and widths) into one row.
+//!
+//! Pipeline for one DM trial ([`search_dm_series`]):
+//! 1. **Detrend**: subtract a running baseline made of block medians (blocks of about
+//!    [`SinglePulseConfig::detrend_window_s`]) linearly interpolated between block centres; O(N).
+//! 2. **Normalise**: divide by a robust noise σ, the median over blocks of each block's
+//!    `1.4826 · MAD` (falling back to `IQR / 1.349` when the MAD is 0). Blocks with zero spread
+//!    (constant stretches, zero padding) are set to 0 and never produce events, so constant
+//!    input gives no events and no inf/NaN (TRAPS B29; PRESTO PR #32 fixed the crash an infinite
+//!    σ caused in `single_pulse_search.py`).
+//! 3. **Boxcars**: for each width `w` (PRESTO's list 1, 2, 3, 4, 6, 9, 14, 20, 30, 45, 70, 100,
+//!    150, 220, 300, continued by factors of 1.5, up to the maximum width; PRESTO issue #217),
+//!    `S/N(j, w) = Σ_{i=j}^{j+w−1} x_i / sqrt(w)` for the unit-variance series `x`, evaluated for
+//!    every start `j` from a prefix sum. For white noise this S/N has unit variance; a top-hat
+//!    of amplitude `A` and width `w` gives `A·sqrt(w)`.
+//! 4. **Peaks**: every maximal run of starts with S/N ≥ threshold gives one event, at the run's
+//!    best start: one event per peak per width, not one per sample.
+//!
+//! **Time convention**: `time_s` is the **start** of the best boxcar (as PRESTO and this
+//! project's `PROVENANCE.md` verification), in seconds from the first sample of the series. The
+//! dedispersed series of this crate already refer to the highest channel-centre frequency
+//! (see `crate::dedisp`), so `time_s` is the arrival time at the top of the band.
+//! `sample` is the same instant in native (not downsampled) samples.
+//!
+//! [`cluster`] merges events that are friends-of-friends in (DM trial, time, width);
+//! [`search_dedispersed`] runs all DM trials of a [`DedispersedSeries`] in parallel and clusters.
+//!
+//! Raw filterbank data should be normalised per channel before dedispersion (channels with zero
+//! variance zapped), so that a band-edge channel of zeros or a hot channel does not dominate the
+//! sum: see [`NormalisedObservation`].
+
+use crate::dedisp::DedispersedSeries;
+use crate::io::{Header, IoError, Observation};
+use crate::search::candidate::SinglePulse;
+use ndarray::Array2;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// PRESTO's single-pulse boxcar widths in samples (`single_pulse_search.py`; PRESTO issue #217).
+pub const PRESTO_WIDTHS: [usize; 15] = [1, 2, 3, 4, 6, 9, 14, 20, 30, 45, 70, 100, 150, 220, 300];
+
+/// Configuration of the single-pulse search (one plain serde struct, stored as provenance).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SinglePulseConfig {
+    /// Report events with boxcar S/N at or above this (default 6).
+    pub snr_threshold: f32,
+    /// Widest boxcar tried, s (default 0.1 s). Converted to samples of the searched series.
+    pub max_width_s: f64,
+    /// Explicit boxcar widths in samples of the searched series; `None` uses [`boxcar_widths`]
+    /// up to `max_width_s`. Widths longer than the series are skipped.
+    pub widths: Option<Vec<usize>>,
+    /// Length of the blocks whose medians form the detrending baseline, s (default 1 s).
+    pub detrend_window_s: f64,
+    /// The detrending block is made at least this many times the widest boxcar (default 10), so
+    /// that the baseline does not eat wide pulses or add noise to wide boxcars.
+    pub min_detrend_widths: usize,
+    /// How events are merged by [`search_dedispersed`].
+    pub cluster: ClusterConfig,
+}
+
+impl Default for SinglePulseConfig {
+    fn default() -> Self {
+        SinglePulseConfig {
+            snr_threshold: 6.0,
+            max_width_s: 0.1,
+            widths: None,
+            detrend_window_s: 1.0,
+            min_detrend_widths: 10,
+            cluster: ClusterConfig::default(),
+        }
+    }
+}
+
+/// Configuration of the friends-of-friends clustering of single-pulse events ([`cluster`]).
+///
+/// Two events are friends when (a) their DM trial indices differ by at most `dm_link_trials`
+/// and (b) the gap between their boxcars `[time_s, time_s + width_s)` is at most
+/// `time_link_s + time_link_widths · min(width_a, width_b)` (overlapping boxcars always qualify).
+/// A cluster is the transitive closure of friendship.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ClusterConfig {
+    /// The DM trial grid, pc cm⁻³, used to turn an event's DM into a trial index (nearest
+    /// trial). Empty: the distinct DMs present among the events are used as the grid, so DMs
+    /// with no events are skipped over (pass the grid to avoid that).
+    pub dm_trials: Vec<f64>,
+    /// Largest difference of DM trial index between friends (default 2).
+    pub dm_link_trials: usize,
+    /// Allowed gap between friends' boxcars in units of the narrower width (default 1).
+    pub time_link_widths: f64,
+    /// Allowed gap between friends' boxcars in seconds, added to the above (default 0).
+    pub time_link_s: f64,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        ClusterConfig { dm_trials: Vec::new(), dm_link_trials: 2, time_link_widths: 1.0, time_link_s: 0.0 }
+    }
+}
+
+/// One boxcar detection in a normalised series (before conversion to a [`SinglePulse`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BoxcarHit {
+    /// First sample of the boxcar (series samples).
+    pub start: usize,
+    /// Boxcar width (series samples).
+    pub width: usize,
+    /// `Σ x / sqrt(width)` over the boxcar.
+    pub snr: f32,
+}
+
+/// Boxcar widths in samples: PRESTO's list (see [`PRESTO_WIDTHS`]) continued beyond 300 by
+/// factors of 1.5 (450, 675, ...), keeping those `<= max_width` (at least width 1).
+pub fn boxcar_widths(max_width: usize) -> Vec<usize> {
+    let max_width = max_width.max(1);
+    let mut out: Vec<usize> = PRESTO_WIDTHS.iter().copied().filter(|&w| w <= max_width).collect();
+    let mut w = 300usize;
+    loop {
+        w = (w as f64 * 1.5).round() as usize;
+        if w > max_width {
+            break;
+        }
+        out.push(w);
+    }
+    out
+}
+
+/// Median of `v` (reordered in place); `v` must be non-empty and hold no NaN.
+fn median_in_place(v: &mut [f32]) -> f32 {
+    let n = v.len();
+    let mid = n / 2;
+    let (lo, m, _) = v.select_nth_unstable_by(mid, f32::total_cmp);
+    let m = *m;
+    if n % 2 == 1 {
+        m
+    } else {
+        let below = lo.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        0.5 * (below + m)
+    }
+}
+
+/// Value of rank `k` (0-based) of `v` (reordered in place).
+fn rank_in_place(v: &mut [f32], k: usize) -> f32 {
+    *v.select_nth_unstable_by(k, f32::total_cmp).1
+}
+
+/// Detrends `series` with interpolated block medians and divides by a robust σ.
+///
+/// `block_len` (samples, clamped to `1..=len`) is the detrending block; a trailing block
+/// shorter than half of it is merged into the previous one. Each block's spread is
+/// `1.4826·MAD`, or `IQR/1.349` if the MAD is 0; blocks whose spread is also 0 are *flat*.
+/// σ is the median spread of the non-flat blocks. Returns the normalised series (flat blocks and
+/// non-finite input samples set to 0) and σ; σ = 0 (and an all-zero series) when every block is
+/// flat or the series is empty. The output never holds inf or NaN.
+pub fn detrend_normalise(series: &[f32], block_len: usize) -> (Vec<f32>, f64) {
+    let n = series.len();
+    if n == 0 {
+        return (Vec::new(), 0.0);
+    }
+    let b = block_len.clamp(1, n);
+    // Block boundaries.
+    let mut bounds: Vec<(usize, usize)> = (0..n).step_by(b).map(|s| (s, (s + b).min(n))).collect();
+    if bounds.len() > 1 {
+        let (s, e) = bounds[bounds.len() - 1];
+        if 2 * (e - s) < b {
+            bounds.pop();
+            let last = bounds.len() - 1;
+            bounds[last].1 = e;
+        }
+    }
+    let mut centres = Vec::with_capacity(bounds.len());
+    let mut medians = Vec::with_capacity(bounds.len());
+    let mut spreads = Vec::with_capacity(bounds.len());
+    let mut scratch: Vec<f32> = Vec::with_capacity(bounds.iter().map(|(s, e)| e - s).max().unwrap_or(0));
+    for &(s, e) in &bounds {
+        scratch.clear();
+        scratch.extend(series[s..e].iter().copied().filter(|x| x.is_finite()));
+        centres.push(0.5 * (s + e - 1) as f64);
+        if scratch.is_empty() {
+            medians.push(0.0f32);
+            spreads.push(0.0f64);
+            continue;
+        }
+        let med = median_in_place(&mut scratch);
+        medians.push(med);
+        // Interquartile range (the scratch is reordered; ranks still valid).
+        let m = scratch.len();
+        let q1 = rank_in_place(&mut scratch, m / 4);
+        let q3 = rank_in_place(&mut scratch, (3 * m) / 4);
+        for x in scratch.iter_mut() {
+            *x = (*x - med).abs();
+        }
+        let mad = median_in_place(&mut scratch) as f64;
+        let spread = if mad > 0.0 { 1.4826 * mad } else { (q3 - q1) as f64 / 1.349 };
+        spreads.push(if spread.is_finite() { spread } else { 0.0 });
+    }
+    let mut live: Vec<f64> = spreads.iter().copied().filter(|&s| s > 0.0).collect();
+    if live.is_empty() {
+        return (vec![0.0; n], 0.0);
+    }
+    live.sort_by(f64::total_cmp);
+    let k = live.len();
+    let sigma = if k % 2 == 1 { live[k / 2] } else { 0.5 * (live[k / 2 - 1] + live[k / 2]) };
+    let inv = 1.0 / sigma;
+    let mut out = vec![0.0f32; n];
+    let nb = bounds.len();
+    for (bi, &(s, e)) in bounds.iter().enumerate() {
+        if spreads[bi] <= 0.0 {
+            continue; // flat block: stays 0
+        }
+        for i in s..e {
+            let x = series[i];
+            if !x.is_finite() {
+                continue;
+            }
+            let t = i as f64;
+            // Baseline: linear interpolation between the medians of the neighbouring block centres.
+            let base = if nb == 1 || t <= centres[0] {
+                medians[0] as f64
+            } else if t >= centres[nb - 1] {
+                medians[nb - 1] as f64
+            } else {
+                let (a, c) = if t < centres[bi] { (bi - 1, bi) } else { (bi, (bi + 1).min(nb - 1)) };
+                if a == c {
+                    medians[a] as f64
+                } else {
+                    let f = (t - centres[a]) / (centres[c] - centres[a]);
+                    medians[a] as f64 * (1.0 - f) + medians[c] as f64 * f
+                }
+            };
+            let v = ((x as f64 - base) * inv) as f32;
+            out[i] = if v.is_finite() { v } else { 0.0 };
+        }
+    }
+    (out, sigma)
+}
+
+/// Boxcar search of a zero-mean, unit-variance series `x` (already detrended and normalised).
+///
+/// For each width `w` in `widths` (skipping 0 and widths longer than `x`), computes
+/// `S/N(j) = Σ_{i=j}^{j+w−1} x_i / sqrt(w)` for every start `j` from an `f64` prefix sum, and
+/// reports one [`BoxcarHit`] per maximal run of starts with `S/N ≥ threshold`, at the run's
+/// maximum. Hits are ordered by width (input order), then start. Cost O(len · nwidths).
+pub fn boxcar_search(x: &[f32], widths: &[usize], threshold: f32) -> Vec<BoxcarHit> {
+    let n = x.len();
+    let mut prefix = Vec::with_capacity(n + 1);
+    let mut acc = 0.0f64;
+    prefix.push(0.0);
+    for &v in x {
+        acc += v as f64;
+        prefix.push(acc);
+    }
+    let mut hits = Vec::new();
+    for &w in widths {
+        if w == 0 || w > n {
+            continue;
+        }
+        let inv = 1.0 / (w as f64).sqrt();
+        let mut best: Option<(usize, f32)> = None;
+        for j in 0..=(n - w) {
+            let snr = ((prefix[j + w] - prefix[j]) * inv) as f32;
+            if snr >= threshold {
+                match best {
+                    Some((_, b)) if b >= snr => {}
+                    _ => best = Some((j, snr)),
+                }
+            } else if let Some((start, snr_b)) = best.take() {
+                hits.push(BoxcarHit { start, width: w, snr: snr_b });
+            }
+        }
+        if let Some((start, snr_b)) = best {
+            hits.push(BoxcarHit { start, width: w, snr: snr_b });
+        }
+    }
+    hits
+}
+
+/// The boxcar widths (series samples) and detrending block (series samples) that
+/// [`search_dm_series`] uses for a series of `n` samples at `tsamp_s`.
+pub fn search_plan(n: usize, tsamp_s: f64, cfg: &SinglePulseConfig) -> (Vec<usize>, usize) {
+    let widths: Vec<usize> = match &cfg.widths {
+        Some(w) => w.iter().copied().filter(|&w| w >= 1 && w <= n).collect(),
+        None => {
+            let maxw = if tsamp_s > 0.0 && cfg.max_width_s.is_finite() {
+                (cfg.max_width_s / tsamp_s).floor().max(1.0).min(n.max(1) as f64) as usize
+            } else {
+                1
+            };
+            boxcar_widths(maxw).into_iter().filter(|&w| w <= n).collect()
+        }
+    };
+    let wmax = widths.iter().copied().max().unwrap_or(1);
+    let window = if tsamp_s > 0.0 && cfg.detrend_window_s.is_finite() && cfg.detrend_window_s > 0.0 {
+        (cfg.detrend_window_s / tsamp_s).round().min(usize::MAX as f64 / 2.0) as usize
+    } else {
+        0
+    };
+    let block = window.max(cfg.min_detrend_widths.saturating_mul(wmax)).max(64).min(n.max(1));
+    (widths, block)
+}
+
+/// Single-pulse search of one dedispersed time series.
+///
+/// * `series`: one DM trial, time referred to the top of the band, sampling `tsamp_s` (s),
+///   which is the native sampling time × `downsamp`.
+/// * `dm`: the trial's DM (pc cm⁻³), copied into the events.
+///
+/// Detrends and normalises ([`detrend_normalise`]) with the block of [`search_plan`], runs
+/// [`boxcar_search`] with the widths of [`search_plan`] and `cfg.snr_threshold`, and returns one
+/// [`SinglePulse`] per hit (unclustered, `n_members` = 1) with `time_s` = boxcar start × `tsamp_s`,
+/// `sample` = start × `downsamp` (native samples), `width_s` = width × `tsamp_s` and
+/// `width_samples` = width × `downsamp`. Empty or constant input gives no events.
+pub fn search_dm_series(
+    series: &[f32],
+    dm: f64,
+    tsamp_s: f64,
+    downsamp: usize,
+    cfg: &SinglePulseConfig,
+) -> Vec<SinglePulse> {
+    if series.is_empty() {
+        return Vec::new();
+    }
+    let downsamp = downsamp.max(1);
+    let (widths, block) = search_plan(series.len(), tsamp_s, cfg);
+    let (x, sigma) = detrend_normalise(series, block);
+    if sigma <= 0.0 {
+        return Vec::new();
+    }
+    boxcar_search(&x, &widths, cfg.snr_threshold)
+        .into_iter()
+        .map(|h| SinglePulse {
+            time_s: h.start as f64 * tsamp_s,
+            sample: (h.start * downsamp) as u64,
+            dm,
+            width_s: h.width as f64 * tsamp_s,
+            width_samples: (h.width * downsamp).min(u32::MAX as usize) as u32,
+            snr: h.snr,
+            n_members: 1,
+        })
+        .collect()
+}
+
+fn uf_find(parent: &mut [usize], mut i: usize) -> usize {
+    while parent[i] != i {
+        parent[i] = parent[parent[i]];
+        i = parent[i];
+    }
+    i
+}
+
+/// Merges single-pulse events into clusters (friends-of-friends, see [`ClusterConfig`]) and
+/// returns one row per cluster: its brightest member, with `n_members` = the sum of the members'
+/// `n_members` (the cluster size for raw events). Rows are sorted by `snr` descending (ties by
+/// time, then DM).
+///
+/// Events are swept in order of start time, keeping an active list of earlier events that can
+/// still reach the current one, so the cost is O(N log N + N · active); a union–find merges.
+pub fn cluster(events: Vec<SinglePulse>, cfg: &ClusterConfig) -> Vec<SinglePulse> {
+    let n = events.len();
+    if n == 0 {
+        return Vec::new();
+    }
+    // DM trial index of each event.
+    let mut grid: Vec<f64> = if cfg.dm_trials.is_empty() {
+        events.iter().map(|e| e.dm).collect()
+    } else {
+        cfg.dm_trials.clone()
+    };
+    grid.retain(|d| d.is_finite());
+    grid.sort_by(f64::total_cmp);
+    grid.dedup();
+    let trial_of = |dm: f64| -> i64 {
+        if grid.is_empty() {
+            return 0;
+        }
+        let p = grid.partition_point(|&g| g < dm);
+        if p == 0 {
+            0
+        } else if p >= grid.len() {
+            grid.len() as i64 - 1
+        } else if (dm - grid[p - 1]) <= (grid[p] - dm) {
+            p as i64 - 1
+        } else {
+            p as i64
+        }
+    };
+    let trials: Vec<i64> = events.iter().map(|e| trial_of(e.dm)).collect();
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by(|&a, &b| events[a].time_s.total_cmp(&events[b].time_s).then(a.cmp(&b)));
+
+    let link_w = cfg.time_link_widths.max(0.0);
+    let link_s = cfg.time_link_s.max(0.0);
+    let dm_link = cfg.dm_link_trials as i64;
+    let mut parent: Vec<usize> = (0..n).collect();
+    // Active events j with reach_j = t_j + w_j + link_s + link_w·w_j >= t_i may be friends of i.
+    let mut active: Vec<usize> = Vec::new();
+    for &i in &order {
+        let ei = &events[i];
+        let mut k = 0;
+        while k < active.len() {
+            let j = active[k];
+            let ej = &events[j];
+            let reach = ej.time_s + ej.width_s * (1.0 + link_w) + link_s;
+            if reach < ei.time_s {
+                active.swap_remove(k);
+                continue;
+            }
+            k += 1;
+            if (trials[i] - trials[j]).abs() > dm_link {
+                continue;
+            }
+            let gap = ei.time_s.max(ej.time_s) - (ei.time_s + ei.width_s).min(ej.time_s + ej.width_s);
+            if gap <= link_s + link_w * ei.width_s.min(ej.width_s) {
+                let (ri, rj) = (uf_find(&mut parent, i), uf_find(&mut parent, j));
+                if ri != rj {
+                    parent[ri.max(rj)] = ri.min(rj);
+                }
+            }
+        }
+        active.push(i);
+    }
+    // Brightest member and member count of each cluster.
+    let mut best: Vec<Option<usize>> = vec![None; n];
+    let mut count: Vec<u64> = vec![0; n];
+    for i in 0..n {
+        let r = uf_find(&mut parent, i);
+        count[r] += events[i].n_members.max(1) as u64;
+        let better = match best[r] {
+            None => true,
+            Some(b) => {
+                let (eb, ei) = (&events[b], &events[i]);
+                ei.snr > eb.snr || (ei.snr == eb.snr && (ei.time_s, ei.dm) < (eb.time_s, eb.dm))
+            }
+        };
+        if better {
+            best[r] = Some(i);
+        }
+    }
+    let mut out: Vec<SinglePulse> = (0..n)
+        .filter_map(|r| {
+            best[r].map(|b| {
+                let mut e = events[b];
+                e.n_members = count[r].min(u32::MAX as u64) as u32;
+                e
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        b.snr.total_cmp(&a.snr).then(a.time_s.total_cmp(&b.time_s)).then(a.dm.total_cmp(&b.dm))
+    });
+    out
+}
+
+/// Searches every DM trial of `series` (`[ndm][nsamples]`) in parallel (rayon) with
+/// [`search_dm_series`] and clusters the events with `cfg.cluster`, using `series.dms` as the
+/// DM grid when `cfg.cluster.dm_trials` is empty. Returns clustered rows sorted by `snr`
+/// descending. The result does not depend on the number of threads.
+pub fn search_dedispersed(series: &DedispersedSeries, cfg: &SinglePulseConfig) -> Vec<SinglePulse> {
+    let ndm = series.data.nrows().min(series.dms.len());
+    let events: Vec<SinglePulse> = (0..ndm)
+        .into_par_iter()
+        .map(|d| {
+            let row = series.data.row(d);
+            let owned;
+            let slice = match row.as_slice() {
+                Some(s) => s,
+                None => {
+                    owned = row.to_vec();
+                    &owned[..]
+                }
+            };
+            search_dm_series(slice, series.dms[d], series.tsamp_s, series.downsamp, cfg)
+        })
+        .flatten_iter()
+        .collect();
+    let mut ccfg = cfg.cluster.clone();
+    if ccfg.dm_trials.is_empty() {
+        ccfg.dm_trials = series.dms.clone();
+    }
+    cluster(events, &ccfg)
+}
+
+/// Configuration of per-channel normalisation before dedispersion ([`NormalisedObservation`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ChannelNormConfig {
+    /// Samples per block when reading the observation for statistics (default 4096).
+    pub block_samples: usize,
+    /// Zap channels whose excess kurtosis exceeds this (impulsive RFI); `None` (default) keeps them.
+    pub max_excess_kurtosis: Option<f64>,
+}
+
+impl Default for ChannelNormConfig {
+    fn default() -> Self {
+        ChannelNormConfig { block_samples: 4096, max_excess_kurtosis: None }
+    }
+}
+
+/// Per-channel statistics of a whole observation, each of length `nchans` (file order).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChannelStats {
+    /// Mean of each channel (file units).
+    pub mean: Vec<f64>,
+    /// Standard deviation of each channel (file units, population form).
+    pub std: Vec<f64>,
+    /// Excess kurtosis `m4/m2² − 3` of each channel (0 for Gaussian noise; NaN when std is 0).
+    pub excess_kurtosis: Vec<f64>,
+}
+
+/// Computes [`ChannelStats`] of `obs` in two passes of blocks of `block_samples` samples
+/// (mean first, then central moments, for accuracy); memory is one block.
+///
+/// # Errors
+/// The observation's read errors.
+pub fn channel_stats(obs: &mut dyn Observation, block_samples: usize) -> Result<ChannelStats, IoError> {
+    let nchans = obs.header().nchans;
+    let nsamp = obs.header().nsamples;
+    let bs = block_samples.max(1) as u64;
+    let mut sum = vec![0.0f64; nchans];
+    let mut start = 0u64;
+    while start < nsamp {
+        let len = bs.min(nsamp - start) as usize;
+        let blk = obs.read_block(start, len)?;
+        for row in blk.rows() {
+            for (s, &v) in sum.iter_mut().zip(row.iter()) {
+                *s += v as f64;
+            }
+        }
+        start += len as u64;
+    }
+    let count = nsamp.max(1) as f64;
+    let mean: Vec<f64> = sum.iter().map(|s| s / count).collect();
+    let mut m2 = vec![0.0f64; nchans];
+    let mut m4 = vec![0.0f64; nchans];
+    start = 0;
+    while start < nsamp {
+        let len = bs.min(nsamp - start) as usize;
+        let blk = obs.read_block(start, len)?;
+        for row in blk.rows() {
+            for c in 0..nchans.min(row.len()) {
+                let d = row[c] as f64 - mean[c];
+                let d2 = d * d;
+                m2[c] += d2;
+                m4[c] += d2 * d2;
+            }
+        }
+        start += len as u64;
+    }
+    let std: Vec<f64> = m2.iter().map(|v| (v / count).sqrt()).collect();
+    let excess_kurtosis = m2
+        .iter()
+        .zip(&m4)
+        .map(|(&a, &b)| {
+            let v = a / count;
+            if v > 0.0 {
+                (b / count) / (v * v) - 3.0
+            } else {
+                f64::NAN
+            }
+        })
+        .collect();
+    Ok(ChannelStats { mean, std, excess_kurtosis })
+}
+
+/// Whether each channel should be zapped: zero (or non-finite) variance — e.g. the all-zero band
+/// edge of the FRB 121102 file, channels 53–63 — or, when `max_excess_kurtosis` is set, excess
+/// kurtosis above it. A channel is zero-variance when `std <= 1e-6 · (|mean| + 1e-30)` or 0.
+pub fn zap_mask(stats: &ChannelStats, max_excess_kurtosis: Option<f64>) -> Vec<bool> {
+    stats
+        .std
+        .iter()
+        .zip(&stats.mean)
+        .zip(&stats.excess_kurtosis)
+        .map(|((&s, &m), &k)| {
+            let flat = !(s.is_finite() && m.is_finite()) || s <= 0.0 || s <= 1e-6 * (m.abs() + 1e-30);
+            let hot = matches!(max_excess_kurtosis, Some(t) if !(k <= t));
+            flat || hot
+        })
+        .collect()
+}
+
+/// An [`Observation`] whose channels are normalised to zero mean and unit variance
+/// (whole-observation statistics), with zapped channels (see [`zap_mask`]) set to 0.
+///
+/// Dedispersing this instead of the raw data weights every channel equally and keeps
+/// zero-variance channels from producing NaN or hiding the signal (the verification pipeline of
+/// `PROVENANCE.md` does the same). Reads pass through block by block; memory is one block.
+pub struct NormalisedObservation {
+    inner: Box<dyn Observation>,
+    mean: Vec<f32>,
+    scale: Vec<f32>,
+    zapped: Vec<bool>,
+}
+
+impl NormalisedObservation {
+    /// Measures `inner`'s channel statistics ([`channel_stats`], two passes over the data) and
+    /// wraps it.
+    ///
+    /// # Errors
+    /// The observation's read errors.
+    pub fn new(mut inner: Box<dyn Observation>, cfg: &ChannelNormConfig) -> Result<Self, IoError> {
+        let stats = channel_stats(inner.as_mut(), cfg.block_samples)?;
+        let zapped = zap_mask(&stats, cfg.max_excess_kurtosis);
+        let mean = stats.mean.iter().map(|&m| if m.is_finite() { m as f32 } else { 0.0 }).collect();
+        let scale = stats
+            .std
+            .iter()
+            .zip(&zapped)
+            .map(|(&s, &z)| if z { 0.0 } else { (1.0 / s) as f32 })
+            .collect();
+        Ok(NormalisedObservation { inner, mean, scale, zapped })
+    }
+
+    /// Which channels (file order) are zapped.
+    pub fn zapped(&self) -> &[bool] {
+        &self.zapped
+    }
+}
+
+impl Observation for NormalisedObservation {
+    fn header(&self) -> &Header {
+        self.inner.header()
+    }
+    fn read_block(&mut self, start_sample: u64, nsamples: usize) -> Result<Array2<f32>, IoError> {
+        let mut blk = self.inner.read_block(start_sample, nsamples)?;
+        for mut row in blk.rows_mut() {
+            for (c, v) in row.iter_mut().enumerate() {
+                let z = if c < self.scale.len() && !self.zapped[c] {
+                    (*v - self.mean[c]) * self.scale[c]
+                } else {
+                    0.0
+                };
+                *v = if z.is_finite() { z } else { 0.0 };
+            }
+        }
+        Ok(blk)
+    }
+    fn source_description(&self) -> String {
+        format!("{} (channel-normalised)", self.inner.source_description())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn widths_follow_presto_list() {
+        assert_eq!(boxcar_widths(30), vec![1, 2, 3, 4, 6, 9, 14, 20, 30]);
+        assert_eq!(boxcar_widths(0), vec![1]);
+        let w = boxcar_widths(1000);
+        assert_eq!(&w[..15], &PRESTO_WIDTHS);
+        assert_eq!(&w[15..], &[450, 675]);
+    }
+
+    #[test]
+    fn median_even_and_odd() {
+        assert_eq!(median_in_place(&mut [3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median_in_place(&mut [4.0, 1.0, 3.0, 2.0]), 2.5);
+    }
+
+    #[test]
+    fn detrend_removes_linear_baseline_and_guards_flat() {
+        let x: Vec<f32> = (0..4000).map(|i| 100.0 + 0.01 * i as f32 + if i % 2 == 0 { 1.0 } else { -1.0 }).collect();
+        let (y, sigma) = detrend_normalise(&x, 500);
+        assert!((sigma - 1.4826).abs() < 0.1, "sigma {sigma}");
+        let mean: f32 = y[250..3750].iter().sum::<f32>() / 3500.0;
+        assert!(mean.abs() < 0.05, "mean {mean}");
+        let (z, s0) = detrend_normalise(&[5.0; 1000], 100);
+        assert_eq!(s0, 0.0);
+        assert!(z.iter().all(|&v| v == 0.0));
+    }
+
+    #[test]
+    fn cluster_merges_overlaps_only() {
+        let ev = |t: f64, dm: f64, snr: f32| SinglePulse {
+            time_s: t,
+            sample: 0,
+            dm,
+            width_s: 0.01,
+            width_samples: 10,
+            snr,
+            n_members: 1,
+        };
+        let cfg = ClusterConfig { dm_trials: vec![0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0], ..Default::default() };
+        let out = cluster(vec![ev(1.0, 1.0, 7.0), ev(1.005, 2.0, 9.0), ev(1.5, 2.0, 8.0), ev(1.0, 6.0, 6.5)], &cfg);
+        assert_eq!(out.len(), 3);
+        assert_eq!(out[0].snr, 9.0);
+        assert_eq!(out[0].n_members, 2);
+        assert_eq!(out[1].snr, 8.0);
+        assert_eq!(out[2].snr, 6.5);
+    }
+}
