@@ -7,6 +7,12 @@
 //! method), so output times refer to the top of the band. Output has only fully-covered samples:
 //! `nsamples_out = nsamples_in − max_delay` (no wrap-around, no padding; TRAPS B13).
 
+pub mod direct;
+pub mod plan;
+
+pub use direct::{dedisperse_series, DirectDedisperser};
+pub use plan::{delay_samples, max_delay_samples, DmPlan, DmStep, PlanConfig};
+
 /// Errors of the dedispersion stage.
 #[derive(Debug, thiserror::Error)]
 pub enum DedispError {
