@@ -1,14 +1,84 @@
-//! `tianyan candidates` (in progress).
+//! `tianyan candidates cands.h5 [--top N] [--csv]`: prints the candidate tables of a search.
 use std::path::PathBuf;
+use tianyan::io::candidates::{read_candidates, read_single_pulses};
 
 /// Arguments of `tianyan candidates`.
 #[derive(clap::Args, Debug)]
 pub struct CandidatesArgs {
-    /// Input or output path.
-    pub path: Option<PathBuf>,
+    /// HDF5 candidate file written by `tianyan search`.
+    pub file: PathBuf,
+    /// Print at most N rows of each table (0 = all).
+    #[arg(long, default_value_t = 20)]
+    pub top: usize,
+    /// Print comma-separated values (with a header line) instead of aligned columns.
+    #[arg(long)]
+    pub csv: bool,
+    /// Include candidates flagged as harmonics of stronger ones.
+    #[arg(long)]
+    pub all: bool,
 }
 
 /// Runs `tianyan candidates`.
-pub fn run(_args: CandidatesArgs) -> anyhow::Result<()> {
-    anyhow::bail!("tianyan candidates is not implemented yet")
+pub fn run(args: CandidatesArgs) -> anyhow::Result<()> {
+    let cands = read_candidates(&args.file)?;
+    let pulses = read_single_pulses(&args.file)?;
+    let limit = |n: usize| if args.top == 0 { n } else { n.min(args.top) };
+    let shown: Vec<(usize, &tianyan::search::Candidate)> =
+        cands.iter().enumerate().filter(|(_, c)| args.all || c.harmonic_of < 0).collect();
+    if args.csv {
+        println!("table,id,period_s,frequency_hz,dm,accel,snr,sigma,power,nharm,fft_bin,n_dm_hits,harmonic_of,harmonic_ratio");
+        for (i, c) in shown.iter().take(limit(shown.len())) {
+            println!(
+                "periodic,{i},{:.9},{:.6},{:.3},{:.3},{:.2},{:.2},{:.2},{},{:.2},{},{},{}/{}",
+                c.period_s, c.frequency_hz, c.dm, c.accel, c.snr, c.sigma, c.power, c.nharm, c.fft_bin,
+                c.n_dm_hits, c.harmonic_of, c.harmonic_num, c.harmonic_den
+            );
+        }
+        println!("table,id,time_s,sample,dm,width_s,width_samples,snr,n_members");
+        for (i, p) in pulses.iter().take(limit(pulses.len())).enumerate() {
+            println!(
+                "single_pulse,{i},{:.6},{},{:.3},{:.6},{},{:.2},{}",
+                p.time_s, p.sample, p.dm, p.width_s, p.width_samples, p.snr, p.n_members
+            );
+        }
+        return Ok(());
+    }
+    let nharmonics = cands.len() - cands.iter().filter(|c| c.harmonic_of < 0).count();
+    println!(
+        "Periodic candidates: {} ({} harmonics hidden{})",
+        cands.len(),
+        if args.all { 0 } else { nharmonics },
+        if args.all { "" } else { "; --all shows them" }
+    );
+    if !shown.is_empty() {
+        println!(
+            "{:>4} {:>14} {:>12} {:>9} {:>8} {:>8} {:>9} {:>5} {:>6} {:>9}",
+            "id", "period_ms", "freq_hz", "dm", "sigma", "snr", "power", "nharm", "n_dm", "harm_of"
+        );
+        for (i, c) in shown.iter().take(limit(shown.len())) {
+            let harm = if c.harmonic_of >= 0 {
+                format!("{}({}/{})", c.harmonic_of, c.harmonic_num, c.harmonic_den)
+            } else {
+                "-".to_string()
+            };
+            println!(
+                "{:>4} {:>14.6} {:>12.6} {:>9.3} {:>8.2} {:>8.2} {:>9.2} {:>5} {:>6} {:>9}",
+                i, c.period_s * 1e3, c.frequency_hz, c.dm, c.sigma, c.snr, c.power, c.nharm, c.n_dm_hits, harm
+            );
+        }
+    }
+    println!("Single-pulse events: {}", pulses.len());
+    if !pulses.is_empty() {
+        println!(
+            "{:>4} {:>11} {:>10} {:>9} {:>10} {:>6} {:>8} {:>8}",
+            "id", "time_s", "sample", "dm", "width_ms", "width", "snr", "members"
+        );
+        for (i, p) in pulses.iter().take(limit(pulses.len())).enumerate() {
+            println!(
+                "{:>4} {:>11.5} {:>10} {:>9.3} {:>10.4} {:>6} {:>8.2} {:>8}",
+                i, p.time_s, p.sample, p.dm, p.width_s * 1e3, p.width_samples, p.snr, p.n_members
+            );
+        }
+    }
+    Ok(())
 }

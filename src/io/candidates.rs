@@ -1,1 +1,238 @@
-//! HDF5 candidate file: the contract with users (see DESIGN.md). (in progress)
+//! HDF5 candidate file: the contract with users (`DESIGN.md`, "Candidate file").
+//!
+//! Layout written by [`write_candidate_file`]:
+//! * root attributes: `software`, `software_version`, `created_utc` (ISO 8601), `command`,
+//!   `input_file`, the observation header (`source_name`, `tstart_mjd`, `tsamp_s`, `fch1_mhz`,
+//!   `foff_mhz`, `nchans`, `nsamples`, `nbits`), and the dispersion convention
+//!   (`dm_constant` in s MHz² pc⁻¹ cm³ and `reference_frequency_mhz`, the highest channel centre);
+//! * `/search`: one attribute per search parameter (flattened from the run's JSON configuration,
+//!   nested keys joined with `.`), plus `config_json` (the whole configuration) and the dataset
+//!   `dm_trials` (`f64`, pc cm⁻³: the DM grid the dedisperser really searched);
+//! * `/candidates`: compound rows of [`Candidate`], sorted by `sigma` descending;
+//! * `/single_pulses`: compound rows of [`SinglePulse`], sorted by `snr` descending.
+//!
+//! `h5py` reads the tables as structured arrays: `pandas.DataFrame(f["candidates"][()])`.
+//! The file is written under a temporary name and renamed when complete.
+
+use crate::io::Header;
+use crate::search::{Candidate, SinglePulse};
+use hdf5::types::VarLenUnicode;
+use std::path::{Path, PathBuf};
+
+/// Errors of the candidate-file reader and writer; each names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum CandidatesError {
+    #[error("{path}: HDF5 error: {source}")]
+    Hdf5 { path: PathBuf, source: hdf5::Error },
+    #[error("{path}: {msg}")]
+    Invalid { path: PathBuf, msg: String },
+    #[error("{path}: {source}")]
+    Os { path: PathBuf, source: std::io::Error },
+}
+
+/// Provenance of one run, stored as root attributes.
+#[derive(Debug, Clone, Default)]
+pub struct RunInfo {
+    /// The command line that produced the file.
+    pub command: String,
+    /// Input observation file(s), joined with `;` when several.
+    pub input_file: String,
+}
+
+/// Everything one candidate file holds.
+#[derive(Debug, Clone, Default)]
+pub struct CandidateFile {
+    /// Root provenance attributes.
+    pub run: RunInfo,
+    /// Observation header of the searched file.
+    pub header: Header,
+    /// Search parameters as a JSON object (written flattened into `/search` attributes).
+    pub search_config: serde_json::Value,
+    /// The DM trials really searched, pc cm⁻³.
+    pub dm_trials: Vec<f64>,
+    /// Periodicity candidates, sorted by sigma descending.
+    pub candidates: Vec<Candidate>,
+    /// Single-pulse events, sorted by S/N descending.
+    pub single_pulses: Vec<SinglePulse>,
+}
+
+fn h5err(path: &Path) -> impl Fn(hdf5::Error) -> CandidatesError + '_ {
+    move |source| CandidatesError::Hdf5 { path: path.to_path_buf(), source }
+}
+
+fn vlu(path: &Path, s: &str) -> Result<VarLenUnicode, CandidatesError> {
+    // VarLenUnicode cannot hold NUL bytes; replace them so odd header strings never abort a write.
+    s.replace('\0', " ").parse::<VarLenUnicode>().map_err(|e| CandidatesError::Invalid {
+        path: path.to_path_buf(),
+        msg: format!("string attribute not representable: {e}"),
+    })
+}
+
+fn attr_str(loc: &hdf5::Location, path: &Path, name: &str, value: &str) -> Result<(), CandidatesError> {
+    let v = vlu(path, value)?;
+    loc.new_attr::<VarLenUnicode>().create(name).and_then(|a| a.write_scalar(&v)).map_err(h5err(path))
+}
+
+fn attr_num<T: hdf5::H5Type>(loc: &hdf5::Location, path: &Path, name: &str, value: T) -> Result<(), CandidatesError> {
+    loc.new_attr::<T>().create(name).and_then(|a| a.write_scalar(&value)).map_err(h5err(path))
+}
+
+/// Writes scalar JSON values as attributes of `loc`, flattening nested objects with `.`.
+fn write_json_attrs(
+    loc: &hdf5::Location,
+    path: &Path,
+    prefix: &str,
+    value: &serde_json::Value,
+) -> Result<(), CandidatesError> {
+    use serde_json::Value;
+    let obj = match value {
+        Value::Object(m) => m,
+        Value::Null => return Ok(()),
+        other => return attr_str(loc, path, if prefix.is_empty() { "value" } else { prefix }, &other.to_string()),
+    };
+    for (k, v) in obj {
+        let name = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+        match v {
+            Value::Null => attr_str(loc, path, &name, "none")?,
+            Value::Bool(b) => attr_num(loc, path, &name, *b as u8)?,
+            Value::Number(n) => {
+                if let Some(i) = n.as_i64() {
+                    attr_num(loc, path, &name, i)?
+                } else if let Some(u) = n.as_u64() {
+                    attr_num(loc, path, &name, u)?
+                } else {
+                    attr_num(loc, path, &name, n.as_f64().unwrap_or(f64::NAN))?
+                }
+            }
+            Value::String(s) => attr_str(loc, path, &name, s)?,
+            Value::Array(a) if a.iter().all(|x| x.is_number()) && !a.is_empty() => {
+                let xs: Vec<f64> = a.iter().map(|x| x.as_f64().unwrap_or(f64::NAN)).collect();
+                loc.new_attr::<f64>()
+                    .shape(xs.len())
+                    .create(name.as_str())
+                    .and_then(|at| at.write(&xs))
+                    .map_err(h5err(path))?
+            }
+            Value::Array(_) => attr_str(loc, path, &name, &v.to_string())?,
+            Value::Object(_) => write_json_attrs(loc, path, &name, v)?,
+        }
+    }
+    Ok(())
+}
+
+/// Current UTC time as ISO 8601 (`YYYY-MM-DDThh:mm:ssZ`), from the system clock.
+pub fn now_utc_iso8601() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (H. Hinnant's days_from_civil inverse).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + if m <= 2 { 1 } else { 0 };
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, (rem / 60) % 60, rem % 60)
+}
+
+/// Writes a complete candidate file to `path` (temporary name, renamed when complete).
+///
+/// Candidates are written in the order given; callers sort them (`search::sift` does).
+///
+/// # Errors
+/// [`CandidatesError`] naming `path` when HDF5 fails or the file cannot be renamed.
+pub fn write_candidate_file(path: &Path, file: &CandidateFile) -> Result<(), CandidatesError> {
+    let name = path.file_name().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{}.tmp{}", name, std::process::id()));
+    let result = write_to(&tmp, path, file);
+    match result {
+        Ok(()) => std::fs::rename(&tmp, path).map_err(|e| CandidatesError::Os { path: path.to_path_buf(), source: e }),
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(e)
+        }
+    }
+}
+
+fn write_to(tmp: &Path, path: &Path, cf: &CandidateFile) -> Result<(), CandidatesError> {
+    let f = hdf5::File::create(tmp).map_err(h5err(path))?;
+    let h = &cf.header;
+    attr_str(&f, path, "software", "tianyan")?;
+    attr_str(&f, path, "software_version", env!("CARGO_PKG_VERSION"))?;
+    attr_str(&f, path, "created_utc", &now_utc_iso8601())?;
+    attr_str(&f, path, "command", &cf.run.command)?;
+    attr_str(&f, path, "input_file", &cf.run.input_file)?;
+    attr_str(&f, path, "source_name", &h.source_name)?;
+    attr_num(&f, path, "tstart_mjd", h.tstart_mjd)?;
+    attr_num(&f, path, "tsamp_s", h.tsamp_s)?;
+    attr_num(&f, path, "fch1_mhz", h.fch1_mhz)?;
+    attr_num(&f, path, "foff_mhz", h.foff_mhz)?;
+    attr_num(&f, path, "nchans", h.nchans as u64)?;
+    attr_num(&f, path, "nsamples", h.nsamples)?;
+    attr_num(&f, path, "nbits", h.nbits)?;
+    attr_num(&f, path, "dm_constant", crate::consts::K_DM)?;
+    attr_num(&f, path, "reference_frequency_mhz", if h.nchans > 0 { h.ftop_mhz() } else { 0.0 })?;
+
+    let g = f.create_group("search").map_err(h5err(path))?;
+    write_json_attrs(&g, path, "", &cf.search_config)?;
+    attr_str(&g, path, "config_json", &cf.search_config.to_string())?;
+    g.new_dataset::<f64>()
+        .shape(cf.dm_trials.len())
+        .create("dm_trials")
+        .and_then(|d| d.write(&cf.dm_trials))
+        .map_err(h5err(path))?;
+    f.new_dataset::<Candidate>()
+        .shape(cf.candidates.len())
+        .create("candidates")
+        .and_then(|d| d.write(&cf.candidates))
+        .map_err(h5err(path))?;
+    f.new_dataset::<SinglePulse>()
+        .shape(cf.single_pulses.len())
+        .create("single_pulses")
+        .and_then(|d| d.write(&cf.single_pulses))
+        .map_err(h5err(path))?;
+    f.flush().map_err(h5err(path))?;
+    Ok(())
+}
+
+/// Reads `/candidates` of a candidate file (sorted by sigma, as written).
+///
+/// # Errors
+/// [`CandidatesError`] naming `path` when it is not an HDF5 candidate file.
+pub fn read_candidates(path: &Path) -> Result<Vec<Candidate>, CandidatesError> {
+    let f = hdf5::File::open(path).map_err(h5err(path))?;
+    let ds = f.dataset("candidates").map_err(|_| CandidatesError::Invalid {
+        path: path.to_path_buf(),
+        msg: "no /candidates dataset: not a tianyan candidate file".into(),
+    })?;
+    ds.read_raw::<Candidate>().map_err(h5err(path))
+}
+
+/// Reads `/single_pulses` of a candidate file; an empty list when the dataset is absent.
+pub fn read_single_pulses(path: &Path) -> Result<Vec<SinglePulse>, CandidatesError> {
+    let f = hdf5::File::open(path).map_err(h5err(path))?;
+    match f.dataset("single_pulses") {
+        Ok(ds) => ds.read_raw::<SinglePulse>().map_err(h5err(path)),
+        Err(_) => Ok(Vec::new()),
+    }
+}
+
+/// Reads a string root attribute (e.g. `input_file`) of a candidate file.
+pub fn read_root_string_attr(path: &Path, name: &str) -> Result<String, CandidatesError> {
+    let f = hdf5::File::open(path).map_err(h5err(path))?;
+    let a = f.attr(name).map_err(h5err(path))?;
+    let v: VarLenUnicode = a.read_scalar().map_err(h5err(path))?;
+    Ok(v.as_str().to_string())
+}
+
+/// Reads `/search/dm_trials` (pc cm⁻³).
+pub fn read_dm_trials(path: &Path) -> Result<Vec<f64>, CandidatesError> {
+    let f = hdf5::File::open(path).map_err(h5err(path))?;
+    let d = f.dataset("search/dm_trials").map_err(h5err(path))?;
+    d.read_raw::<f64>().map_err(h5err(path))
+}
