@@ -1,0 +1,253 @@
+//! FFT periodicity search of one dedispersed time series (or its spectrum).
+//!
+//! Pipeline (PRESTO accelsearch at zero acceleration, Ransom et al. 2002):
+//! subtract the mean → real FFT of the full length (no padding, any `N`) → red-noise whitening
+//! ([`spectrum::whiten_spectrum_with`]) → interbinning → incoherent harmonic sums over stages
+//! 1, 2, 4, … `nharm_max` ([`harmonic`]) → per-stage power threshold from `sigma_threshold` →
+//! local maxima → one candidate per signal (the stage with the highest sigma wins; weaker peaks
+//! within 1 bin, or explainable as spectral leakage of a stronger peak, are dropped).
+//!
+//! Trials: the number of independent trials used in the sigma correction is
+//! `nbins_searched × nstages × ntrials_dm`, where `nbins_searched` is the number of integer
+//! Fourier bins between `fmin_hz` and `fmax_hz` and `nstages` the number of harmonic stages.
+//! (The finer fundamental grid of higher stages and interbinning are not counted separately, as in
+//! the usual PRESTO-style estimate.) DM trials are accounted by the caller in `ntrials_dm`.
+//!
+//! Thread safety: FFT plans are cached per thread, so callers may run [`search_series`] on many
+//! DM trials in parallel with rayon.
+
+use super::harmonic::{harmonic_stages, harmonic_sum};
+use super::spectrum::{
+    halfbin_powers_plain, has_nyquist, interbin_powers, nbins, real_spectrum_destructive,
+    whiten_spectrum_with, WhitenConfig,
+};
+use super::stats::{candidate_sigma, power_for_sigma, snr_from_power};
+use super::Candidate;
+use num_complex::Complex32;
+use serde::{Deserialize, Serialize};
+
+/// Configuration of the FFT periodicity search (stored in the candidate file as provenance).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PeriodicConfig {
+    /// Largest number of harmonics summed (stages 1, 2, 4, … up to this; max 32). Default 16.
+    pub nharm_max: u32,
+    /// Detection threshold on the trials-corrected Gaussian significance. Default 6.
+    pub sigma_threshold: f64,
+    /// Lowest fundamental frequency searched, Hz (never below Fourier bin 1). Default 0.1 Hz.
+    pub fmin_hz: f64,
+    /// Highest fundamental frequency searched, Hz (clamped below the Nyquist bin). Default 10 kHz.
+    pub fmax_hz: f64,
+    /// Number of DM trials searched in total, multiplied into the trials correction. Default 1.
+    pub ntrials_dm: usize,
+    /// PRESTO interbinning (half-bin powers from `(π/4)(A_k − A_{k+1})`). Default true; when false
+    /// half bins take the larger neighbouring power.
+    pub interbin: bool,
+    /// Red-noise whitening windows.
+    pub whiten: WhitenConfig,
+    /// At most this many candidates per series (the most significant). Default 1000.
+    pub max_candidates: usize,
+}
+
+impl Default for PeriodicConfig {
+    fn default() -> Self {
+        PeriodicConfig {
+            nharm_max: 16,
+            sigma_threshold: 6.0,
+            fmin_hz: 0.1,
+            fmax_hz: 1.0e4,
+            ntrials_dm: 1,
+            interbin: true,
+            whiten: WhitenConfig::default(),
+            max_candidates: 1000,
+        }
+    }
+}
+
+/// Searches one time series for periodic signals.
+///
+/// `series`: `nsamples` samples, any length (no power-of-two or even requirement), sampled every
+/// `tsamp_s` seconds; `dm` (pc cm⁻³) is copied into the candidates. Returns candidates sorted by
+/// `sigma` descending, each with `frequency_hz = fft_bin / (N · tsamp_s)`, `period_s = 1/frequency_hz`,
+/// `fft_bin` the fractional fundamental bin, `n_dm_hits = 1`, `harmonic_of = −1`.
+/// Degenerate input (fewer than 8 samples, non-positive or non-finite `tsamp_s`) gives no
+/// candidates. Non-finite samples are treated as 0.
+pub fn search_series(series: &[f32], tsamp_s: f64, dm: f64, cfg: &PeriodicConfig) -> Vec<Candidate> {
+    let n = series.len();
+    if n < 8 || !(tsamp_s > 0.0) || !tsamp_s.is_finite() {
+        return Vec::new();
+    }
+    let (sum, count) = series
+        .iter()
+        .filter(|v| v.is_finite())
+        .fold((0.0f64, 0usize), |(s, c), &v| (s + v as f64, c + 1));
+    let mean = if count > 0 { sum / count as f64 } else { 0.0 };
+    let mut x: Vec<f32> = series
+        .iter()
+        .map(|&v| if v.is_finite() { (v as f64 - mean) as f32 } else { 0.0 })
+        .collect();
+    let mut spec = real_spectrum_destructive(&mut x);
+    drop(x);
+    search_whitened(&mut spec, n, tsamp_s, dm, cfg)
+}
+
+/// Searches a complex spectrum (bins `0 ..= N/2` of the unnormalised real DFT of `nsamples`
+/// samples, e.g. from [`super::spectrum::real_spectrum`] or a Fourier-domain dedisperser).
+///
+/// The spectrum is copied, whitened and searched exactly as in [`search_series`] (the same code
+/// path). A spectrum whose length is not `nsamples/2 + 1` gives no candidates.
+pub fn search_spectrum(
+    spec: &[Complex32],
+    nsamples: usize,
+    tsamp_s: f64,
+    dm: f64,
+    cfg: &PeriodicConfig,
+) -> Vec<Candidate> {
+    if spec.len() != nbins(nsamples) || nsamples < 8 || !(tsamp_s > 0.0) || !tsamp_s.is_finite() {
+        tracing::warn!(
+            "search_spectrum: {} bins for {} samples (expected {}), tsamp {} s: skipped",
+            spec.len(),
+            nsamples,
+            nbins(nsamples),
+            tsamp_s
+        );
+        return Vec::new();
+    }
+    let mut s = spec.to_vec();
+    search_whitened(&mut s, nsamples, tsamp_s, dm, cfg)
+}
+
+/// A local maximum above threshold in one harmonic stage.
+#[derive(Debug, Clone, Copy)]
+struct Peak {
+    nharm: u32,
+    /// Fundamental, fractional Fourier bins.
+    fbin: f64,
+    power: f64,
+    sigma: f64,
+}
+
+/// Summed power of stage `nharm` at fundamental `fbin` (nearest fine-grid point).
+fn stage_power_at(halfbin: &[f32], nharm: u32, fbin: f64) -> f64 {
+    let hh = nharm as f64;
+    let mut s = 0.0f64;
+    for h in 1..=nharm {
+        let idx = (fbin * 2.0 * h as f64).round() as usize;
+        if idx < halfbin.len() {
+            s += halfbin[idx] as f64;
+        }
+    }
+    s - hh
+}
+
+fn search_whitened(
+    spec: &mut [Complex32],
+    nsamples: usize,
+    tsamp_s: f64,
+    dm: f64,
+    cfg: &PeriodicConfig,
+) -> Vec<Candidate> {
+    whiten_spectrum_with(spec, &cfg.whiten);
+    // Never search Nyquist (TRAPS B17): drop it from the power array.
+    let nb_search = if has_nyquist(nsamples) { spec.len() - 1 } else { spec.len() };
+    if nb_search < 3 {
+        return Vec::new();
+    }
+    let mut halfbin = if cfg.interbin {
+        interbin_powers(&spec[..nb_search])
+    } else {
+        halfbin_powers_plain(&spec[..nb_search])
+    };
+    // DC and the half bin next to it carry no signal information (DC is zeroed by whitening).
+    halfbin[0] = 0.0;
+    halfbin[1] = 0.0;
+
+    let tobs = nsamples as f64 * tsamp_s;
+    let last_bin = (nb_search - 1) as f64;
+    let lo = (cfg.fmin_hz * tobs).max(1.0);
+    let hi = if cfg.fmax_hz.is_finite() { (cfg.fmax_hz * tobs).min(last_bin) } else { last_bin };
+    if hi < lo {
+        return Vec::new();
+    }
+    let nbins_searched = (hi.floor() - lo.ceil() + 1.0).max(1.0);
+    let stages = harmonic_stages(cfg.nharm_max);
+    let ntrials = nbins_searched * stages.len() as f64 * cfg.ntrials_dm.max(1) as f64;
+
+    let mut peaks: Vec<Peak> = Vec::new();
+    for &hh in &stages {
+        let sums = harmonic_sum(&halfbin, hh);
+        let thr = power_for_sigma(cfg.sigma_threshold, hh, ntrials) as f32;
+        let scale = 2.0 * hh as f64;
+        let jlo = ((lo * scale).ceil() as usize).max(1);
+        let jhi = ((hi * scale).floor() as usize).min(sums.len() - 1);
+        for j in jlo..=jhi {
+            let p = sums[j];
+            if p < thr {
+                continue;
+            }
+            let left = sums[j - 1];
+            let right = if j + 1 < sums.len() { sums[j + 1] } else { f32::NEG_INFINITY };
+            if p < left || p <= right {
+                continue;
+            }
+            let power = p as f64;
+            peaks.push(Peak {
+                nharm: hh,
+                fbin: j as f64 / scale,
+                power,
+                sigma: candidate_sigma(power, hh, ntrials),
+            });
+        }
+    }
+    peaks.sort_by(|a, b| {
+        b.sigma
+            .total_cmp(&a.sigma)
+            .then(b.power.total_cmp(&a.power))
+            .then(a.fbin.total_cmp(&b.fbin))
+    });
+
+    // One candidate per signal: drop peaks within 1 bin of a stronger one, and peaks whose excess
+    // power could be sinc² leakage of a stronger one (≤ 4·E/(π d)², d in bins, E the stronger
+    // signal's largest excess over all stages; harmonic h leaks ≤ 1/(π h d)²).
+    let mut accepted: Vec<(Peak, f64)> = Vec::new();
+    for pk in peaks {
+        if accepted.len() >= cfg.max_candidates {
+            break;
+        }
+        let excess = pk.power - pk.nharm as f64;
+        let dominated = accepted.iter().any(|(a, ea)| {
+            let d = (pk.fbin - a.fbin).abs();
+            d <= 1.0 || excess <= 4.0 * ea / (std::f64::consts::PI * d).powi(2)
+        });
+        if dominated {
+            continue;
+        }
+        let e = stages
+            .iter()
+            .map(|&hh| stage_power_at(&halfbin, hh, pk.fbin))
+            .fold(excess, f64::max);
+        accepted.push((pk, e));
+    }
+
+    accepted
+        .into_iter()
+        .map(|(pk, _)| {
+            let f = pk.fbin / tobs;
+            Candidate {
+                period_s: 1.0 / f,
+                frequency_hz: f,
+                dm,
+                accel: 0.0,
+                snr: snr_from_power(pk.power, pk.nharm) as f32,
+                sigma: pk.sigma as f32,
+                power: pk.power as f32,
+                nharm: pk.nharm,
+                fft_bin: pk.fbin,
+                n_dm_hits: 1,
+                harmonic_of: -1,
+                harmonic_num: 0,
+                harmonic_den: 0,
+            }
+        })
+        .collect()
+}
