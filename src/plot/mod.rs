@@ -1,1 +1,340 @@
-//! PNG diagnostics. (in progress)
+//! PNG diagnostics (plotters, bitmap backend).
+//!
+//! * [`plot_fold`]: one page per folded candidate, like PRESTO prepfold's: header text, profile
+//!   (two turns), phase–time and phase–frequency greyscales, S/N against DM, and the P–Ṗ map.
+//! * [`plot_candidates`]: the candidates of a search, period against DM, marker size by sigma.
+//!
+//! Text is drawn with the DejaVu Sans font read at run time from
+//! `/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf` (Debian package `fonts-dejavu-core`), or
+//! from the file named by the environment variable `TIANYAN_FONT`; no system font library is
+//! needed. A missing font is a [`PlotError::Font`] that says what to install.
+//!
+//! Files are written under a temporary name beside the target and renamed when complete.
+
+use crate::fold::FoldResult;
+use crate::io::Header;
+use crate::search::Candidate;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+/// Default font file (Debian/Ubuntu `fonts-dejavu-core`).
+pub const DEFAULT_FONT: &str = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
+
+/// Size of [`plot_fold`] pages, pixels (width, height).
+pub const FOLD_PLOT_SIZE: (u32, u32) = (1200, 900);
+/// Size of [`plot_candidates`] pages, pixels (width, height).
+pub const CANDIDATES_PLOT_SIZE: (u32, u32) = (1000, 700);
+
+/// Errors of the plotting functions.
+#[derive(Debug, thiserror::Error)]
+pub enum PlotError {
+    /// The font file could not be loaded.
+    #[error("font {path}: {msg} (install the Debian package fonts-dejavu-core, or set TIANYAN_FONT to a .ttf file)")]
+    Font { path: PathBuf, msg: String },
+    /// Drawing or encoding the image failed.
+    #[error("{path}: drawing failed: {msg}")]
+    Draw { path: PathBuf, msg: String },
+    /// Renaming the finished file failed.
+    #[error("{path}: {source}")]
+    Os { path: PathBuf, source: std::io::Error },
+}
+
+static FONT: OnceLock<Result<(), (PathBuf, String)>> = OnceLock::new();
+
+/// Registers the font used for all text (once per process).
+fn ensure_font() -> Result<(), PlotError> {
+    let r = FONT.get_or_init(|| {
+        let path = std::env::var_os("TIANYAN_FONT").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(DEFAULT_FONT));
+        let bytes = std::fs::read(&path).map_err(|e| (path.clone(), e.to_string()))?;
+        let leaked: &'static [u8] = Box::leak(bytes.into_boxed_slice());
+        plotters::style::register_font("sans-serif", FontStyle::Normal, leaked)
+            .map_err(|_| (path.clone(), "not a usable TrueType/OpenType font".to_string()))
+    });
+    r.clone().map_err(|(path, msg)| PlotError::Font { path, msg })
+}
+
+/// Writes a PNG through a temporary `.png` file beside `path`, renamed when complete.
+fn with_png(
+    path: &Path,
+    size: (u32, u32),
+    draw: impl FnOnce(&DrawingArea<BitMapBackend, Shift>) -> Result<(), String>,
+) -> Result<(), PlotError> {
+    ensure_font()?;
+    let name = path.file_name().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.tmp{}.png", std::process::id()));
+    let res = (|| {
+        let root = BitMapBackend::new(&tmp, size).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| e.to_string())?;
+        draw(&root)?;
+        root.present().map_err(|e| e.to_string())
+    })();
+    match res {
+        Ok(()) => std::fs::rename(&tmp, path).map_err(|e| PlotError::Os { path: path.to_path_buf(), source: e }),
+        Err(msg) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(PlotError::Draw { path: path.to_path_buf(), msg })
+        }
+    }
+}
+
+fn es<E: std::fmt::Debug>(e: E) -> String {
+    format!("{e:?}")
+}
+
+/// Per-bin mean of a row minus the row's mean level, as (sum − level·count)/sqrt(count)
+/// (units of σ); rows are `[n_rows][nbins]` sums. Used for the greyscales.
+fn normalise_rows(d: &ndarray::Array2<f64>) -> ndarray::Array2<f64> {
+    let mut out = d.clone();
+    for mut r in out.rows_mut() {
+        let m = r.mean().unwrap_or(0.0);
+        r.mapv_inplace(|v| v - m);
+    }
+    out
+}
+
+/// Greyscale image of `[n_rows][nbins]` (two turns in phase) into `area`; `y` spans `y_range`.
+fn greyscale(
+    area: &DrawingArea<BitMapBackend, Shift>,
+    title: &str,
+    d: &ndarray::Array2<f64>,
+    y_edges: (f64, f64),
+    y_desc: &str,
+) -> Result<(), String> {
+    let (nr, nb) = (d.nrows(), d.ncols());
+    let (y0, y1) = if y_edges.0 < y_edges.1 { y_edges } else { (y_edges.1, y_edges.0) };
+    let y1 = if y1 > y0 { y1 } else { y0 + 1.0 };
+    let mut chart = ChartBuilder::on(area)
+        .caption(title, ("sans-serif", 16))
+        .margin(6)
+        .x_label_area_size(30)
+        .y_label_area_size(55)
+        .build_cartesian_2d(0f64..2f64, y0..y1)
+        .map_err(es)?;
+    chart.configure_mesh().disable_mesh().x_desc("phase (turns)").y_desc(y_desc).label_style(("sans-serif", 12)).draw().map_err(es)?;
+    if nr == 0 || nb == 0 {
+        return Ok(());
+    }
+    let n = normalise_rows(d);
+    let lo = n.iter().cloned().fold(f64::INFINITY, f64::min);
+    let hi = n.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+    let span = if hi > lo { hi - lo } else { 1.0 };
+    let dy = (y_edges.1 - y_edges.0) / nr as f64;
+    let mut cells = Vec::with_capacity(2 * nr * nb);
+    for r in 0..nr {
+        let ya = y_edges.0 + r as f64 * dy;
+        for turn in 0..2 {
+            for b in 0..nb {
+                let v = ((n[[r, b]] - lo) / span).clamp(0.0, 1.0);
+                let g = (255.0 * (1.0 - v)) as u8; // dark = bright signal
+                let x0 = turn as f64 + b as f64 / nb as f64;
+                let x1 = x0 + 1.0 / nb as f64;
+                cells.push(Rectangle::new([(x0, ya), (x1, ya + dy)], RGBColor(g, g, g).filled()));
+            }
+        }
+    }
+    chart.draw_series(cells).map_err(es)?;
+    Ok(())
+}
+
+fn fmt_opt(v: f64) -> String {
+    if v.is_finite() {
+        format!("{v:.3e}")
+    } else {
+        "n/a".into()
+    }
+}
+
+/// Writes the one-page diagnostic of a folded candidate to `path` (PNG, [`FOLD_PLOT_SIZE`]).
+///
+/// Panels: header text (source, epoch, P ± err, Ṗ, DM ± err, S/N, reduced χ² and dof, boxcar
+/// width, T); profile over two turns (in σ per bin, baseline removed); phase–time and
+/// phase–frequency greyscales (rows baseline-removed, dark = bright); S/N against DM trial;
+/// the P–Ṗ S/N map (offsets from the optimised values, greyscale).
+///
+/// # Errors
+/// [`PlotError::Font`] without the font, [`PlotError::Draw`] / [`PlotError::Os`] when the
+/// picture cannot be drawn or written.
+pub fn plot_fold(result: &FoldResult, header: &Header, path: &Path) -> Result<(), PlotError> {
+    let r = result;
+    with_png(path, FOLD_PLOT_SIZE, |root| {
+        let (top, body) = root.split_vertically(120);
+        let lines = [
+            format!(
+                "{}   MJD {:.6}   T = {:.2} s   nbins {}",
+                if header.source_name.is_empty() { "(unnamed source)" } else { header.source_name.as_str() },
+                header.tstart_mjd,
+                r.tobs_s,
+                r.nbins
+            ),
+            format!(
+                "P = {:.9} ± {:.2e} s   Pdot = {:.3e} ± {:.1e}   DM = {:.2} ± {} pc/cc",
+                r.period_s,
+                r.period_err_s,
+                r.pdot,
+                r.pdot_err,
+                r.dm,
+                fmt_opt(r.dm_err)
+            ),
+            format!(
+                "S/N = {:.1} (best boxcar {} bins)   reduced chi2 = {:.2} (dof {})   folded at P = {:.9} s, DM = {:.2}",
+                r.snr, r.width_bins, r.reduced_chi2, r.dof, r.fold_period_s, r.fold_dm
+            ),
+        ];
+        for (i, l) in lines.iter().enumerate() {
+            top.draw_text(l, &("sans-serif", 20).into_font().color(&BLACK), (20, 12 + 34 * i as i32)).map_err(es)?;
+        }
+        let cols = body.split_evenly((1, 3));
+        // Column 1: profile + phase-time.
+        let (prof_area, tp_area) = cols[0].split_vertically(260);
+        let nb = r.profile.len().max(1);
+        let level = r.profile.iter().sum::<f64>() / r.profile_counts.iter().sum::<f64>().max(1e-300);
+        let z: Vec<f64> = r
+            .profile
+            .iter()
+            .zip(&r.profile_counts)
+            .map(|(&s, &c)| if c > 0.0 { (s - level * c) / c.sqrt() } else { 0.0 })
+            .collect();
+        let zmin = z.iter().cloned().fold(f64::INFINITY, f64::min).min(0.0);
+        let zmax = z.iter().cloned().fold(f64::NEG_INFINITY, f64::max).max(zmin + 1.0);
+        let pad = 0.05 * (zmax - zmin);
+        let mut ch = ChartBuilder::on(&prof_area)
+            .caption("Profile (2 turns)", ("sans-serif", 16))
+            .margin(6)
+            .x_label_area_size(30)
+            .y_label_area_size(55)
+            .build_cartesian_2d(0f64..2f64, (zmin - pad)..(zmax + pad))
+            .map_err(es)?;
+        ch.configure_mesh().disable_mesh().x_desc("phase (turns)").y_desc("σ per bin").label_style(("sans-serif", 12)).draw().map_err(es)?;
+        let pts: Vec<(f64, f64)> = (0..2 * nb)
+            .flat_map(|j| {
+                let x0 = j as f64 / nb as f64;
+                let v = z[j % nb];
+                [(x0, v), (x0 + 1.0 / nb as f64, v)]
+            })
+            .collect();
+        ch.draw_series(LineSeries::new(pts, &BLACK)).map_err(es)?;
+        let tmax = r.tobs_s.max(1e-9);
+        greyscale(&tp_area, "Phase vs time", &r.time_phase, (0.0, tmax), "time (s)")?;
+        // Column 2: phase-frequency.
+        let f = &r.subband_freqs_mhz;
+        let (fa, fb) = match (f.first(), f.last()) {
+            (Some(a), Some(b)) if a.is_finite() && b.is_finite() && f.len() > 1 => {
+                let half = 0.5 * (b - a) / (f.len() - 1) as f64;
+                (a - half, b + half)
+            }
+            (Some(a), _) if a.is_finite() => (a - 0.5, a + 0.5),
+            _ => (0.0, f.len().max(1) as f64),
+        };
+        greyscale(&cols[1], "Phase vs frequency", &r.freq_phase, (fa, fb), "frequency (MHz)")?;
+        // Column 3: DM curve + P-Pdot map.
+        let (dm_area, pp_area) = cols[2].split_vertically(380);
+        let dlo = r.dm_trials.iter().cloned().fold(f64::INFINITY, f64::min);
+        let dhi = r.dm_trials.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+        let (dlo, dhi) = if dhi > dlo { (dlo, dhi) } else { (dlo - 1.0, dlo + 1.0) };
+        let slo = r.dm_snr.iter().cloned().fold(f64::INFINITY, f64::min);
+        let shi = r.dm_snr.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+        let (slo, shi) = if shi > slo { (slo, shi) } else { (slo - 1.0, slo + 1.0) };
+        let mut ch = ChartBuilder::on(&dm_area)
+            .caption("S/N vs DM", ("sans-serif", 16))
+            .margin(6)
+            .x_label_area_size(30)
+            .y_label_area_size(55)
+            .build_cartesian_2d(dlo..dhi, slo..shi + 0.05 * (shi - slo))
+            .map_err(es)?;
+        ch.configure_mesh().x_desc("DM (pc/cc)").y_desc("S/N").label_style(("sans-serif", 12)).draw().map_err(es)?;
+        let pts: Vec<(f64, f64)> = r.dm_trials.iter().cloned().zip(r.dm_snr.iter().cloned()).collect();
+        ch.draw_series(LineSeries::new(pts.clone(), &BLUE)).map_err(es)?;
+        ch.draw_series(pts.iter().map(|&p| Circle::new(p, 2, BLUE.filled()))).map_err(es)?;
+        ch.draw_series(std::iter::once(PathElement::new(vec![(r.dm, slo), (r.dm, shi)], RED))).map_err(es)?;
+        // P-Pdot map in offsets from the optimum: x in ms... use Fourier-bin-free units: μs and s/s.
+        let m = &r.ppdot_snr;
+        let np = r.period_trials_s.len();
+        let npd = r.pdot_trials.len();
+        let dx = if np > 1 { r.period_trials_s[1] - r.period_trials_s[0] } else { 1e-9 };
+        let dyp = if npd > 1 { r.pdot_trials[1] - r.pdot_trials[0] } else { 1e-15 };
+        let x0 = (r.period_trials_s.first().copied().unwrap_or(r.period_s) - r.period_s) * 1e6 - 0.5 * dx * 1e6;
+        let x1 = (r.period_trials_s.last().copied().unwrap_or(r.period_s) - r.period_s) * 1e6 + 0.5 * dx * 1e6;
+        let y0 = r.pdot_trials.first().copied().unwrap_or(r.pdot) - r.pdot - 0.5 * dyp;
+        let y1 = r.pdot_trials.last().copied().unwrap_or(r.pdot) - r.pdot + 0.5 * dyp;
+        let mut ch = ChartBuilder::on(&pp_area)
+            .caption("P-Pdot S/N", ("sans-serif", 16))
+            .margin(6)
+            .x_label_area_size(30)
+            .y_label_area_size(70)
+            .build_cartesian_2d(x0..x1, y0..y1)
+            .map_err(es)?;
+        ch.configure_mesh()
+            .disable_mesh()
+            .x_desc("P - P_best (μs)")
+            .y_desc("Pdot - Pdot_best")
+            .y_label_formatter(&|v| format!("{v:.1e}"))
+            .label_style(("sans-serif", 12))
+            .draw()
+            .map_err(es)?;
+        let lo = m.iter().cloned().fold(f64::INFINITY, f64::min);
+        let hi = m.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+        let span = if hi > lo { hi - lo } else { 1.0 };
+        let mut cells = Vec::with_capacity(np * npd);
+        for j in 0..m.nrows() {
+            for i in 0..m.ncols() {
+                let v = ((m[[j, i]] - lo) / span).clamp(0.0, 1.0);
+                let g = (255.0 * (1.0 - v)) as u8;
+                let cx = (r.period_trials_s[i] - r.period_s) * 1e6;
+                let cy = r.pdot_trials[j] - r.pdot;
+                cells.push(Rectangle::new(
+                    [(cx - 0.5 * dx * 1e6, cy - 0.5 * dyp), (cx + 0.5 * dx * 1e6, cy + 0.5 * dyp)],
+                    RGBColor(g, g, g).filled(),
+                ));
+            }
+        }
+        ch.draw_series(cells).map_err(es)?;
+        ch.draw_series(std::iter::once(Cross::new((0.0, 0.0), 6, RED.stroke_width(2)))).map_err(es)?;
+        Ok(())
+    })
+}
+
+/// Writes an overview of a search's candidates to `path` (PNG, [`CANDIDATES_PLOT_SIZE`]):
+/// period (log axis) against DM, marker radius growing with sigma (3 px at the weakest up to
+/// 15 px at the strongest), harmonics (`harmonic_of ≥ 0`) in grey, others in blue.
+/// An empty list gives an empty frame with a note.
+///
+/// # Errors
+/// As [`plot_fold`].
+pub fn plot_candidates(cands: &[Candidate], path: &Path) -> Result<(), PlotError> {
+    with_png(path, CANDIDATES_PLOT_SIZE, |root| {
+        let ok: Vec<&Candidate> = cands.iter().filter(|c| c.period_s.is_finite() && c.period_s > 0.0 && c.dm.is_finite()).collect();
+        let pmin = ok.iter().map(|c| c.period_s).fold(f64::INFINITY, f64::min);
+        let pmax = ok.iter().map(|c| c.period_s).fold(f64::NEG_INFINITY, f64::max);
+        let (pmin, pmax) = if ok.is_empty() { (1e-3, 10.0) } else { (pmin / 1.5, pmax * 1.5) };
+        let dmax = ok.iter().map(|c| c.dm).fold(0.0f64, f64::max);
+        let dmin = ok.iter().map(|c| c.dm).fold(0.0f64, f64::min);
+        let (dmin, dmax) = (dmin - 0.05 * (dmax - dmin + 1.0), dmax + 0.05 * (dmax - dmin + 1.0));
+        let mut ch = ChartBuilder::on(root)
+            .caption(format!("Candidates ({})", cands.len()), ("sans-serif", 22))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(60)
+            .build_cartesian_2d((pmin..pmax).log_scale(), dmin..dmax)
+            .map_err(es)?;
+        ch.configure_mesh().x_desc("period (s)").y_desc("DM (pc/cc)").label_style(("sans-serif", 14)).draw().map_err(es)?;
+        if ok.is_empty() {
+            root.draw_text("no candidates", &("sans-serif", 24).into_font().color(&BLACK), (420, 340)).map_err(es)?;
+            return Ok(());
+        }
+        let smin = ok.iter().map(|c| c.sigma as f64).fold(f64::INFINITY, f64::min);
+        let smax = ok.iter().map(|c| c.sigma as f64).fold(f64::NEG_INFINITY, f64::max);
+        let span = if smax > smin { smax - smin } else { 1.0 };
+        // Weakest first so the strongest are drawn on top.
+        let mut order = ok.clone();
+        order.sort_by(|a, b| a.sigma.partial_cmp(&b.sigma).unwrap_or(std::cmp::Ordering::Equal));
+        ch.draw_series(order.iter().map(|c| {
+            let rad = 3.0 + 12.0 * ((c.sigma as f64 - smin) / span).clamp(0.0, 1.0);
+            let col = if c.harmonic_of >= 0 { RGBColor(150, 150, 150) } else { RGBColor(30, 80, 200) };
+            Circle::new((c.period_s, c.dm), rad as i32, col.mix(0.7).filled())
+        }))
+        .map_err(es)?;
+        Ok(())
+    })
+}

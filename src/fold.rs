@@ -1,1 +1,0 @@
-//! Folding and candidate optimisation. (in progress)
