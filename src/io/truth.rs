@@ -1,1 +1,234 @@
-//! The truth file (`OUT.truth.json`) written beside every simulated observation. (in progress)
+//! The truth file (`OUT.truth.json`) written beside every simulated observation.
+//!
+//! It records everything needed to judge a search of the simulated file: the observation
+//! header, the seed and software version, the dispersion convention (constant and reference
+//! frequency), the quantisation (scale, offset, clipped count), the telescope model, and every
+//! injected signal with every parameter it was made with plus its **expected S/N**:
+//!
+//! * pulsars: `expected_snr` is the S/N of the noiseless, ideally dedispersed (exact delays),
+//!   channel-summed profile folded with the true ephemeris into `snr_nbins` bins, **as it is
+//!   injected** (after integration over each sample, intra-channel dispersion smearing and
+//!   scattering), measured with the best contiguous boxcar of bins against the radiometer noise
+//!   of a bin: `S/N = Σ_on (p_i − p̄_off) / (σ_bin · sqrt(n_on))`, where `p_i` is the summed
+//!   profile in units of the per-sample-per-channel noise σ, `p̄_off` the mean of the bins outside
+//!   the boxcar and `σ_bin = sqrt(nchans · nsamples / nbins)`.
+//! * bursts: `expected_snr` is the S/N of the noiseless, dedispersed (per-channel delays rounded
+//!   to the nearest sample, as an incoherent dedisperser does) channel-summed time series,
+//!   measured with the best boxcar of `expected_width_samples` samples:
+//!   `S/N = Σ_on s_j / sqrt(nchans · n_on)`.
+//!
+//! Both are the values a perfect search would report on average (a real search on noisy data
+//! scatters by about ±1 around them and loses a little to trial-grid mismatch).
+use super::{Header, IoError};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// Quantisation of the simulated data: `value = round(offset + scale · x)` clamped to
+/// `[min_value, max_value]`, with `x` the signal plus noise in units of the radiometer noise σ
+/// of one sample in one channel (so the noise has mean `offset` and standard deviation `scale`
+/// counts). For `nbits = 32` (float) there is no rounding and no clamping.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Quantisation {
+    /// Bits per sample.
+    pub nbits: u32,
+    /// Mean of the noise, counts.
+    pub offset: f64,
+    /// Standard deviation of the noise (one radiometer σ), counts.
+    pub scale: f64,
+    /// Smallest representable value, counts.
+    pub min_value: f64,
+    /// Largest representable value, counts.
+    pub max_value: f64,
+    /// Number of values that were clamped to `min_value` or `max_value`.
+    pub clipped: u64,
+    /// Total number of values written (`nsamples · nchans`).
+    pub total_values: u64,
+}
+
+/// The telescope model the data were made with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TelescopeTruth {
+    /// Preset name (`fast-l-band`, `fast-l-band-lite`).
+    pub preset: String,
+    /// System temperature, K.
+    pub tsys_k: f64,
+    /// Telescope gain, K/Jy.
+    pub gain_k_per_jy: f64,
+    /// Number of polarisations summed.
+    pub npol: u32,
+    /// Lower band edge, MHz.
+    pub band_low_mhz: f64,
+    /// Upper band edge, MHz.
+    pub band_high_mhz: f64,
+    /// Radiometer noise of one sample in one channel, mJy (`T_sys / (G · sqrt(npol · tsamp · Δν))`).
+    pub sigma_sample_mjy: f64,
+    /// Whether a bandpass shape multiplies each channel (mean and σ scale together).
+    pub bandpass: bool,
+}
+
+/// One pulse-profile component. Phases are in turns (0–1).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ComponentTruth {
+    /// `gauss`, `vonmises` or `tophat`.
+    pub shape: String,
+    /// Centre of the component relative to the main component, turns.
+    pub offset_phase: f64,
+    /// Full width at half maximum (top-hat: full width), s.
+    pub fwhm_s: f64,
+    /// Peak height relative to the main component.
+    pub amplitude: f64,
+}
+
+/// An injected pulsar.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PulsarTruth {
+    /// Spin period at the start of the observation (t = 0), s.
+    pub period_s: f64,
+    /// Apparent spin period at the middle of the observation (changed by `accel`), s.
+    pub period_mid_s: f64,
+    /// Spin frequency at t = 0, Hz.
+    pub frequency_hz: f64,
+    /// Dispersion measure, pc cm⁻³.
+    pub dm: f64,
+    /// Line-of-sight acceleration, m s⁻² (positive = receding, period increases with time).
+    pub accel: f64,
+    /// Pulse phase at t = 0 (turns; the main component is at integer phase).
+    pub phase: f64,
+    /// Time of the first main-component peak at the top channel centre, s from the first sample.
+    pub first_peak_s: f64,
+    /// Spectral index α (`S ∝ f^α`).
+    pub spindex: f64,
+    /// Reference frequency of the flux density and spectral index, MHz.
+    pub spectral_ref_mhz: f64,
+    /// Scattering time at 1 GHz (s; 0 = none), scaling as `f^-4.4`.
+    pub tau_1ghz_s: f64,
+    /// Profile components (the first is the main one).
+    pub components: Vec<ComponentTruth>,
+    /// Mean flux density at `spectral_ref_mhz`, mJy.
+    pub mean_flux_mjy: f64,
+    /// The S/N that was asked for (`snr=` mode), if any.
+    pub requested_snr: Option<f64>,
+    /// Expected folded S/N (see the module docs for the exact definition).
+    pub expected_snr: f64,
+    /// Number of profile bins used for `expected_snr`.
+    pub snr_nbins: usize,
+    /// Lorimer & Kramer (2005) eq. A1.21 S/N for a top-hat pulse of the main component's FWHM,
+    /// for comparison: `S_mean · G · sqrt(npol · t_obs · Δν) / T_sys · sqrt((P − W)/W)`.
+    pub radiometer_snr: f64,
+}
+
+/// An injected single pulse / FRB.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BurstTruth {
+    /// Arrival time of the Gaussian centre at the top channel centre, s from the first sample.
+    pub time_s: f64,
+    /// Dispersion measure, pc cm⁻³.
+    pub dm: f64,
+    /// Intrinsic full width at half maximum, s.
+    pub width_s: f64,
+    /// Fluence at `spectral_ref_mhz`, Jy ms.
+    pub fluence_jy_ms: f64,
+    /// Spectral index α.
+    pub spindex: f64,
+    /// Reference frequency of the fluence and spectral index, MHz.
+    pub spectral_ref_mhz: f64,
+    /// Scattering time at 1 GHz, s (0 = none).
+    pub tau_1ghz_s: f64,
+    /// The S/N that was asked for, if any.
+    pub requested_snr: Option<f64>,
+    /// Expected dedispersed boxcar S/N (see the module docs).
+    pub expected_snr: f64,
+    /// Width of the best boxcar, samples.
+    pub expected_width_samples: usize,
+    /// First sample of the best boxcar in the dedispersed series (time at the top channel).
+    pub expected_start_sample: u64,
+}
+
+/// A narrowband RFI channel.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NarrowbandRfiTruth {
+    /// Channel index (file order).
+    pub channel: usize,
+    /// Mean added power, in units of the noise σ.
+    pub amplitude_sigma: f64,
+    /// Modulation period, s (the power goes as `1 + sin(2πt/P)`); 0 = constant.
+    pub modulation_period_s: f64,
+}
+
+/// A broadband zero-DM impulse.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImpulseRfiTruth {
+    /// Start time, s.
+    pub time_s: f64,
+    /// Duration (top hat), s.
+    pub duration_s: f64,
+    /// Added power in every channel, units of the noise σ.
+    pub amplitude_sigma: f64,
+}
+
+/// Injected RFI.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RfiTruth {
+    /// Persistent narrowband channels.
+    pub narrowband: Vec<NarrowbandRfiTruth>,
+    /// Broadband zero-DM impulses.
+    pub impulses: Vec<ImpulseRfiTruth>,
+}
+
+/// Everything known about a simulated observation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Truth {
+    /// `"tianyan"`.
+    pub software: String,
+    /// Crate version that made the file.
+    pub software_version: String,
+    /// Output file this truth describes (as given).
+    pub output_file: String,
+    /// Output format, `filterbank` or `psrfits`.
+    pub format: String,
+    /// Observation header as written.
+    pub header: Header,
+    /// Random seed.
+    pub seed: u64,
+    /// Dispersion constant used for injection, s MHz² pc⁻¹ cm³.
+    pub dm_constant: f64,
+    /// Reference frequency of all dispersion delays and arrival times, MHz (top channel centre).
+    pub dm_reference_freq_mhz: f64,
+    /// Telescope model.
+    pub telescope: TelescopeTruth,
+    /// Quantisation and clipping.
+    pub quantisation: Quantisation,
+    /// Injected pulsars.
+    pub pulsars: Vec<PulsarTruth>,
+    /// Injected single pulses.
+    pub bursts: Vec<BurstTruth>,
+    /// Injected RFI, if any.
+    pub rfi: Option<RfiTruth>,
+    /// The simulation configuration, as given (for repeating the run).
+    pub config: serde_json::Value,
+}
+
+/// The truth-file path for an observation path: `OUT` → `OUT.truth.json`.
+pub fn truth_path(observation: &Path) -> std::path::PathBuf {
+    let mut s = observation.as_os_str().to_os_string();
+    s.push(".truth.json");
+    std::path::PathBuf::from(s)
+}
+
+/// Writes `truth` as pretty JSON to `path`, atomically.
+///
+/// # Errors
+/// [`IoError::Os`] when the file cannot be written, [`IoError::Format`] if serialisation fails.
+pub fn write_truth(path: &Path, truth: &Truth) -> Result<(), IoError> {
+    let text = serde_json::to_string_pretty(truth).map_err(|e| IoError::format(path, format!("cannot encode truth: {e}")))?;
+    super::write_atomically(path, |tmp| std::fs::write(tmp, text.as_bytes()).map_err(|e| IoError::os(tmp, e)))
+}
+
+/// Reads a truth file.
+///
+/// # Errors
+/// [`IoError::Os`] when it cannot be read, [`IoError::Format`] when it is not a valid truth file.
+pub fn read_truth(path: &Path) -> Result<Truth, IoError> {
+    let text = std::fs::read_to_string(path).map_err(|e| IoError::os(path, e))?;
+    serde_json::from_str(&text).map_err(|e| IoError::format(path, format!("not a tianyan truth file: {e}")))
+}

@@ -1,1 +1,430 @@
-//! The synthetic sky and telescope. (in progress)
+//! The synthetic sky and telescope: FAST-style filterbank data with pulsars, bursts, noise and RFI.
+//!
+//! * [`telescope`]: receiver/backend presets (`fast-l-band`, `fast-l-band-lite`).
+//! * [`pulsar`], [`burst`]: the signals, integrated exactly over each sample and channel
+//!   (`profile`), so dispersion smearing inside a channel is real.
+//! * [`noise`]: radiometer noise, bandpass, quantisation; [`rfi`]: narrowband and zero-DM RFI.
+//!
+//! [`SimulatedObservation`] is an [`Observation`]: its `read_block` returns the quantised data
+//! (`[nsamples][nchans]` `f32` counts, channels in descending frequency as in the file). Data are
+//! generated in fixed chunks of [`CHUNK_SAMPLES`] samples; within a chunk every channel has its
+//! own random stream keyed by `(seed, chunk, channel)` and channels are generated in parallel,
+//! so the values are identical for any thread count and any read pattern, and memory is bounded
+//! by one chunk. [`simulate_to_file`] writes the observation and its truth file
+//! (`OUT.truth.json`, [`crate::io::truth`]).
+//!
+//! Signal levels are in units of the radiometer noise of one sample in one channel,
+//! `σ_S = T_sys / (G · sqrt(n_pol · t_samp · Δν))` mJy (Lorimer & Kramer 2005, eq. A1.21).
+pub mod burst;
+pub mod noise;
+pub(crate) mod profile;
+pub mod pulsar;
+pub mod rfi;
+pub mod telescope;
+
+pub use burst::BurstSpec;
+pub use noise::Quantiser;
+pub use pulsar::{Component, PulsarSpec, Shape};
+pub use rfi::RfiSpec;
+pub use telescope::Telescope;
+
+use crate::io::truth::{truth_path, write_truth, Quantisation, TelescopeTruth, Truth};
+use crate::io::{Header, IoError, Observation};
+use ndarray::{s, Array2};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// Samples per generation chunk (fixed: part of the random-number layout).
+pub const CHUNK_SAMPLES: usize = 2048;
+
+/// Errors of the simulator.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    /// A bad configuration value; the message names it.
+    #[error("simulation config: {0}")]
+    Config(String),
+    /// Writing the output failed.
+    #[error(transparent)]
+    Io(#[from] IoError),
+}
+
+/// Output file format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutputFormat {
+    /// SIGPROC filterbank (`.fil`).
+    Filterbank,
+    /// PSRFITS search mode (`.fits`).
+    Psrfits,
+}
+
+impl OutputFormat {
+    /// `"filterbank"` or `"psrfits"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            OutputFormat::Filterbank => "filterbank",
+            OutputFormat::Psrfits => "psrfits",
+        }
+    }
+}
+
+impl std::str::FromStr for OutputFormat {
+    type Err = SimError;
+    fn from_str(s: &str) -> Result<Self, SimError> {
+        match s.to_ascii_lowercase().as_str() {
+            "filterbank" | "fil" | "sigproc" => Ok(OutputFormat::Filterbank),
+            "psrfits" | "fits" => Ok(OutputFormat::Psrfits),
+            _ => Err(SimError::Config(format!("unknown output format '{s}' (filterbank or psrfits)"))),
+        }
+    }
+}
+
+/// Everything a simulation is made from (serde; written into the truth file).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SimConfig {
+    /// Telescope preset ([`Telescope::preset`]).
+    pub preset: String,
+    /// Duration, s (`nsamples = round(duration_s / tsamp_s)`).
+    pub duration_s: f64,
+    /// Channel count override (band edges kept).
+    pub nchans: Option<usize>,
+    /// Sampling time override, s.
+    pub tsamp_s: Option<f64>,
+    /// Bits per sample override (1, 2, 4, 8, 16, 32).
+    pub nbits: Option<u32>,
+    /// Random seed.
+    pub seed: u64,
+    /// Pulsars to inject.
+    pub pulsars: Vec<PulsarSpec>,
+    /// Bursts to inject.
+    pub bursts: Vec<BurstSpec>,
+    /// RFI, if wanted.
+    pub rfi: Option<RfiSpec>,
+    /// Apply the illustrative bandpass ([`noise::bandpass_gains`]).
+    pub bandpass: bool,
+    /// Source name written to the header.
+    pub source_name: String,
+    /// Start MJD written to the header.
+    pub tstart_mjd: f64,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            preset: "fast-l-band".into(),
+            duration_s: 10.0,
+            nchans: None,
+            tsamp_s: None,
+            nbits: None,
+            seed: 1,
+            pulsars: vec![],
+            bursts: vec![],
+            rfi: None,
+            bandpass: false,
+            source_name: "tianyan_sim".into(),
+            tstart_mjd: 60000.0,
+        }
+    }
+}
+
+/// Band and radiometer constants shared by the signal models.
+#[derive(Debug, Clone)]
+pub(crate) struct Band {
+    pub freqs: Vec<f64>,
+    pub chan_bw_mhz: f64,
+    pub ftop_mhz: f64,
+    pub tsamp_s: f64,
+    pub nsamples: u64,
+    pub duration_s: f64,
+    pub sigma_mjy: f64,
+    pub spectral_ref_mhz: f64,
+    pub tsys_k: f64,
+    pub gain_k_per_jy: f64,
+    pub npol: f64,
+    pub bandwidth_hz: f64,
+}
+
+/// A simulated observation, generated on demand in chunks. See the module docs.
+pub struct SimulatedObservation {
+    cfg: SimConfig,
+    header: Header,
+    telescope: Telescope,
+    band: Band,
+    quant: Quantiser,
+    gains: Vec<f32>,
+    pulsars: Vec<pulsar::PulsarModel>,
+    bursts: Vec<burst::BurstModel>,
+    rfi: Option<rfi::RfiModel>,
+    cache: Option<(u64, Array2<f32>)>,
+}
+
+impl SimulatedObservation {
+    /// Prepares the observation: telescope, header, signal models (amplitudes scaled to the
+    /// requested S/N or flux). Generates no data yet.
+    ///
+    /// # Errors
+    /// [`SimError::Config`] for an unknown preset, bad overrides (nchans 0, tsamp ≤ 0, nbits not
+    /// 1/2/4/8/16/32, duration shorter than one sample) or a bad pulsar/burst spec.
+    pub fn new(cfg: &SimConfig) -> Result<Self, SimError> {
+        let mut tel = Telescope::preset(&cfg.preset)?;
+        if let Some(n) = cfg.nchans {
+            if n == 0 || n > 1 << 20 {
+                return Err(SimError::Config(format!("nchans must be 1 ..= 1048576, not {n}")));
+            }
+            tel.nchans = n;
+        }
+        if let Some(t) = cfg.tsamp_s {
+            if !(t.is_finite() && t > 0.0 && t < 10.0) {
+                return Err(SimError::Config(format!("tsamp must be > 0 and < 10 s, not {t}")));
+            }
+            tel.tsamp_s = t;
+        }
+        if let Some(b) = cfg.nbits {
+            tel.nbits = b;
+        }
+        let quant = Quantiser::for_nbits(tel.nbits)?;
+        if !(cfg.duration_s.is_finite() && cfg.duration_s > 0.0) {
+            return Err(SimError::Config(format!("duration must be > 0 s, not {}", cfg.duration_s)));
+        }
+        let nsamples = (cfg.duration_s / tel.tsamp_s).round() as u64;
+        if nsamples == 0 {
+            return Err(SimError::Config("duration is shorter than one sample".into()));
+        }
+        let freqs = tel.chan_freqs_mhz();
+        let header = Header {
+            source_name: cfg.source_name.clone(),
+            rawdatafile: String::new(),
+            telescope_id: tel.telescope_id,
+            machine_id: telescope::SIM_MACHINE_ID,
+            data_type: 1,
+            tstart_mjd: cfg.tstart_mjd,
+            tsamp_s: tel.tsamp_s,
+            fch1_mhz: tel.fch1_mhz(),
+            foff_mhz: -tel.chan_bw_mhz(),
+            freqs_mhz: None,
+            nchans: tel.nchans,
+            nbits: tel.nbits,
+            nifs: 1,
+            nsamples,
+            signed: false,
+            ..Header::default()
+        };
+        let band = Band {
+            chan_bw_mhz: tel.chan_bw_mhz(),
+            ftop_mhz: header.ftop_mhz(),
+            tsamp_s: tel.tsamp_s,
+            nsamples,
+            duration_s: nsamples as f64 * tel.tsamp_s,
+            sigma_mjy: tel.sigma_sample_mjy(),
+            spectral_ref_mhz: 0.5 * (tel.band_low_mhz + tel.band_high_mhz),
+            tsys_k: tel.tsys_k,
+            gain_k_per_jy: tel.gain_k_per_jy,
+            npol: tel.npol as f64,
+            bandwidth_hz: (tel.band_high_mhz - tel.band_low_mhz) * 1e6,
+            freqs,
+        };
+        let gains = if cfg.bandpass {
+            noise::bandpass_gains(&band.freqs, tel.band_low_mhz, tel.band_high_mhz)
+        } else {
+            vec![1.0; tel.nchans]
+        };
+        let pulsars = cfg.pulsars.iter().map(|p| pulsar::PulsarModel::new(p, &band)).collect::<Result<Vec<_>, _>>()?;
+        let bursts = cfg.bursts.iter().map(|b| burst::BurstModel::new(b, &band)).collect::<Result<Vec<_>, _>>()?;
+        let rfi = cfg
+            .rfi
+            .as_ref()
+            .map(|r| rfi::RfiModel::new(r, tel.nchans, tel.tsamp_s, band.duration_s, cfg.seed));
+        Ok(SimulatedObservation {
+            cfg: cfg.clone(),
+            header,
+            telescope: tel,
+            band,
+            quant,
+            gains,
+            pulsars,
+            bursts,
+            rfi,
+            cache: None,
+        })
+    }
+
+    /// The quantisation rule in use.
+    pub fn quantiser(&self) -> &Quantiser {
+        &self.quant
+    }
+
+    /// The telescope model in use (after overrides).
+    pub fn telescope(&self) -> &Telescope {
+        &self.telescope
+    }
+
+    /// Number of chunks ([`CHUNK_SAMPLES`] samples each, the last possibly shorter).
+    pub fn nchunks(&self) -> u64 {
+        self.header.nsamples.div_ceil(CHUNK_SAMPLES as u64)
+    }
+
+    /// Generates chunk `index`: `([len][nchans]` quantised counts, number of clamped values).
+    /// Channels are generated in parallel (rayon); the result does not depend on the thread count.
+    ///
+    /// # Panics
+    /// Never for `index < nchunks()`; an index beyond returns an empty array.
+    pub fn generate_chunk(&self, index: u64) -> (Array2<f32>, u64) {
+        let nchans = self.header.nchans;
+        let j0 = index * CHUNK_SAMPLES as u64;
+        let len = (self.header.nsamples.saturating_sub(j0) as usize).min(CHUNK_SAMPLES);
+        if len == 0 {
+            return (Array2::zeros((0, nchans)), 0);
+        }
+        // Channel-major scratch, then a tiled transpose into [len][nchans].
+        let mut buf = vec![0.0f32; nchans * len];
+        let clipped: u64 = buf
+            .par_chunks_mut(len)
+            .enumerate()
+            .map(|(c, col)| {
+                for p in &self.pulsars {
+                    p.add_to_channel(c, j0, col);
+                }
+                for b in &self.bursts {
+                    b.add_to_channel(c, j0, col);
+                }
+                if let Some(r) = &self.rfi {
+                    r.add_to_channel(c, j0, col);
+                }
+                noise::add_noise_and_quantise(col, self.cfg.seed, index, c, &self.quant, self.gains[c])
+            })
+            .sum();
+        let mut out = vec![0.0f32; len * nchans];
+        const TILE: usize = 16;
+        out.par_chunks_mut(TILE * nchans).enumerate().for_each(|(t, rows)| {
+            let r0 = t * TILE;
+            let nr = rows.len() / nchans;
+            for c in 0..nchans {
+                let src = &buf[c * len + r0..c * len + r0 + nr];
+                for (r, &v) in src.iter().enumerate() {
+                    rows[r * nchans + c] = v;
+                }
+            }
+        });
+        let arr = Array2::from_shape_vec((len, nchans), out).expect("shape matches length");
+        (arr, clipped)
+    }
+
+    /// The truth record for this observation (`clipped` = clamped values counted while writing).
+    pub fn truth(&self, output_file: &str, format: OutputFormat, clipped: u64) -> Truth {
+        Truth {
+            software: "tianyan".into(),
+            software_version: env!("CARGO_PKG_VERSION").into(),
+            output_file: output_file.into(),
+            format: format.name().into(),
+            header: self.header.clone(),
+            seed: self.cfg.seed,
+            dm_constant: crate::consts::K_DM,
+            dm_reference_freq_mhz: self.band.ftop_mhz,
+            telescope: TelescopeTruth {
+                preset: self.telescope.name.clone(),
+                tsys_k: self.telescope.tsys_k,
+                gain_k_per_jy: self.telescope.gain_k_per_jy,
+                npol: self.telescope.npol,
+                band_low_mhz: self.telescope.band_low_mhz,
+                band_high_mhz: self.telescope.band_high_mhz,
+                sigma_sample_mjy: self.band.sigma_mjy,
+                bandpass: self.cfg.bandpass,
+            },
+            quantisation: Quantisation {
+                nbits: self.quant.nbits,
+                offset: self.quant.offset,
+                scale: self.quant.scale,
+                min_value: self.quant.min_value.max(-f64::MAX),
+                max_value: self.quant.max_value.min(f64::MAX),
+                clipped,
+                total_values: self.header.nsamples * self.header.nchans as u64,
+            },
+            pulsars: self.pulsars.iter().map(|p| p.truth(&self.band)).collect(),
+            bursts: self.bursts.iter().map(|b| b.truth(&self.band)).collect(),
+            rfi: self.rfi.as_ref().map(|r| r.truth.clone()),
+            config: serde_json::to_value(&self.cfg).unwrap_or(serde_json::Value::Null),
+        }
+    }
+}
+
+impl Observation for SimulatedObservation {
+    fn header(&self) -> &Header {
+        &self.header
+    }
+
+    fn read_block(&mut self, start_sample: u64, nsamples: usize) -> Result<Array2<f32>, IoError> {
+        let end = start_sample + nsamples as u64;
+        if end > self.header.nsamples {
+            return Err(IoError::OutOfRange {
+                path: "<simulator>".into(),
+                start: start_sample,
+                end,
+                nsamples: self.header.nsamples,
+            });
+        }
+        let mut out = Array2::zeros((nsamples, self.header.nchans));
+        let cs = CHUNK_SAMPLES as u64;
+        let mut pos = start_sample;
+        while pos < end {
+            let idx = pos / cs;
+            if self.cache.as_ref().map(|(i, _)| *i) != Some(idx) {
+                let (chunk, _) = self.generate_chunk(idx);
+                self.cache = Some((idx, chunk));
+            }
+            let chunk = &self.cache.as_ref().expect("just filled").1;
+            let a = (pos - idx * cs) as usize;
+            let b = ((end - idx * cs) as usize).min(chunk.nrows());
+            let o = (pos - start_sample) as usize;
+            out.slice_mut(s![o..o + (b - a), ..]).assign(&chunk.slice(s![a..b, ..]));
+            pos += (b - a) as u64;
+        }
+        Ok(out)
+    }
+
+    fn source_description(&self) -> String {
+        format!("simulator (preset {}, seed {})", self.telescope.name, self.cfg.seed)
+    }
+}
+
+/// Simulates `cfg` into `path` (format `format`) and writes `path.truth.json`; returns the truth.
+/// Both files appear atomically (temporary name, then rename).
+///
+/// # Errors
+/// [`SimError::Config`] for a bad configuration or an unavailable format; [`SimError::Io`] when
+/// writing fails.
+pub fn simulate_to_file(cfg: &SimConfig, path: &Path, format: OutputFormat) -> Result<Truth, SimError> {
+    simulate_to_file_with_progress(cfg, path, format, &mut |_, _| {})
+}
+
+/// [`simulate_to_file`] calling `progress(samples_done, samples_total)` after each chunk.
+pub fn simulate_to_file_with_progress(
+    cfg: &SimConfig,
+    path: &Path,
+    format: OutputFormat,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<Truth, SimError> {
+    let obs = SimulatedObservation::new(cfg)?;
+    let header = obs.header.clone();
+    let mut writer = match format {
+        OutputFormat::Filterbank => crate::io::sigproc::SigprocWriter::create(path, &header)?,
+        OutputFormat::Psrfits => {
+            return Err(SimError::Config(format!(
+                "{}: PSRFITS output is not available yet in this build (use --format filterbank)",
+                path.display()
+            )))
+        }
+    };
+    let mut clipped = 0u64;
+    for idx in 0..obs.nchunks() {
+        let (chunk, c) = obs.generate_chunk(idx);
+        clipped += c;
+        writer.write_block(chunk.view())?;
+        progress((idx * CHUNK_SAMPLES as u64 + chunk.nrows() as u64).min(header.nsamples), header.nsamples);
+    }
+    writer.finish()?;
+    let truth = obs.truth(&path.display().to_string(), format, clipped);
+    write_truth(&truth_path(path), &truth)?;
+    Ok(truth)
+}
