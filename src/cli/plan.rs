@@ -1,14 +1,77 @@
-//! `tianyan plan` (in progress).
+//! `tianyan plan FILE --dm-min --dm-max [--dm-step S | --dm-list FILE] [--tolerance T]`:
+//! prints the DM plan (trial grid, downsampling, smearing) for an observation's header.
+use anyhow::Context;
 use std::path::PathBuf;
+use tianyan::dedisp::{DmPlan, PlanConfig};
+use tianyan::Header;
+
+/// How the DM trials are chosen; shared by `tianyan plan` and `tianyan dedisperse`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct PlanOptions {
+    /// Lowest trial DM, pc cm⁻³.
+    #[arg(long, default_value_t = 0.0)]
+    pub dm_min: f64,
+    /// Highest trial DM, pc cm⁻³ (a DDplan grid's last trial may exceed it by less than one step).
+    #[arg(long, default_value_t = 200.0)]
+    pub dm_max: f64,
+    /// Fixed DM step, pc cm⁻³ (instead of the DDplan-style grid; no downsampling).
+    #[arg(long, conflicts_with = "dm_list")]
+    pub dm_step: Option<f64>,
+    /// Text file of trial DMs, one per line, `#` comments (overrides --dm-min/--dm-max).
+    #[arg(long)]
+    pub dm_list: Option<PathBuf>,
+    /// DDplan tolerance: allowed ratio of half-step DM smearing to the other smearing terms.
+    #[arg(long, default_value_t = 1.25)]
+    pub tolerance: f64,
+    /// Smallest intrinsic pulse width searched for, s (adds to the smearing budget).
+    #[arg(long, default_value_t = 0.0)]
+    pub min_width: f64,
+    /// Largest downsampling factor of the DDplan grid (a power of two).
+    #[arg(long, default_value_t = 64)]
+    pub max_downsamp: usize,
+}
+
+impl PlanOptions {
+    /// Builds the plan these options ask for, for an observation with `header`.
+    pub fn plan(&self, header: &Header) -> anyhow::Result<DmPlan> {
+        let plan = if let Some(list) = &self.dm_list {
+            DmPlan::from_file(list)?
+        } else if let Some(step) = self.dm_step {
+            DmPlan::fixed_step(self.dm_min, self.dm_max, step)?
+        } else {
+            let cfg = PlanConfig {
+                tolerance: self.tolerance,
+                min_width_s: self.min_width,
+                max_downsamp: self.max_downsamp,
+            };
+            DmPlan::ddplan(header, self.dm_min, self.dm_max, &cfg)?
+        };
+        Ok(plan)
+    }
+}
 
 /// Arguments of `tianyan plan`.
 #[derive(clap::Args, Debug)]
 pub struct PlanArgs {
-    /// Input or output path.
-    pub path: Option<PathBuf>,
+    /// Observation file(s) (SIGPROC .fil, or PSRFITS files read as one observation).
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    #[command(flatten)]
+    pub opts: PlanOptions,
+    /// Print the plan as JSON (the `DmPlan` structure) instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Runs `tianyan plan`.
-pub fn run(_args: PlanArgs) -> anyhow::Result<()> {
-    anyhow::bail!("tianyan plan is not implemented yet")
+pub fn run(args: PlanArgs) -> anyhow::Result<()> {
+    let obs = tianyan::open_observation(&args.files)?;
+    let header = obs.header().clone();
+    let plan = args.opts.plan(&header).with_context(|| format!("DM plan for {}", obs.source_description()))?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&plan)?);
+    } else {
+        print!("{}", plan.describe(&header));
+    }
+    Ok(())
 }
