@@ -1,14 +1,100 @@
-//! `tianyan fold` (in progress).
+//! `tianyan fold`: fold an observation at a given period and DM, or fold the top candidates of a
+//! search file and store the results in it (`/folds`, see `tianyan::fold::store`).
+//!
+//! ```text
+//! tianyan fold FILE... --period P --dm DM [--pdot X | --accel A] [--nbins 64] [-o fold.png]
+//! tianyan fold FILE... --candidates cands.h5 [--top 5] [--plot-dir plots/]
+//! ```
+use anyhow::{bail, Context};
 use std::path::PathBuf;
+use tianyan::fold::{fold, fold_top_candidates, optimise, pdot_from_accel, FoldConfig, FoldResult};
 
 /// Arguments of `tianyan fold`.
 #[derive(clap::Args, Debug)]
 pub struct FoldArgs {
-    /// Input or output path.
-    pub path: Option<PathBuf>,
+    /// Observation file(s): SIGPROC filterbank or PSRFITS (several files of one observation).
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Folding period at the start of the observation, s.
+    #[arg(long, required_unless_present = "candidates")]
+    pub period: Option<f64>,
+    /// Folding DM, pc cm⁻³.
+    #[arg(long, default_value_t = 0.0)]
+    pub dm: f64,
+    /// Period derivative, s/s.
+    #[arg(long, conflicts_with = "accel")]
+    pub pdot: Option<f64>,
+    /// Line-of-sight acceleration, m s⁻² (gives Ṗ = a·P/c).
+    #[arg(long)]
+    pub accel: Option<f64>,
+    /// Phase bins.
+    #[arg(long, default_value_t = 64)]
+    pub nbins: usize,
+    /// Sub-integrations.
+    #[arg(long, default_value_t = 32)]
+    pub nsubints: usize,
+    /// Sub-bands.
+    #[arg(long, default_value_t = 32)]
+    pub nsubbands: usize,
+    /// Do not optimise P, Ṗ and DM (report the fold at the given values).
+    #[arg(long)]
+    pub no_search: bool,
+    /// Write the diagnostic PNG here (single-fold mode).
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    /// Search candidate file (HDF5): fold its top candidates and store them under /folds.
+    #[arg(long, conflicts_with_all = ["period", "pdot", "accel", "output"])]
+    pub candidates: Option<PathBuf>,
+    /// Number of candidates to fold (with --candidates).
+    #[arg(long, default_value_t = 5)]
+    pub top: usize,
+    /// Folder for one PNG per folded candidate (with --candidates).
+    #[arg(long)]
+    pub plot_dir: Option<PathBuf>,
+}
+
+fn print_result(r: &FoldResult) {
+    println!("period_s      {:.10} ± {:.2e}", r.period_s, r.period_err_s);
+    println!("pdot          {:.4e} ± {:.1e}", r.pdot, r.pdot_err);
+    if r.dm_err.is_finite() {
+        println!("dm            {:.3} ± {:.3}", r.dm, r.dm_err);
+    } else {
+        println!("dm            {:.3} (not constrained: one frequency)", r.dm);
+    }
+    println!("snr           {:.2}   (best boxcar {} of {} bins)", r.snr, r.width_bins, r.nbins);
+    println!("reduced_chi2  {:.3}   (dof {})", r.reduced_chi2, r.dof);
 }
 
 /// Runs `tianyan fold`.
-pub fn run(_args: FoldArgs) -> anyhow::Result<()> {
-    anyhow::bail!("tianyan fold is not implemented yet")
+pub fn run(args: FoldArgs) -> anyhow::Result<()> {
+    let mut cfg = FoldConfig { nbins: args.nbins, nsubints: args.nsubints, nsubbands: args.nsubbands, ..FoldConfig::default() };
+    if args.no_search {
+        cfg.search.n_period = 1;
+        cfg.search.n_pdot = 1;
+        cfg.search.n_dm = 1;
+    }
+    if let Some(h5) = &args.candidates {
+        let results = fold_top_candidates(&args.files, h5, args.top, &cfg, args.plot_dir.as_deref())?;
+        for (id, r) in results.iter().enumerate() {
+            println!("# candidate {id}");
+            print_result(r);
+        }
+        println!("wrote {} fold(s) to {}:/folds", results.len(), h5.display());
+        return Ok(());
+    }
+    let Some(period) = args.period else { bail!("--period is required without --candidates") };
+    let pdot = match (args.pdot, args.accel) {
+        (Some(p), _) => p,
+        (None, Some(a)) => pdot_from_accel(a, period),
+        (None, None) => 0.0,
+    };
+    let mut obs = tianyan::open_observation(&args.files)?;
+    let cube = fold(obs.as_mut(), period, pdot, args.dm, &cfg)?;
+    let r = optimise(&cube, &cfg);
+    print_result(&r);
+    if let Some(png) = &args.output {
+        tianyan::plot::plot_fold(&r, obs.header(), png).with_context(|| format!("writing {}", png.display()))?;
+        println!("wrote {}", png.display());
+    }
+    Ok(())
 }

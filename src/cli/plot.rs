@@ -1,14 +1,47 @@
-//! `tianyan plot` (in progress).
+//! `tianyan plot cands.h5 -o plots/`: writes `candidates.png` (period vs DM of `/candidates`)
+//! and `fold_<id>.png` for every fold stored under `/folds`.
 use std::path::PathBuf;
+use tianyan::io::Header;
 
 /// Arguments of `tianyan plot`.
 #[derive(clap::Args, Debug)]
 pub struct PlotArgs {
-    /// Input or output path.
-    pub path: Option<PathBuf>,
+    /// HDF5 candidate file written by `tianyan search` (and `tianyan fold --candidates`).
+    pub path: PathBuf,
+    /// Output folder (created when missing).
+    #[arg(short, long, default_value = "plots")]
+    pub output: PathBuf,
+}
+
+/// The observation header as far as the candidate file's root attributes give it.
+fn header_from_file(path: &std::path::Path) -> Header {
+    let mut h = Header::default();
+    if let Ok(f) = hdf5::File::open(path) {
+        let num = |name: &str| f.attr(name).and_then(|a| a.read_scalar::<f64>()).ok();
+        if let Ok(s) = tianyan::io::candidates::read_root_string_attr(path, "source_name") {
+            h.source_name = s;
+        }
+        h.tstart_mjd = num("tstart_mjd").unwrap_or(0.0);
+        h.tsamp_s = num("tsamp_s").unwrap_or(0.0);
+        h.fch1_mhz = num("fch1_mhz").unwrap_or(0.0);
+        h.foff_mhz = num("foff_mhz").unwrap_or(0.0);
+    }
+    h
 }
 
 /// Runs `tianyan plot`.
-pub fn run(_args: PlotArgs) -> anyhow::Result<()> {
-    anyhow::bail!("tianyan plot is not implemented yet")
+pub fn run(args: PlotArgs) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&args.output)
+        .map_err(|e| anyhow::anyhow!("{}: cannot create output folder: {e}", args.output.display()))?;
+    let cands = tianyan::io::candidates::read_candidates(&args.path)?;
+    let overview = args.output.join("candidates.png");
+    tianyan::plot::plot_candidates(&cands, &overview)?;
+    println!("wrote {} ({} candidates)", overview.display(), cands.len());
+    let header = header_from_file(&args.path);
+    for f in tianyan::fold::read_folds(&args.path)? {
+        let png = args.output.join(format!("fold_{}.png", f.id));
+        tianyan::plot::plot_fold(&f.result, &header, &png)?;
+        println!("wrote {} (S/N {:.1})", png.display(), f.result.snr);
+    }
+    Ok(())
 }

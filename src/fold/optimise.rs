@@ -12,13 +12,12 @@ use super::{phase_at, FoldConfig, FoldCube};
 use crate::consts::K_DM;
 use ndarray::Array2;
 use rayon::prelude::*;
-use serde::{Deserialize, Serialize};
 
 /// The optimised fold of one candidate.
 ///
 /// Arrays are aligned at the optimised parameters and hold sums of normalised samples (see
 /// [`FoldCube`]); `*_counts` give the sample counts for the noise (`var = counts`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct FoldResult {
     /// Optimised period at the first sample, s.
     pub period_s: f64,
