@@ -5,7 +5,7 @@
 //! 1. **Detrend**: subtract a running baseline made of block medians (blocks of about
 //!    [`SinglePulseConfig::detrend_window_s`]) linearly interpolated between block centres; O(N).
 //! 2. **Normalise**: divide by a robust noise σ, the median over blocks of each block's
-//!    `1.4826 · MAD` (falling back to `IQR / 1.349` when the MAD is 0). Blocks with zero spread
+//!    `1.4826 · MAD` of the detrended residuals (falling back to `IQR / 1.349` when the MAD is 0). Blocks with zero spread
 //!    (constant stretches, zero padding) are set to 0 and never produce events, so constant
 //!    input gives no events and no inf/NaN (TRAPS B29; PRESTO PR #32 fixed the crash an infinite
 //!    σ caused in `single_pulse_search.py`).
@@ -149,9 +149,12 @@ fn rank_in_place(v: &mut [f32], k: usize) -> f32 {
 /// Detrends `series` with interpolated block medians and divides by a robust σ.
 ///
 /// `block_len` (samples, clamped to `1..=len`) is the detrending block; a trailing block
-/// shorter than half of it is merged into the previous one. Each block's spread is
-/// `1.4826·MAD`, or `IQR/1.349` if the MAD is 0; blocks whose spread is also 0 are *flat*.
-/// σ is the median spread of the non-flat blocks. Returns the normalised series (flat blocks and
+/// shorter than half of it is merged into the previous one. The baseline is the block medians
+/// linearly interpolated between block centres (constant before the first and after the last
+/// centre). A block is *flat* when more than half of its raw values equal its median and its
+/// raw interquartile range is 0 (a constant stretch, zero padding). The spread of every other
+/// block is `1.4826·MAD` of its detrended residuals, or `IQR/1.349` if that MAD is 0;
+/// σ is the median spread of the non-flat blocks with non-zero spread. Returns the normalised series (flat blocks and
 /// non-finite input samples set to 0) and σ; σ = 0 (and an all-zero series) when every block is
 /// flat or the series is empty. The output never holds inf or NaN.
 pub fn detrend_normalise(series: &[f32], block_len: usize) -> (Vec<f32>, f64) {
@@ -170,25 +173,69 @@ pub fn detrend_normalise(series: &[f32], block_len: usize) -> (Vec<f32>, f64) {
             bounds[last].1 = e;
         }
     }
-    let mut centres = Vec::with_capacity(bounds.len());
-    let mut medians = Vec::with_capacity(bounds.len());
-    let mut spreads = Vec::with_capacity(bounds.len());
+    let nb = bounds.len();
+    let mut centres = Vec::with_capacity(nb);
+    let mut medians = Vec::with_capacity(nb);
+    let mut flat = Vec::with_capacity(nb);
     let mut scratch: Vec<f32> = Vec::with_capacity(bounds.iter().map(|(s, e)| e - s).max().unwrap_or(0));
     for &(s, e) in &bounds {
         scratch.clear();
         scratch.extend(series[s..e].iter().copied().filter(|x| x.is_finite()));
         centres.push(0.5 * (s + e - 1) as f64);
         if scratch.is_empty() {
-            medians.push(0.0f32);
-            spreads.push(0.0f64);
+            medians.push(0.0);
+            flat.push(true);
             continue;
         }
         let med = median_in_place(&mut scratch);
-        medians.push(med);
-        // Interquartile range (the scratch is reordered; ranks still valid).
+        medians.push(med as f64);
+        // A block is flat when its raw values have zero spread (constant stretch, zero padding).
+        let m = scratch.len();
+        let lo = rank_in_place(&mut scratch, m / 4);
+        let hi = rank_in_place(&mut scratch, (3 * m) / 4);
+        let mad_zero = scratch.iter().filter(|&&x| x == med).count() * 2 > m;
+        flat.push(mad_zero && lo == hi);
+    }
+    // Residuals from the interpolated baseline (NaN marks non-finite input for now).
+    let mut out = vec![0.0f32; n];
+    for (bi, &(s, e)) in bounds.iter().enumerate() {
+        for i in s..e {
+            let x = series[i];
+            if !x.is_finite() {
+                out[i] = f32::NAN;
+                continue;
+            }
+            let t = i as f64;
+            // Baseline: linear interpolation between the medians of the neighbouring block centres.
+            let base = if nb == 1 || t <= centres[0] {
+                medians[0]
+            } else if t >= centres[nb - 1] {
+                medians[nb - 1]
+            } else {
+                let (a, c) = if t < centres[bi] { (bi - 1, bi) } else { (bi, bi + 1) };
+                let f = (t - centres[a]) / (centres[c] - centres[a]);
+                medians[a] * (1.0 - f) + medians[c] * f
+            };
+            out[i] = (x as f64 - base) as f32;
+        }
+    }
+    // Robust spread of the residuals of each block.
+    let mut spreads = Vec::with_capacity(nb);
+    for (bi, &(s, e)) in bounds.iter().enumerate() {
+        if flat[bi] {
+            spreads.push(0.0f64);
+            continue;
+        }
+        scratch.clear();
+        scratch.extend(out[s..e].iter().copied().filter(|x| x.is_finite()));
+        if scratch.is_empty() {
+            spreads.push(0.0f64);
+            continue;
+        }
         let m = scratch.len();
         let q1 = rank_in_place(&mut scratch, m / 4);
         let q3 = rank_in_place(&mut scratch, (3 * m) / 4);
+        let med = median_in_place(&mut scratch);
         for x in scratch.iter_mut() {
             *x = (*x - med).abs();
         }
@@ -204,34 +251,12 @@ pub fn detrend_normalise(series: &[f32], block_len: usize) -> (Vec<f32>, f64) {
     let k = live.len();
     let sigma = if k % 2 == 1 { live[k / 2] } else { 0.5 * (live[k / 2 - 1] + live[k / 2]) };
     let inv = 1.0 / sigma;
-    let mut out = vec![0.0f32; n];
-    let nb = bounds.len();
     for (bi, &(s, e)) in bounds.iter().enumerate() {
-        if spreads[bi] <= 0.0 {
-            continue; // flat block: stays 0
-        }
-        for i in s..e {
-            let x = series[i];
-            if !x.is_finite() {
-                continue;
-            }
-            let t = i as f64;
-            // Baseline: linear interpolation between the medians of the neighbouring block centres.
-            let base = if nb == 1 || t <= centres[0] {
-                medians[0] as f64
-            } else if t >= centres[nb - 1] {
-                medians[nb - 1] as f64
-            } else {
-                let (a, c) = if t < centres[bi] { (bi - 1, bi) } else { (bi, (bi + 1).min(nb - 1)) };
-                if a == c {
-                    medians[a] as f64
-                } else {
-                    let f = (t - centres[a]) / (centres[c] - centres[a]);
-                    medians[a] as f64 * (1.0 - f) + medians[c] as f64 * f
-                }
-            };
-            let v = ((x as f64 - base) * inv) as f32;
-            out[i] = if v.is_finite() { v } else { 0.0 };
+        let dead = spreads[bi] <= 0.0;
+        for v in &mut out[s..e] {
+            let z = (*v as f64 * inv) as f32;
+            // Flat blocks and non-finite input carry no information: 0.
+            *v = if dead || !z.is_finite() { 0.0 } else { z };
         }
     }
     (out, sigma)
