@@ -376,10 +376,15 @@ fn cli_header_prints_derived_values_and_json() {
     let out = std::process::Command::new(exe).arg("header").arg(&p).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("nsamples             5120"), "{text}");
-    assert!(text.contains("bandwidth (MHz)      336.000000"), "{text}");
-    assert!(text.contains("centre freq (MHz)    1297.500000"), "{text}");
-    assert!(text.contains("band edges (MHz)     1129.500000 .. 1465.500000"), "{text}");
+    let field = |label: &str| -> String {
+        let line = text.lines().find(|l| l.starts_with(label)).unwrap_or_else(|| panic!("no {label} in {text}"));
+        line[label.len()..].trim().to_string()
+    };
+    assert_eq!(field("nsamples"), "5120");
+    assert_eq!(field("bandwidth (MHz)"), "336.000000");
+    assert_eq!(field("centre freq (MHz)"), "1297.500000");
+    assert_eq!(field("band edges (MHz)"), "1129.500000 .. 1465.500000");
+    assert_eq!(field("channel centres (MHz)"), "1130.000000 .. 1465.000000");
     let out = std::process::Command::new(exe).arg("header").arg("--json").arg(&p).output().unwrap();
     assert!(out.status.success());
     let h: Header = serde_json::from_slice(&out.stdout).unwrap();
