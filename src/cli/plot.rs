@@ -31,14 +31,15 @@ fn header_from_file(path: &std::path::Path) -> Header {
 
 /// Runs `tianyan plot`.
 pub fn run(args: PlotArgs) -> anyhow::Result<()> {
+    let cands = tianyan::io::candidates::read_candidates(&args.path)?;
+    let folds = tianyan::fold::read_folds(&args.path)?;
     std::fs::create_dir_all(&args.output)
         .map_err(|e| anyhow::anyhow!("{}: cannot create output folder: {e}", args.output.display()))?;
-    let cands = tianyan::io::candidates::read_candidates(&args.path)?;
     let overview = args.output.join("candidates.png");
     tianyan::plot::plot_candidates(&cands, &overview)?;
     println!("wrote {} ({} candidates)", overview.display(), cands.len());
     let header = header_from_file(&args.path);
-    for f in tianyan::fold::read_folds(&args.path)? {
+    for f in folds {
         let png = args.output.join(format!("fold_{}.png", f.id));
         tianyan::plot::plot_fold(&f.result, &header, &png)?;
         println!("wrote {} (S/N {:.1})", png.display(), f.result.snr);

@@ -112,7 +112,7 @@ fn greyscale(
         .y_label_area_size(55)
         .build_cartesian_2d(0f64..2f64, y0..y1)
         .map_err(es)?;
-    chart.configure_mesh().disable_mesh().x_desc("phase (turns)").y_desc(y_desc).label_style(("sans-serif", 12)).draw().map_err(es)?;
+    chart.configure_mesh().disable_mesh().x_labels(5).x_desc("phase (turns)").y_desc(y_desc).label_style(("sans-serif", 12)).draw().map_err(es)?;
     if nr == 0 || nb == 0 {
         return Ok(());
     }
@@ -206,7 +206,7 @@ pub fn plot_fold(result: &FoldResult, header: &Header, path: &Path) -> Result<()
             .y_label_area_size(55)
             .build_cartesian_2d(0f64..2f64, (zmin - pad)..(zmax + pad))
             .map_err(es)?;
-        ch.configure_mesh().disable_mesh().x_desc("phase (turns)").y_desc("σ per bin").label_style(("sans-serif", 12)).draw().map_err(es)?;
+        ch.configure_mesh().disable_mesh().x_labels(5).x_desc("phase (turns)").y_desc("σ per bin").label_style(("sans-serif", 12)).draw().map_err(es)?;
         let pts: Vec<(f64, f64)> = (0..2 * nb)
             .flat_map(|j| {
                 let x0 = j as f64 / nb as f64;
@@ -243,7 +243,7 @@ pub fn plot_fold(result: &FoldResult, header: &Header, path: &Path) -> Result<()
             .y_label_area_size(55)
             .build_cartesian_2d(dlo..dhi, slo..shi + 0.05 * (shi - slo))
             .map_err(es)?;
-        ch.configure_mesh().x_desc("DM (pc/cc)").y_desc("S/N").label_style(("sans-serif", 12)).draw().map_err(es)?;
+        ch.configure_mesh().disable_mesh().x_labels(6).x_desc("DM (pc/cc)").y_desc("S/N").label_style(("sans-serif", 12)).draw().map_err(es)?;
         let pts: Vec<(f64, f64)> = r.dm_trials.iter().cloned().zip(r.dm_snr.iter().cloned()).collect();
         ch.draw_series(LineSeries::new(pts.clone(), &BLUE)).map_err(es)?;
         ch.draw_series(pts.iter().map(|&p| Circle::new(p, 2, BLUE.filled()))).map_err(es)?;
@@ -267,6 +267,8 @@ pub fn plot_fold(result: &FoldResult, header: &Header, path: &Path) -> Result<()
             .map_err(es)?;
         ch.configure_mesh()
             .disable_mesh()
+            .x_labels(5)
+            .y_labels(7)
             .x_desc("P - P_best (μs)")
             .y_desc("Pdot - Pdot_best")
             .y_label_formatter(&|v| format!("{v:.1e}"))

@@ -1,0 +1,137 @@
+//! PNG diagnostics: files are written, decode as PNG (the `png` crate) with the stated size,
+//! and contain drawing (not a blank page); `tianyan plot` writes the overview and one page per
+//! stored fold.
+use ndarray::Array2;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, StandardNormal};
+use std::path::Path;
+use tianyan::fold::{fold, optimise, FoldConfig, FoldResult};
+use tianyan::search::Candidate;
+use tianyan::{Header, MemoryObservation};
+
+/// Decodes a PNG fully; returns (width, height, fraction of non-white pixels).
+fn decode_png(path: &Path) -> (u32, u32, f64) {
+    let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut reader = png::Decoder::new(file).read_info().expect("valid PNG header");
+    let mut buf = vec![0u8; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).expect("PNG decodes");
+    let bpp = info.color_type.samples();
+    let px = &buf[..info.buffer_size()];
+    let n = px.len() / bpp;
+    let dark = px.chunks(bpp).filter(|p| p.iter().take(3).any(|&v| v < 250)).count();
+    (info.width, info.height, dark as f64 / n as f64)
+}
+
+/// A small synthetic pulsar (16 channels 1200–1400 MHz, 1 ms, 20 s, P 0.2 s, DM 50), folded.
+fn small_fold() -> (FoldResult, Header) {
+    let h = Header {
+        source_name: "PLOT_TEST".into(),
+        tsamp_s: 1e-3,
+        fch1_mhz: 1400.0,
+        foff_mhz: -12.5,
+        nchans: 16,
+        nbits: 32,
+        tstart_mjd: 60000.0,
+        ..Header::default()
+    };
+    let freqs = h.chan_freqs_mhz();
+    let mut rng = ChaCha8Rng::seed_from_u64(99);
+    let n = 20000;
+    let mut d = Array2::<f32>::zeros((n, 16));
+    for i in 0..n {
+        for c in 0..16 {
+            let t = i as f64 * 1e-3 - tianyan::consts::dispersion_delay_s(50.0, freqs[c], 1400.0);
+            let ph = (t / 0.2).rem_euclid(1.0);
+            let x: f64 = StandardNormal.sample(&mut rng);
+            d[[i, c]] = (x + if (ph - 0.5).abs() < 0.02 { 1.0 } else { 0.0 }) as f32;
+        }
+    }
+    let mut obs = MemoryObservation::new(h.clone(), d);
+    let cfg = FoldConfig { nsubbands: 16, ..FoldConfig::default() };
+    let cube = fold(&mut obs, 0.2, 0.0, 50.0, &cfg).unwrap();
+    (optimise(&cube, &cfg), h)
+}
+
+fn cand(p: f64, dm: f64, sigma: f32, harmonic_of: i32) -> Candidate {
+    Candidate {
+        period_s: p,
+        frequency_hz: 1.0 / p,
+        dm,
+        accel: 0.0,
+        snr: sigma,
+        sigma,
+        power: 0.0,
+        nharm: 4,
+        fft_bin: 0.0,
+        n_dm_hits: 3,
+        harmonic_of,
+        harmonic_num: 0,
+        harmonic_den: 0,
+    }
+}
+
+#[test]
+fn fold_plot_png_decodes_at_1200x900() {
+    let (r, h) = small_fold();
+    assert!(r.snr > 10.0, "test pulsar folds: {}", r.snr);
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("fold.png");
+    tianyan::plot::plot_fold(&r, &h, &p).expect("plot_fold");
+    let (w, hgt, dark) = decode_png(&p);
+    assert_eq!((w, hgt), tianyan::plot::FOLD_PLOT_SIZE);
+    assert_eq!((w, hgt), (1200, 900));
+    assert!(dark > 0.05 && dark < 0.9, "fraction of drawn pixels {dark}");
+    // No temporary file left beside it.
+    let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(names.len(), 1, "{names:?}");
+}
+
+#[test]
+fn candidate_overview_png_decodes_including_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("candidates.png");
+    let cands = vec![cand(0.2531, 71.0, 30.0, -1), cand(0.12655, 71.0, 12.0, 0), cand(1.7, 3.0, 7.0, -1)];
+    tianyan::plot::plot_candidates(&cands, &p).expect("plot_candidates");
+    let (w, h, dark) = decode_png(&p);
+    assert_eq!((w, h), (1000, 700));
+    assert!(dark > 0.01, "drawn {dark}");
+    let e = dir.path().join("empty.png");
+    tianyan::plot::plot_candidates(&[], &e).expect("empty overview");
+    assert_eq!(decode_png(&e).0, 1000);
+}
+
+#[test]
+fn missing_output_folder_is_a_clear_error() {
+    let (r, h) = small_fold();
+    let e = tianyan::plot::plot_fold(&r, &h, Path::new("/nonexistent-dir-tianyan/x.png")).unwrap_err().to_string();
+    assert!(e.contains("/nonexistent-dir-tianyan/x.png"), "{e}");
+}
+
+/// `tianyan plot cands.h5 -o dir` writes candidates.png and fold_<id>.png for each stored fold.
+#[test]
+fn cli_plot_writes_overview_and_fold_pages() {
+    use tianyan::fold::store::{write_folds, StoredFold};
+    use tianyan::io::candidates::{write_candidate_file, CandidateFile};
+    let (r, h) = small_fold();
+    let dir = tempfile::tempdir().unwrap();
+    let h5 = dir.path().join("cands.h5");
+    let cf = CandidateFile { header: h, candidates: vec![cand(0.2, 50.0, 20.0, -1), cand(0.1, 50.0, 9.0, 0)], ..CandidateFile::default() };
+    write_candidate_file(&h5, &cf).unwrap();
+    write_folds(&h5, &[StoredFold { id: 0, result: r, png_path: None }], &FoldConfig::default()).unwrap();
+    let out = dir.path().join("plots");
+    let st = std::process::Command::new(env!("CARGO_BIN_EXE_tianyan"))
+        .args(["plot", h5.to_str().unwrap(), "-o", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
+    assert_eq!(decode_png(&out.join("candidates.png")).0, 1000);
+    let (w, hh, _) = decode_png(&out.join("fold_0.png"));
+    assert_eq!((w, hh), (1200, 900));
+    // A file that is not HDF5: clear error naming it, non-zero exit.
+    let bad = dir.path().join("bad.h5");
+    std::fs::write(&bad, b"not hdf5").unwrap();
+    let st = std::process::Command::new(env!("CARGO_BIN_EXE_tianyan")).args(["plot", bad.to_str().unwrap()]).output().unwrap();
+    assert!(!st.status.success());
+    assert!(String::from_utf8_lossy(&st.stderr).contains("bad.h5"));
+}
