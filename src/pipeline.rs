@@ -1,1 +1,273 @@
-//! The main job: read → dedisperse → search → sift → candidates. (in progress)
+//! The main job: read → (normalise channels) → dedisperse → search → sift → candidates.
+//!
+//! [`run_search`] takes any [`Observation`] (SIGPROC, PSRFITS, the simulator's stream) and a
+//! [`SearchConfig`], builds the DM plan, dedisperses the trials in chunks whose output fits in
+//! `max_memory_mb` (each chunk re-reads the observation block by block, so memory never grows
+//! with the file), runs the FFT periodicity search and the single-pulse search on every trial in
+//! parallel (rayon), then sifts the periodic candidates across DM and clusters the single pulses.
+
+use crate::dedisp::direct::DirectDedisperser;
+use crate::dedisp::plan::{DmPlan, DmStep, PlanConfig};
+use crate::dedisp::{DedispError, Dedisperser};
+use crate::io::{Header, IoError, Observation};
+use crate::search::periodic::{search_series, PeriodicConfig};
+use crate::search::sift::{sift, SiftConfig};
+use crate::search::single_pulse::{
+    cluster, search_dm_series, ChannelNormConfig, NormalisedObservation, SinglePulseConfig,
+};
+use crate::search::{Candidate, SinglePulse};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// Errors of the search pipeline.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    Io(#[from] IoError),
+    #[error(transparent)]
+    Dedisp(#[from] DedispError),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Configuration of one search run; stored in the candidate file's `/search` group.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SearchConfig {
+    /// Lowest DM searched, pc cm⁻³.
+    pub dm_min: f64,
+    /// Highest DM searched, pc cm⁻³.
+    pub dm_max: f64,
+    /// Fixed DM step (pc cm⁻³) instead of the DDplan-style grid.
+    pub dm_step: Option<f64>,
+    /// Explicit DM trials (pc cm⁻³) instead of a grid.
+    pub dm_list: Option<Vec<f64>>,
+    /// DDplan-style grid parameters.
+    pub plan: PlanConfig,
+    /// Dedispersion algorithm: `direct` (more arrive with the fast-dedispersion work).
+    pub dedisp: String,
+    /// Run the FFT periodicity search.
+    pub periodic: bool,
+    /// Run the single-pulse search.
+    pub single_pulse: bool,
+    /// FFT search parameters (`ntrials_dm` is set from the plan).
+    pub periodic_cfg: PeriodicConfig,
+    /// Sifting parameters.
+    pub sift: SiftConfig,
+    /// Single-pulse search parameters.
+    pub single_pulse_cfg: SinglePulseConfig,
+    /// Subtract each channel's mean and divide by its standard deviation before dedispersion,
+    /// zeroing channels of zero variance (bandpass flattening; recommended for real data).
+    pub normalise_channels: bool,
+    /// Memory allowed for dedispersed series held at once, MiB.
+    pub max_memory_mb: usize,
+    /// Output samples per block read by the dedisperser.
+    pub block_size: usize,
+}
+
+impl Default for SearchConfig {
+    fn default() -> Self {
+        SearchConfig {
+            dm_min: 0.0,
+            dm_max: 200.0,
+            dm_step: None,
+            dm_list: None,
+            plan: PlanConfig::default(),
+            dedisp: "direct".into(),
+            periodic: true,
+            single_pulse: true,
+            periodic_cfg: PeriodicConfig::default(),
+            sift: SiftConfig::default(),
+            single_pulse_cfg: SinglePulseConfig::default(),
+            normalise_channels: true,
+            max_memory_mb: 1024,
+            block_size: 8192,
+        }
+    }
+}
+
+/// Everything a search produced.
+#[derive(Debug, Clone)]
+pub struct SearchOutput {
+    /// Header of the searched observation.
+    pub header: Header,
+    /// The DM plan that was searched (trials whose sweep exceeded the data removed).
+    pub plan: DmPlan,
+    /// The DM trials really searched, pc cm⁻³, in plan order.
+    pub dm_trials: Vec<f64>,
+    /// Sifted periodic candidates, sorted by sigma descending.
+    pub candidates: Vec<Candidate>,
+    /// Clustered single-pulse events, sorted by S/N descending.
+    pub single_pulses: Vec<SinglePulse>,
+    /// Name of the dedispersion algorithm used.
+    pub dedisperser: String,
+    /// Channels zeroed by the normalisation (file order), empty when not normalised.
+    pub zapped_channels: Vec<usize>,
+}
+
+/// Builds the DM plan of `cfg` for `header` (list, fixed step or DDplan grid, in that order).
+pub fn build_plan(header: &Header, cfg: &SearchConfig) -> Result<DmPlan, PipelineError> {
+    let plan = if let Some(list) = &cfg.dm_list {
+        DmPlan::from_list(list.clone())?
+    } else if let Some(step) = cfg.dm_step {
+        DmPlan::fixed_step(cfg.dm_min, cfg.dm_max, step)?
+    } else {
+        DmPlan::ddplan(header, cfg.dm_min, cfg.dm_max, &cfg.plan)?
+    };
+    Ok(plan)
+}
+
+/// The dedisperser named `name`.
+pub fn make_dedisperser(name: &str, cfg: &SearchConfig) -> Result<Box<dyn Dedisperser>, PipelineError> {
+    match name {
+        "direct" | "auto" => Ok(Box::new(DirectDedisperser { block_size: cfg.block_size.max(1) })),
+        other => Err(PipelineError::Invalid(format!("unknown dedispersion algorithm '{other}' (use direct)"))),
+    }
+}
+
+/// Removes trials whose dispersion sweep (at their downsampling) is not shorter than the data,
+/// which no dedisperser can produce output for (TRAPS B13); returns the kept plan and the number
+/// of trials removed.
+fn clip_plan_to_data(header: &Header, plan: &DmPlan) -> (DmPlan, usize) {
+    let mut removed = 0;
+    let steps = plan
+        .steps
+        .iter()
+        .map(|s| {
+            let ds = s.downsamp.max(1);
+            let nout = header.nsamples as usize / ds;
+            let dms: Vec<f64> = s
+                .dms
+                .iter()
+                .copied()
+                .filter(|&dm| {
+                    let keep = crate::dedisp::plan::max_delay_samples(header, dm, header.tsamp_s * ds as f64) < nout;
+                    if !keep {
+                        removed += 1;
+                    }
+                    keep
+                })
+                .collect();
+            DmStep { dms, downsamp: ds }
+        })
+        .filter(|s| !s.dms.is_empty())
+        .collect();
+    (DmPlan { steps, algorithm: plan.algorithm.clone(), reason: plan.reason.clone() }, removed)
+}
+
+/// Runs the whole search on `obs`.
+///
+/// `progress(done, total)` is called with DM trials processed so far.
+///
+/// # Errors
+/// [`PipelineError`] from reading, planning or dedispersion; an observation with no samples or
+/// a plan whose every trial sweeps past the end of the data is [`PipelineError::Invalid`].
+pub fn run_search(
+    obs: Box<dyn Observation>,
+    cfg: &SearchConfig,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<SearchOutput, PipelineError> {
+    let header = obs.header().clone();
+    if header.nsamples == 0 || header.nchans == 0 {
+        return Err(PipelineError::Invalid(format!(
+            "{}: the observation has no samples or no channels",
+            obs.source_description()
+        )));
+    }
+    let full_plan = build_plan(&header, cfg)?;
+    let (mut plan, removed) = clip_plan_to_data(&header, &full_plan);
+    if removed > 0 {
+        tracing::warn!(
+            "{removed} DM trials dropped: their dispersion sweep is longer than the {:.3} s of data",
+            header.duration_s()
+        );
+    }
+    if plan.steps.is_empty() {
+        return Err(PipelineError::Invalid(format!(
+            "{}: every DM trial's dispersion sweep is longer than the data ({:.3} s); lower --dm-max",
+            obs.source_description(),
+            header.duration_s()
+        )));
+    }
+    let dedisperser = make_dedisperser(&cfg.dedisp, cfg)?;
+    plan.algorithm = dedisperser.name().to_string();
+
+    let (mut obs, zapped_channels): (Box<dyn Observation>, Vec<usize>) = if cfg.normalise_channels {
+        let n = NormalisedObservation::new(obs, &ChannelNormConfig::default())?;
+        let z = n.zapped().iter().enumerate().filter(|(_, &z)| z).map(|(i, _)| i).collect();
+        (Box::new(n), z)
+    } else {
+        (obs, Vec::new())
+    };
+
+    let dm_trials = plan.dms();
+    let total = dm_trials.len() as u64;
+    let mut pcfg = cfg.periodic_cfg.clone();
+    pcfg.ntrials_dm = dm_trials.len().max(1);
+
+    let mut raw_cands: Vec<Candidate> = Vec::new();
+    let mut raw_pulses: Vec<SinglePulse> = Vec::new();
+    let mut done = 0u64;
+    progress(0, total);
+    for step in &plan.steps {
+        let ds = step.downsamp.max(1);
+        let nout = header.nsamples as usize / ds;
+        let bytes_per_trial = (nout * std::mem::size_of::<f32>()).max(1);
+        let chunk = ((cfg.max_memory_mb.max(1) << 20) / bytes_per_trial).max(1);
+        for dms in step.dms.chunks(chunk) {
+            let series = dedisperser.dedisperse(obs.as_mut(), dms, ds)?;
+            let tsamp = series.tsamp_s;
+            let results: Vec<(Vec<Candidate>, Vec<SinglePulse>)> = (0..series.dms.len())
+                .into_par_iter()
+                .map(|d| {
+                    let row = series.data.row(d);
+                    let owned;
+                    let x: &[f32] = match row.as_slice() {
+                        Some(s) => s,
+                        None => {
+                            owned = row.to_vec();
+                            &owned
+                        }
+                    };
+                    let dm = series.dms[d];
+                    let c = if cfg.periodic { search_series(x, tsamp, dm, &pcfg) } else { Vec::new() };
+                    let p = if cfg.single_pulse {
+                        search_dm_series(x, dm, tsamp, series.downsamp, &cfg.single_pulse_cfg)
+                    } else {
+                        Vec::new()
+                    };
+                    (c, p)
+                })
+                .collect();
+            for (c, p) in results {
+                raw_cands.extend(c);
+                raw_pulses.extend(p);
+            }
+            done += dms.len() as u64;
+            progress(done, total);
+        }
+    }
+
+    let candidates = if cfg.periodic { sift(raw_cands, &cfg.sift) } else { Vec::new() };
+    let single_pulses = if cfg.single_pulse {
+        let mut ccfg = cfg.single_pulse_cfg.cluster.clone();
+        if ccfg.dm_trials.is_empty() {
+            let mut grid = dm_trials.clone();
+            grid.sort_by(f64::total_cmp);
+            grid.dedup();
+            ccfg.dm_trials = grid;
+        }
+        cluster(raw_pulses, &ccfg)
+    } else {
+        Vec::new()
+    };
+    Ok(SearchOutput {
+        header,
+        dedisperser: plan.algorithm.clone(),
+        plan,
+        dm_trials,
+        candidates,
+        single_pulses,
+        zapped_channels,
+    })
+}

@@ -22,10 +22,23 @@ pub struct CandidatesArgs {
 pub fn run(args: CandidatesArgs) -> anyhow::Result<()> {
     let cands = read_candidates(&args.file)?;
     let pulses = read_single_pulses(&args.file)?;
-    let limit = |n: usize| if args.top == 0 { n } else { n.min(args.top) };
+    print_tables(&cands, &pulses, args.top, args.csv, args.all);
+    Ok(())
+}
+
+/// Prints the periodic and single-pulse tables: at most `top` rows each (0 = all), as CSV or
+/// aligned columns; harmonics of stronger candidates only when `all`.
+pub fn print_tables(
+    cands: &[tianyan::search::Candidate],
+    pulses: &[tianyan::search::SinglePulse],
+    top: usize,
+    csv: bool,
+    all: bool,
+) {
+    let limit = |n: usize| if top == 0 { n } else { n.min(top) };
     let shown: Vec<(usize, &tianyan::search::Candidate)> =
-        cands.iter().enumerate().filter(|(_, c)| args.all || c.harmonic_of < 0).collect();
-    if args.csv {
+        cands.iter().enumerate().filter(|(_, c)| all || c.harmonic_of < 0).collect();
+    if csv {
         println!("table,id,period_s,frequency_hz,dm,accel,snr,sigma,power,nharm,fft_bin,n_dm_hits,harmonic_of,harmonic_ratio");
         for (i, c) in shown.iter().take(limit(shown.len())) {
             println!(
@@ -41,14 +54,14 @@ pub fn run(args: CandidatesArgs) -> anyhow::Result<()> {
                 p.time_s, p.sample, p.dm, p.width_s, p.width_samples, p.snr, p.n_members
             );
         }
-        return Ok(());
+        return;
     }
     let nharmonics = cands.len() - cands.iter().filter(|c| c.harmonic_of < 0).count();
     println!(
         "Periodic candidates: {} ({} harmonics hidden{})",
         cands.len(),
-        if args.all { 0 } else { nharmonics },
-        if args.all { "" } else { "; --all shows them" }
+        if all { 0 } else { nharmonics },
+        if all { "" } else { "; --all shows them" }
     );
     if !shown.is_empty() {
         println!(
@@ -80,5 +93,4 @@ pub fn run(args: CandidatesArgs) -> anyhow::Result<()> {
             );
         }
     }
-    Ok(())
 }

@@ -1,14 +1,174 @@
-//! `tianyan search` (in progress).
+//! `tianyan search FILE... -o cands.h5`: dedisperse, search (periodic + single pulse), sift,
+//! write the HDF5 candidate file and print the top candidates.
 use std::path::PathBuf;
+use tianyan::io::candidates::{write_candidate_file, CandidateFile, RunInfo};
+use tianyan::pipeline::{run_search, SearchConfig};
 
 /// Arguments of `tianyan search`.
-#[derive(clap::Args, Debug)]
+#[derive(clap::Args, Debug, Clone)]
 pub struct SearchArgs {
-    /// Input or output path.
-    pub path: Option<PathBuf>,
+    /// Observation file(s): SIGPROC filterbank, or PSRFITS search mode (several numbered PSRFITS
+    /// files of one observation are read as one stream). The format is detected from the content.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Output HDF5 candidate file.
+    #[arg(short, long, default_value = "candidates.h5")]
+    pub output: PathBuf,
+    /// Lowest DM searched, pc cm⁻³.
+    #[arg(long, default_value_t = 0.0)]
+    pub dm_min: f64,
+    /// Highest DM searched, pc cm⁻³.
+    #[arg(long, default_value_t = 200.0)]
+    pub dm_max: f64,
+    /// Fixed DM step, pc cm⁻³ (default: a DDplan-style grid from the smearing budget).
+    #[arg(long)]
+    pub dm_step: Option<f64>,
+    /// File with one DM trial per line (`#` comments), instead of a grid.
+    #[arg(long)]
+    pub dm_list: Option<PathBuf>,
+    /// DDplan smearing tolerance (ratio of the DM-step smearing to the other terms).
+    #[arg(long, default_value_t = 1.25)]
+    pub tolerance: f64,
+    /// Dedispersion algorithm.
+    #[arg(long, default_value = "direct")]
+    pub dedisp: String,
+    /// Largest number of harmonics summed (1, 2, 4, 8, 16 or 32).
+    #[arg(long, default_value_t = 16)]
+    pub nharm: u32,
+    /// Periodic-candidate threshold: Gaussian sigma after the trials correction.
+    #[arg(long, default_value_t = 6.0)]
+    pub sigma: f64,
+    /// Lowest spin frequency searched, Hz.
+    #[arg(long, default_value_t = 0.1)]
+    pub fmin: f64,
+    /// Highest spin frequency searched, Hz.
+    #[arg(long, default_value_t = 1000.0)]
+    pub fmax: f64,
+    /// Single-pulse threshold: boxcar S/N.
+    #[arg(long, default_value_t = 6.0)]
+    pub sp_snr: f32,
+    /// Widest single-pulse boxcar, s.
+    #[arg(long, default_value_t = 0.1)]
+    pub max_width: f64,
+    /// Run only the periodicity search (default: both searches).
+    #[arg(long, conflicts_with = "single_pulse")]
+    pub periodic: bool,
+    /// Run only the single-pulse search (default: both searches).
+    #[arg(long)]
+    pub single_pulse: bool,
+    /// Drop periodic candidates whose best DM is 0 (terrestrial interference).
+    #[arg(long)]
+    pub no_dm0: bool,
+    /// Do not normalise channels (mean/std) before dedispersion.
+    #[arg(long)]
+    pub no_normalise: bool,
+    /// Memory for dedispersed series held at once, MiB.
+    #[arg(long, default_value_t = 1024)]
+    pub max_memory_mb: usize,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Candidate rows printed at the end (0 = none).
+    #[arg(long, default_value_t = 10)]
+    pub top: usize,
+}
+
+impl SearchArgs {
+    /// The pipeline configuration these arguments describe.
+    pub fn config(&self) -> anyhow::Result<SearchConfig> {
+        let mut cfg = SearchConfig {
+            dm_min: self.dm_min,
+            dm_max: self.dm_max,
+            dm_step: self.dm_step,
+            dedisp: self.dedisp.clone(),
+            periodic: !self.single_pulse,
+            single_pulse: !self.periodic,
+            normalise_channels: !self.no_normalise,
+            max_memory_mb: self.max_memory_mb,
+            ..SearchConfig::default()
+        };
+        if let Some(path) = &self.dm_list {
+            let plan = tianyan::dedisp::plan::DmPlan::from_file(path)?;
+            cfg.dm_list = Some(plan.dms());
+        }
+        cfg.plan.tolerance = self.tolerance;
+        cfg.periodic_cfg.nharm_max = self.nharm;
+        cfg.periodic_cfg.sigma_threshold = self.sigma;
+        cfg.periodic_cfg.fmin_hz = self.fmin;
+        cfg.periodic_cfg.fmax_hz = self.fmax;
+        cfg.sift.no_dm0 = self.no_dm0;
+        cfg.single_pulse_cfg.snr_threshold = self.sp_snr;
+        cfg.single_pulse_cfg.max_width_s = self.max_width;
+        Ok(cfg)
+    }
 }
 
 /// Runs `tianyan search`.
-pub fn run(_args: SearchArgs) -> anyhow::Result<()> {
-    anyhow::bail!("tianyan search is not implemented yet")
+pub fn run(args: SearchArgs) -> anyhow::Result<()> {
+    if let Some(n) = args.threads {
+        rayon::ThreadPoolBuilder::new().num_threads(n.max(1)).build_global()?;
+    }
+    search_and_write(&args)?;
+    Ok(())
+}
+
+/// Searches `args.files`, writes `args.output`, prints a summary and the top rows.
+pub fn search_and_write(args: &SearchArgs) -> anyhow::Result<tianyan::pipeline::SearchOutput> {
+    let cfg = args.config()?;
+    let obs = tianyan::open_observation(&args.files)?;
+    let h = obs.header().clone();
+    eprintln!(
+        "searching {}: {} channels, {} samples of {:.3} µs ({:.2} s), {:.2}–{:.2} MHz",
+        obs.source_description(),
+        h.nchans,
+        h.nsamples,
+        h.tsamp_s * 1e6,
+        h.duration_s(),
+        h.fbottom_mhz(),
+        h.ftop_mhz()
+    );
+    let start = std::time::Instant::now();
+    let pb = super::progress::bar(0, "DM trials");
+    let out = run_search(obs, &cfg, &mut |done, total| {
+        pb.set_length(total);
+        pb.set_position(done);
+    })?;
+    pb.finish_and_clear();
+    let elapsed = start.elapsed().as_secs_f64();
+    let cf = CandidateFile {
+        run: RunInfo {
+            command: std::env::args().collect::<Vec<_>>().join(" "),
+            input_file: args.files.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(";"),
+        },
+        header: out.header.clone(),
+        search_config: serde_json::to_value(&cfg)?,
+        dm_trials: out.dm_trials.clone(),
+        candidates: out.candidates.clone(),
+        single_pulses: out.single_pulses.clone(),
+    };
+    write_candidate_file(&args.output, &cf)?;
+    eprintln!(
+        "searched {} DM trials ({:.1}–{:.1} pc cm⁻³, {}) in {:.1} s; {} periodic candidates, {} single pulses → {}",
+        out.dm_trials.len(),
+        out.dm_trials.iter().cloned().fold(f64::INFINITY, f64::min),
+        out.dm_trials.iter().cloned().fold(f64::NEG_INFINITY, f64::max),
+        out.dedisperser,
+        elapsed,
+        out.candidates.len(),
+        out.single_pulses.len(),
+        args.output.display()
+    );
+    if !out.zapped_channels.is_empty() {
+        eprintln!("{} channels of zero variance were zeroed", out.zapped_channels.len());
+    }
+    if args.top > 0 {
+        super::candidates::print_tables(
+            if cfg.periodic { &out.candidates } else { &[] },
+            if cfg.single_pulse { &out.single_pulses } else { &[] },
+            args.top,
+            false,
+            false,
+        );
+    }
+    Ok(out)
 }
