@@ -392,8 +392,8 @@ impl Observation for SimulatedObservation {
 /// Both files appear atomically (temporary name, then rename).
 ///
 /// # Errors
-/// [`SimError::Config`] for a bad configuration or an unavailable format; [`SimError::Io`] when
-/// writing fails.
+/// [`SimError::Config`] for a bad configuration (PSRFITS output needs nbits = 8);
+/// [`SimError::Io`] when writing fails.
 pub fn simulate_to_file(cfg: &SimConfig, path: &Path, format: OutputFormat) -> Result<Truth, SimError> {
     simulate_to_file_with_progress(cfg, path, format, &mut |_, _| {})
 }
@@ -407,23 +407,37 @@ pub fn simulate_to_file_with_progress(
 ) -> Result<Truth, SimError> {
     let obs = SimulatedObservation::new(cfg)?;
     let header = obs.header.clone();
+    enum Writer {
+        Sigproc(crate::io::sigproc::SigprocWriter),
+        Psrfits(crate::io::psrfits::PsrfitsWriter),
+    }
     let mut writer = match format {
-        OutputFormat::Filterbank => crate::io::sigproc::SigprocWriter::create(path, &header)?,
+        OutputFormat::Filterbank => Writer::Sigproc(crate::io::sigproc::SigprocWriter::create(path, &header)?),
         OutputFormat::Psrfits => {
-            return Err(SimError::Config(format!(
-                "{}: PSRFITS output is not available yet in this build (use --format filterbank)",
-                path.display()
-            )))
+            if header.nbits != 8 {
+                return Err(SimError::Config(format!(
+                    "{}: the PSRFITS writer stores 8-bit data only, not nbits = {}",
+                    path.display(),
+                    header.nbits
+                )));
+            }
+            Writer::Psrfits(crate::io::psrfits::PsrfitsWriter::create(path, &header)?)
         }
     };
     let mut clipped = 0u64;
     for idx in 0..obs.nchunks() {
         let (chunk, c) = obs.generate_chunk(idx);
         clipped += c;
-        writer.write_block(chunk.view())?;
+        match &mut writer {
+            Writer::Sigproc(w) => w.write_block(chunk.view())?,
+            Writer::Psrfits(w) => w.write_block(chunk.view())?,
+        }
         progress((idx * CHUNK_SAMPLES as u64 + chunk.nrows() as u64).min(header.nsamples), header.nsamples);
     }
-    writer.finish()?;
+    match writer {
+        Writer::Sigproc(w) => w.finish()?,
+        Writer::Psrfits(w) => w.finish()?,
+    };
     let truth = obs.truth(&path.display().to_string(), format, clipped);
     write_truth(&truth_path(path), &truth)?;
     Ok(truth)

@@ -59,12 +59,6 @@ impl ProfileTable {
         self.g[self.n]
     }
 
-    /// Bin values.
-    #[cfg(test)]
-    pub(crate) fn bins(&self) -> &[f64] {
-        &self.p
-    }
-
     /// `(bin index, offset inside the bin)` of `r ∈ [0, 1]`.
     #[inline]
     fn locate(&self, r: f64) -> (usize, f64) {
