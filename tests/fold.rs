@@ -357,3 +357,30 @@ fn real_tutorial_fil_dm_peak_at_30() {
     assert!((r.dm - 30.0).abs() < 2.0, "DM {}", r.dm);
     assert!((r.period_s - 0.25).abs() < 0.1 * 0.25 * 0.25 / 60.0, "period {}", r.period_s);
 }
+
+/// The simulator's truth file gives the expected folded S/N of an injected pulsar (io::truth:
+/// noiseless, ideally dedispersed profile, best boxcar against the radiometer noise). Target S/N
+/// 15: the fold at the true parameters gives S/N within 15 % of the truth's expected S/N.
+#[test]
+fn simulated_pulsar_fold_snr_matches_truth() {
+    use tianyan::sim::{OutputFormat, PulsarSpec, SimConfig, SimulatedObservation};
+    let cfg = SimConfig {
+        preset: "fast-l-band-lite".into(),
+        duration_s: 60.0,
+        nchans: Some(128),
+        tsamp_s: Some(1e-3),
+        seed: 2024,
+        pulsars: vec![PulsarSpec::parse("period=0.2531,dm=71,snr=15").unwrap()],
+        ..SimConfig::default()
+    };
+    let mut obs = SimulatedObservation::new(&cfg).expect("simulator");
+    let truth = obs.truth("<memory>", OutputFormat::Filterbank, 0);
+    let psr = &truth.pulsars[0];
+    let fcfg = FoldConfig { nbins: psr.snr_nbins, ..FoldConfig::default() };
+    let cube = fold(&mut obs, psr.period_s, 0.0, psr.dm, &fcfg).expect("fold");
+    let (p, c) = collapse(&cube);
+    let got = profile_snr(&p, &c, cube.var_sample);
+    eprintln!("simulated pulsar: truth expected S/N {:.2} ({} bins), folded S/N {:.2}", psr.expected_snr, psr.snr_nbins, got.snr);
+    assert!((psr.expected_snr - 15.0).abs() < 0.5, "truth {}", psr.expected_snr);
+    assert!((got.snr - psr.expected_snr).abs() < 0.15 * psr.expected_snr, "S/N {} vs truth {}", got.snr, psr.expected_snr);
+}
