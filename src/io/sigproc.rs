@@ -480,7 +480,7 @@ impl Observation for SigprocReader {
     /// [`IoError::OutOfRange`] past the end; [`IoError::Os`] on a read failure.
     fn read_block(&mut self, start_sample: u64, nsamples: usize) -> Result<Array2<f32>, IoError> {
         let h = &self.header;
-        let end = start_sample.checked_add(nsamples as u64).unwrap_or(u64::MAX);
+        let end = start_sample.saturating_add(nsamples as u64);
         if end > h.nsamples {
             return Err(IoError::OutOfRange { path: self.path.clone(), start: start_sample, end, nsamples: h.nsamples });
         }
@@ -712,25 +712,26 @@ impl SigprocWriter {
             _ => (f32::NEG_INFINITY, f32::INFINITY),
         };
         let q = |v: f32| if v.is_nan() { 0.0 } else { v.round().clamp(lo, hi) };
-        for row in block.rows() {
-            for &v in row.iter() {
-                match self.nbits {
-                    1 | 2 | 4 => {
-                        self.acc |= (q(v) as u8) << self.acc_bits;
-                        self.acc_bits += self.nbits;
-                        if self.acc_bits == 8 {
-                            bytes.push(self.acc);
-                            self.acc = 0;
-                            self.acc_bits = 0;
-                        }
+        // `iter()` visits the block in logical row-major order ([nsamples][nchans]) for any layout.
+        let vals = block.iter();
+        bytes.reserve(block.len() * self.nbits as usize / 8 + 1);
+        match (self.nbits, self.signed) {
+            (1 | 2 | 4, _) => {
+                for &v in vals {
+                    self.acc |= (q(v) as u8) << self.acc_bits;
+                    self.acc_bits += self.nbits;
+                    if self.acc_bits == 8 {
+                        bytes.push(self.acc);
+                        self.acc = 0;
+                        self.acc_bits = 0;
                     }
-                    8 if self.signed => bytes.push(q(v) as i8 as u8),
-                    8 => bytes.push(q(v) as u8),
-                    16 if self.signed => bytes.extend_from_slice(&(q(v) as i16).to_le_bytes()),
-                    16 => bytes.extend_from_slice(&(q(v) as u16).to_le_bytes()),
-                    _ => bytes.extend_from_slice(&v.to_le_bytes()),
                 }
             }
+            (8, true) => bytes.extend(vals.map(|&v| q(v) as i8 as u8)),
+            (8, false) => bytes.extend(vals.map(|&v| q(v) as u8)),
+            (16, true) => vals.for_each(|&v| bytes.extend_from_slice(&(q(v) as i16).to_le_bytes())),
+            (16, false) => vals.for_each(|&v| bytes.extend_from_slice(&(q(v) as u16).to_le_bytes())),
+            _ => vals.for_each(|&v| bytes.extend_from_slice(&v.to_le_bytes())),
         }
         let res = match self.out.as_mut() {
             Some(out) => out.write_all(&bytes).map_err(|e| IoError::os(&self.tmp, e)),
