@@ -12,11 +12,16 @@ pub struct SiftConfig {
     /// Detections whose fundamentals differ by at most this many Fourier bins (1/T) are the same
     /// signal (merged across DM trials). Default 1.5.
     pub freq_tol_bins: f64,
-    /// Base tolerance, bins, for a harmonic relation `f = (p/q)·f_parent`; scaled by
-    /// `max(1, p/q)` because the parent's frequency error is multiplied by the ratio. Default 1.0.
+    /// Base tolerance, bins, for a harmonic relation `f = (p/q)·f_parent`. The tolerance used is
+    /// `harmonic_tol_bins · (1 + (p/q) / nharm_parent)`: the parent's fundamental is known to
+    /// about `1/nharm` bins (harmonic summing refines it) and its error is multiplied by the ratio.
+    /// Default 1.0.
     pub harmonic_tol_bins: f64,
-    /// Largest numerator and denominator tried for ratios `p/q`. Default 16.
+    /// Largest numerator and denominator tried for fractional ratios `p/q` (q > 1). Default 16.
     pub max_ratio_term: u32,
+    /// Largest integer harmonic number `p` tried for ratios `p/1` (narrow pulses have many
+    /// harmonics, e.g. PSR B1804−08 shows its 17th). Default 64.
+    pub max_harmonic: u32,
     /// Drop signals whose best detection is at DM 0 (terrestrial interference). Default false.
     pub no_dm0: bool,
     /// Drop signals detected in fewer DM trials than this. Default 1 (keep all).
@@ -29,6 +34,7 @@ impl Default for SiftConfig {
             freq_tol_bins: 1.5,
             harmonic_tol_bins: 1.0,
             max_ratio_term: 16,
+            max_harmonic: 64,
             no_dm0: false,
             min_dm_hits: 1,
         }
@@ -64,8 +70,8 @@ fn gcd(a: u32, b: u32) -> u32 {
 ///    `min_dm_hits` hits are dropped.
 /// 3. **Sort** by `sigma` descending (ties: higher power first, then lower frequency).
 /// 4. **Harmonics**: for each candidate `i`, the strongest earlier candidate `j` that is not itself
-///    a harmonic and satisfies `|f_i − (p/q) f_j| ≤ harmonic_tol_bins · max(1, p/q) / T` for some
-///    reduced `p/q ≠ 1`, `p, q ≤ max_ratio_term`, sets `harmonic_of = j` (index in the returned
+///    a harmonic and satisfies `|f_i − (p/q) f_j| ≤ harmonic_tol_bins · (1 + (p/q)/nharm_j) / T`
+///    for some reduced `p/q ≠ 1` (`p, q ≤ max_ratio_term`, or `q = 1, p ≤ max_harmonic`), sets `harmonic_of = j` (index in the returned
 ///    list), `harmonic_num = p`, `harmonic_den = q` (so `f_i / f_j ≈ p/q`: `2/1` is the second
 ///    harmonic, `1/2` a sub-harmonic). The simplest ratio (smallest `q`, then `p`) wins. A ratio is
 ///    only accepted when the tolerance (as a fraction of `f_j`) is below `1/(2q²)`, the half-spacing
@@ -128,13 +134,15 @@ pub fn sift(cands: Vec<Candidate>, cfg: &SiftConfig) -> Vec<Candidate> {
                 continue;
             }
             let fj = out[j].frequency_hz;
+            let nh_j = out[j].nharm.max(1) as f64;
             for q in 1..=qmax {
-                for p in 1..=qmax {
+                let pmax = if q == 1 { cfg.max_harmonic.max(qmax) } else { qmax };
+                for p in 1..=pmax {
                     if p == q || gcd(p, q) != 1 {
                         continue;
                     }
                     let ratio = p as f64 / q as f64;
-                    let tol_hz = cfg.harmonic_tol_bins * ratio.max(1.0) / t;
+                    let tol_hz = cfg.harmonic_tol_bins * (1.0 + ratio / nh_j) / t;
                     if tol_hz / fj >= 1.0 / (2.0 * (q * q) as f64) {
                         continue;
                     }
