@@ -2,3 +2,8 @@
 pub mod candidate;
 pub use candidate::{Candidate, SinglePulse};
 pub mod single_pulse;
+pub mod harmonic;
+pub mod periodic;
+pub mod sift;
+pub mod spectrum;
+pub mod stats;
