@@ -650,6 +650,8 @@ fn temp_name(path: &Path) -> PathBuf {
 /// `nbits`: `0..=2^nbits − 1` unsigned, `−128..=127` (8-bit) or `−32768..=32767` (16-bit) when
 /// `header.signed`; NaN becomes 0. 32-bit data are written as `f32` unchanged. Sub-byte samples
 /// are packed LSB-first as one continuous bit stream (a final partial byte is zero-padded).
+/// The file holds one IF: `nifs` is written as 1 whatever `header.nifs` says. Only standard
+/// keywords are written (TRAPS B27); empty strings and `None` fields are left out.
 pub struct SigprocWriter {
     path: PathBuf,
     tmp: PathBuf,
