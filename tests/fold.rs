@@ -108,11 +108,11 @@ fn naive_fold(obs: &MemoryObservation, period: f64, dm: f64, nbins: usize) -> (V
         let mean = col.iter().sum::<f64>() / n as f64;
         let sd = (col.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n as f64).sqrt();
         let delay = (K_DM * dm * (freqs[c].powi(-2) - ftop.powi(-2)) / h.tsamp_s).round() as i64;
-        for i in 0..n {
+        for (i, x) in col.iter().enumerate() {
             let t_emit = (i as i64 - delay) as f64 * h.tsamp_s;
             let ph = t_emit / period;
             let b = (((ph - ph.floor()) * nbins as f64) as usize).min(nbins - 1);
-            prof[b] += (col[i] - mean) / sd;
+            prof[b] += (x - mean) / sd;
             cnt[b] += 1.0;
         }
     }
@@ -286,7 +286,7 @@ fn fold_top_candidates_writes_folds_group() {
     let plots = dir.path().join("plots");
     let cfg = FoldConfig::default();
     let res =
-        tianyan::fold::fold_top_candidates(&[fil.clone()], &h5, 2, &cfg, Some(&plots)).expect("fold_top_candidates");
+        tianyan::fold::fold_top_candidates(std::slice::from_ref(&fil), &h5, 2, &cfg, Some(&plots)).expect("fold_top_candidates");
     assert_eq!(res.len(), 2);
     eprintln!("candidate 0 S/N {:.1}, candidate 1 S/N {:.1}", res[0].snr, res[1].snr);
     assert!(res[0].snr > 15.0, "the pulsar candidate folds strongly: {}", res[0].snr);

@@ -80,9 +80,9 @@ fn add_rotated(dst: &mut [f64], src: &[f64], shift: i64) {
     let n = src.len() as i64;
     let s = shift.rem_euclid(n) as usize;
     let n = n as usize;
-    for b in 0..n {
+    for (b, d) in dst.iter_mut().enumerate().take(n) {
         let j = b + s;
-        dst[b] += src[if j >= n { j - n } else { j }];
+        *d += src[if j >= n { j - n } else { j }];
     }
 }
 
@@ -169,7 +169,7 @@ fn dm_centroid(dms: &[f64], snr: &[f64]) -> f64 {
     let (imax, &smax) =
         snr.iter().enumerate().fold((0, &f64::NEG_INFINITY), |a, b| if b.1 > a.1 { b } else { a });
     let smin = snr.iter().cloned().fold(f64::INFINITY, f64::min);
-    if dms.len() < 3 || !(smax > smin) {
+    if dms.len() < 3 || smax.partial_cmp(&smin) != Some(std::cmp::Ordering::Greater) {
         return dms.get(imax).copied().unwrap_or(0.0);
     }
     let thr = smax - 0.5 * (smax - smin);
@@ -318,12 +318,12 @@ pub fn optimise(cube: &FoldCube, cfg: &FoldConfig) -> FoldResult {
     let (td, _tc) = sh.time_phase(dm, p);
     let (fd, fc) = sh.freq_phase(p, pd);
     let mut time_phase = Array2::zeros(td.raw_dim());
-    for k in 0..td.nrows() {
-        add_rotated(time_phase.row_mut(k).as_slice_mut().expect("contiguous"), td.row(k).as_slice().expect("c"), sub_shifts[k]);
+    for (k, &shift) in sub_shifts.iter().enumerate() {
+        add_rotated(time_phase.row_mut(k).as_slice_mut().expect("contiguous"), td.row(k).as_slice().expect("c"), shift);
     }
     let mut freq_phase = Array2::zeros(fd.raw_dim());
-    for s in 0..fd.nrows() {
-        add_rotated(freq_phase.row_mut(s).as_slice_mut().expect("contiguous"), fd.row(s).as_slice().expect("c"), band_shifts[s]);
+    for (s, &shift) in band_shifts.iter().enumerate() {
+        add_rotated(freq_phase.row_mut(s).as_slice_mut().expect("contiguous"), fd.row(s).as_slice().expect("c"), shift);
     }
     let (profile, profile_counts) = collapse(&fd, &fc, &band_shifts);
     let bx = profile_snr(&profile, &profile_counts, cube.var_sample);
