@@ -173,7 +173,7 @@ fn parkes_4bit_sf_msb_first_unpacking_and_same_rfi_as_8bit_fil() {
 #[test]
 fn your_test_4pol_iquv_reads_stokes_i() {
     let Some(path) = common::shared_data("your/test_4pol.fits") else { return };
-    let mut obs = open_psrfits(&[path.clone()]).expect("open test_4pol.fits");
+    let mut obs = open_psrfits(std::slice::from_ref(&path)).expect("open test_4pol.fits");
     let h = obs.header().clone();
     assert_eq!(h.nchans, 512);
     assert_eq!(h.nsamples, 200);
@@ -219,7 +219,7 @@ fn test_header(nchans: usize, nsamples: u64) -> Header {
     Header {
         source_name: "J0000+0000".into(),
         telescope_id: 21,
-        tstart_mjd: 60123.456789012345,
+        tstart_mjd: 60_123.456_789_012_34,
         tsamp_s: 98.304e-6,
         fch1_mhz: 1000.0 + 0.5 * 500.0 / nchans as f64,
         foff_mhz: 500.0 / nchans as f64,
@@ -254,7 +254,7 @@ fn writer_round_trip_exact_with_partial_last_row() {
     let n = 2 * WRITER_NSBLK + 452; // not a multiple of NSBLK
     let h = test_header(64, n as u64);
     let data = write_random(&path, &h, 7, 700);
-    let mut obs = open_psrfits(&[path.clone()]).expect("open written file");
+    let mut obs = open_psrfits(std::slice::from_ref(&path)).expect("open written file");
     let r = obs.header().clone();
     assert_eq!(r.nsamples, n as u64, "NSTOT drops the zero padding");
     assert_eq!(r.nchans, 64);

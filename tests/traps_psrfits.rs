@@ -248,7 +248,7 @@ fn b25_unknown_pol_type_is_a_clear_error() {
     let mut s = Spec::new(2, 4, 8, 1, Data::Bytes(vec![vec![0u8; 8]]));
     s.pol_type = "XXYYZZWW";
     s.write(&path);
-    let e = open_psrfits(&[path.clone()]).err().expect("must fail").to_string();
+    let e = open_psrfits(std::slice::from_ref(&path)).err().expect("must fail").to_string();
     assert!(e.contains("POL_TYPE") && e.contains("badpol.fits"), "{e}");
 }
 
