@@ -134,7 +134,7 @@ fn trials_correction_forms() {
 #[test]
 fn sigma_sign_and_limits() {
     assert!(sigma_from_logp((0.5f64).ln()).abs() < 1e-9);
-    let s = sigma_from_logp((0.84134474606854293f64).ln()); // Q(−1)
+    let s = sigma_from_logp((0.841_344_746_068_543_f64).ln()); // Q(−1)
     assert!((s + 1.0).abs() < 1e-8, "{s}");
     assert!(sigma_from_logp(f64::NEG_INFINITY).is_infinite());
 }

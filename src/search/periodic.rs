@@ -74,7 +74,7 @@ impl Default for PeriodicConfig {
 /// candidates. Non-finite samples are treated as 0.
 pub fn search_series(series: &[f32], tsamp_s: f64, dm: f64, cfg: &PeriodicConfig) -> Vec<Candidate> {
     let n = series.len();
-    if n < 8 || !(tsamp_s > 0.0) || !tsamp_s.is_finite() {
+    if n < 8 || !(tsamp_s.is_finite() && tsamp_s > 0.0) {
         return Vec::new();
     }
     let (sum, count) = series
@@ -103,7 +103,7 @@ pub fn search_spectrum(
     dm: f64,
     cfg: &PeriodicConfig,
 ) -> Vec<Candidate> {
-    if spec.len() != nbins(nsamples) || nsamples < 8 || !(tsamp_s > 0.0) || !tsamp_s.is_finite() {
+    if spec.len() != nbins(nsamples) || nsamples < 8 || !(tsamp_s.is_finite() && tsamp_s > 0.0) {
         tracing::warn!(
             "search_spectrum: {} bins for {} samples (expected {}), tsamp {} s: skipped",
             spec.len(),

@@ -129,12 +129,12 @@ pub fn sift(cands: Vec<Candidate>, cfg: &SiftConfig) -> Vec<Candidate> {
         let fi = out[i].frequency_hz;
         let t = tobs_of(&out[i]);
         let mut best: Option<(usize, u32, u32)> = None;
-        'parents: for j in 0..i {
-            if out[j].harmonic_of >= 0 {
+        'parents: for (j, parent) in out.iter().enumerate().take(i) {
+            if parent.harmonic_of >= 0 {
                 continue;
             }
-            let fj = out[j].frequency_hz;
-            let nh_j = out[j].nharm.max(1) as f64;
+            let fj = parent.frequency_hz;
+            let nh_j = parent.nharm.max(1) as f64;
             for q in 1..=qmax {
                 let pmax = if q == 1 { cfg.max_harmonic.max(qmax) } else { qmax };
                 for p in 1..=pmax {

@@ -29,7 +29,7 @@ const LN_SQRT_2PI: f64 = 0.918_938_533_204_672_8;
 /// underflows: `chi2_logsf(1e5, 16)` ≈ −99 906.
 pub fn chi2_logsf(power: f64, nharm: u32) -> f64 {
     let n = nharm.max(1);
-    if !(power > 0.0) {
+    if power.is_nan() || power <= 0.0 {
         return 0.0;
     }
     if power.is_infinite() {
@@ -151,7 +151,7 @@ pub fn sigma_from_logp(logp: f64) -> f64 {
 /// `ln ntrials + ln p` is used (relative error below 10⁻¹³), which keeps tiny probabilities in
 /// log space. `ntrials ≤ 1` returns `logp` unchanged.
 pub fn logp_with_trials(logp: f64, ntrials: f64) -> f64 {
-    if !(ntrials > 1.0) {
+    if ntrials.is_nan() || ntrials <= 1.0 {
         return logp;
     }
     let first_order = logp + ntrials.ln();
