@@ -8,6 +8,8 @@
 //! `nsamples_out = nsamples_in − max_delay` (no wrap-around, no padding; TRAPS B13).
 
 pub mod direct;
+pub mod fdmt;
+pub mod subband;
 pub mod plan;
 
 pub use direct::{dedisperse_series, DirectDedisperser};

@@ -1,0 +1,1 @@
+//! FDMT (placeholder while being written).
