@@ -9,6 +9,7 @@
 
 pub mod direct;
 pub mod fdmt;
+pub mod fourier;
 pub mod subband;
 pub mod plan;
 
