@@ -41,6 +41,13 @@ enum Command {
 }
 
 fn main() {
+    // Rust ignores SIGPIPE, so printing into a closed pipe (`tianyan header x.fil | head`) would
+    // panic; restore the default action and end quietly, as other command-line tools do.
+    #[cfg(unix)]
+    // SAFETY: called once at start-up before any other thread exists; SIG_DFL is a valid handler.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     let level = match cli.verbose {
         0 => "warn",

@@ -71,6 +71,10 @@ pub struct SearchArgs {
     /// Candidate rows printed at the end (0 = none).
     #[arg(long, default_value_t = 10)]
     pub top: usize,
+    /// Fold the N most significant periodic candidates, store the folds in the candidate file
+    /// (`/folds/<id>`) and write their PNG plots beside it (`<output stem>_plots/`).
+    #[arg(long, default_value_t = 0)]
+    pub fold_top: usize,
 }
 
 impl SearchArgs {
@@ -160,6 +164,27 @@ pub fn search_and_write(args: &SearchArgs) -> anyhow::Result<tianyan::pipeline::
     );
     if !out.zapped_channels.is_empty() {
         eprintln!("{} channels of zero variance were zeroed", out.zapped_channels.len());
+    }
+    if args.fold_top > 0 && !out.candidates.is_empty() {
+        let stem = args.output.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
+        let plot_dir = args.output.with_file_name(format!("{stem}_plots"));
+        let folds = tianyan::fold::store::fold_top_candidates(
+            &args.files,
+            &args.output,
+            args.fold_top,
+            &tianyan::fold::FoldConfig::default(),
+            Some(&plot_dir),
+        )?;
+        eprintln!("folded {} candidates (plots in {}):", folds.len(), plot_dir.display());
+        for (i, f) in folds.iter().enumerate() {
+            eprintln!(
+                "  fold {i}: P = {:.6} ms, DM = {:.2}, folded S/N = {:.1}, reduced chi2 = {:.1}",
+                f.period_s * 1e3,
+                f.dm,
+                f.snr,
+                f.reduced_chi2
+            );
+        }
     }
     if args.top > 0 {
         super::candidates::print_tables(
