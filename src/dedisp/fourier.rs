@@ -483,7 +483,7 @@ fn setup(obs: &dyn Observation, dms: &[f64], downsamp: usize, block_size: usize)
     if max_delay >= n_ds {
         let worst = dms.iter().copied().fold(0.0, f64::max);
         return Err(DedispError::Invalid(format!(
-            "{src}: the dispersion sweep at DM {worst} spans {max_tau:.2} samples of {tsamp_out} s, \
+            "{src}: the dispersion sweep at DM {worst} spans {max_delay} samples ({max_tau:.2}, rounded up) of {tsamp_out} s, \
              but the data have only {n_ds}; no fully covered output sample (lower the DM range)"
         )));
     }
