@@ -167,6 +167,7 @@ fn b29_constant_series_no_events() {
     assert!(search_dedispersed(&s, &SinglePulseConfig { snr_threshold: 0.0, ..Default::default() }).is_empty());
 }
 
+#[allow(clippy::too_many_arguments)]
 /// Builds a `[nsamples][nchans]` observation of unit-variance noise with a top-hat pulse of
 /// `width` samples and per-channel amplitude `amp`, arriving at sample `t0` at the top channel
 /// and dispersed at `dm` (delays rounded to the nearest sample, as the direct dedisperser does).
@@ -246,7 +247,7 @@ fn synthetic_snr12_pulse_found_at_dm_time_width() {
         let ratio = top.width_samples as f64 / width as f64;
         assert!((1.0 / 1.5..=1.5).contains(&ratio), "width {}", top.width_samples);
         assert!((top.snr - 12.0).abs() < 2.5, "S/N {}", top.snr);
-        assert!(ev.get(1).map_or(true, |e| e.snr < 7.0), "second event {:?}", ev[1]);
+        assert!(ev.get(1).is_none_or(|e| e.snr < 7.0), "second event {:?}", ev.get(1));
     }
 }
 
@@ -263,12 +264,11 @@ fn pure_noise_no_event_above_7() {
         data.iter_mut().for_each(|v| *v = rng.sample::<f32, _>(StandardNormal));
         let dms: Vec<f64> = (0..ndm).map(|i| i as f64).collect();
         let cfg = SinglePulseConfig::default();
-        for d in 0..ndm {
-            let row = data.row(d);
+        let cfg1 = SinglePulseConfig { snr_threshold: 4.0, widths: Some(vec![1]), ..Default::default() };
+        for (row, &dm) in data.rows().into_iter().zip(&dms) {
             let row = row.as_slice().unwrap();
-            raw_above6 += search_dm_series(row, dms[d], 1e-3, 1, &cfg).len();
-            let cfg1 = SinglePulseConfig { snr_threshold: 4.0, widths: Some(vec![1]), ..Default::default() };
-            width1_above4 += search_dm_series(row, dms[d], 1e-3, 1, &cfg1).len();
+            raw_above6 += search_dm_series(row, dm, 1e-3, 1, &cfg).len();
+            width1_above4 += search_dm_series(row, dm, 1e-3, 1, &cfg1).len();
         }
         let s = DedispersedSeries { dms, tsamp_s: 1e-3, downsamp: 1, data };
         let ev = search_dedispersed(&s, &cfg);
@@ -362,7 +362,7 @@ fn naive_cluster(events: &[SinglePulse], grid: &[f64], cfg: &ClusterConfig) -> V
         }
     }
     let mut out: Vec<(u64, u32)> = (0..n)
-        .filter(|&r| label.iter().any(|&l| l == r))
+        .filter(|r| label.contains(r))
         .map(|r| {
             let members: Vec<usize> = (0..n).filter(|&i| label[i] == r).collect();
             let best = members.iter().copied().max_by(|&a, &b| events[a].snr.total_cmp(&events[b].snr)).unwrap();

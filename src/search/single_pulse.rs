@@ -600,7 +600,8 @@ pub fn zap_mask(stats: &ChannelStats, max_excess_kurtosis: Option<f64>) -> Vec<b
         .zip(&stats.excess_kurtosis)
         .map(|((&s, &m), &k)| {
             let flat = !(s.is_finite() && m.is_finite()) || s <= 0.0 || s <= 1e-6 * (m.abs() + 1e-30);
-            let hot = matches!(max_excess_kurtosis, Some(t) if !(k <= t));
+            // A NaN kurtosis (zero variance) counts as hot too; such channels are flat anyway.
+            let hot = matches!(max_excess_kurtosis, Some(t) if k.is_nan() || k > t);
             flat || hot
         })
         .collect()
