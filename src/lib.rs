@@ -9,6 +9,7 @@
 //! Units everywhere: frequencies in MHz, times in seconds, DM in pc cm⁻³,
 //! accelerations in m s⁻², flux densities in mJy, epochs in MJD.
 
+pub mod accuracy;
 pub mod consts;
 pub mod dedisp;
 pub mod fold;
