@@ -15,17 +15,19 @@
 //! `[ndm][nsamples_out]`.
 //!
 //! # Parallelism
-//! Within a block, rayon runs over DM trials and tiles of [`TILE`] output samples; each output
-//! sample is written by one task, so results do not depend on the thread count.
+//! Within a block, rayon runs over tiles of [`TILE`] output samples; each task computes all DM
+//! trials of its tile ([`dedisperse_tiles`]). Each output sample is computed by one task in a
+//! fixed order, so results do not depend on the thread count.
 use super::plan::delay_samples;
 use super::{DedispError, DedispersedSeries, Dedisperser};
 use crate::io::Observation;
 use ndarray::Array2;
 use rayon::prelude::*;
 
-/// Output samples per parallel task (a 16 KiB tile of `f32`, which stays in L1 cache while
-/// the channel rows stream past it).
-pub const TILE: usize = 4096;
+/// Output samples per parallel task. A task computes every DM trial for its tile, so the
+/// part of the block it reads (`nchans × (TILE + delay spread)` samples) stays in cache
+/// while the trials reuse it.
+pub const TILE: usize = 256;
 
 /// Direct dedispersion, parallel over DM trials and time tiles.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,6 +83,48 @@ pub fn dedisperse_block(block: &[f32], stride: usize, delays: &[usize], out: &mu
     }
 }
 
+/// All DM trials over one channel-major block, parallel over time tiles of [`TILE`] samples.
+///
+/// `block` is `[nchans][stride]` (as for [`dedisperse_block`]); `delays[i]` are trial `i`'s
+/// per-channel delays. Writes `out[i·out_stride + out_offset + t]` for `t < len`, i.e. columns
+/// `out_offset .. out_offset + len` of the `[ndm][out_stride]` output. Each trial of each tile
+/// is [`dedisperse_block`] on `&block[tile_start..]`.
+///
+/// # Panics
+/// If a row or output index falls outside `block` or `out` (the caller's layout contract).
+pub fn dedisperse_tiles(
+    block: &[f32],
+    stride: usize,
+    delays: &[Vec<usize>],
+    len: usize,
+    out: &mut [f32],
+    out_stride: usize,
+    out_offset: usize,
+) {
+    let ndm = delays.len();
+    let ntiles = len.div_ceil(TILE);
+    let tiles: Vec<Vec<f32>> = (0..ntiles)
+        .into_par_iter()
+        .map(|k| {
+            let t0 = k * TILE;
+            let n = TILE.min(len - t0);
+            let mut tile = vec![0f32; ndm * n];
+            for (d, o) in delays.iter().zip(tile.chunks_mut(n)) {
+                dedisperse_block(&block[t0..], stride, d, o);
+            }
+            tile
+        })
+        .collect();
+    for (k, tile) in tiles.iter().enumerate() {
+        let t0 = k * TILE;
+        let n = TILE.min(len - t0);
+        for (i, src) in tile.chunks(n).enumerate() {
+            let at = i * out_stride + out_offset + t0;
+            out[at..at + n].copy_from_slice(src);
+        }
+    }
+}
+
 /// Downsamples a time-major block `[nt·downsamp][nchans]` (row-major slice) into columns
 /// `offset .. offset + nt` of the channel-major buffer `buf` (`[nchans][stride]`), summing
 /// `downsamp` adjacent samples in time order from 0.0. Parallel over groups of channels.
@@ -128,7 +172,7 @@ impl DirectDedisperser {
         if let Some(d) = dms.iter().find(|d| !(**d >= 0.0 && d.is_finite())) {
             return Err(DedispError::Invalid(format!("DM {d} is negative or not finite")));
         }
-        if header.nchans == 0 || !(header.tsamp_s > 0.0) {
+        if header.nchans == 0 || header.tsamp_s.is_nan() || header.tsamp_s <= 0.0 {
             return Err(DedispError::Invalid(format!(
                 "{}: header has {} channels and tsamp {} s",
                 obs.source_description(),
@@ -188,13 +232,8 @@ impl DirectDedisperser {
             }
             transpose_into(src, nchans, downsamp, len, &mut buf, stride, max_delay);
 
-            let buf_ref = &buf;
             let rows = data.as_slice_mut().expect("a fresh standard-layout array is contiguous");
-            rows.par_chunks_mut(nout).zip(delays.par_iter()).for_each(|(row, d)| {
-                row[o0..o0 + len].par_chunks_mut(TILE).enumerate().for_each(|(k, tile)| {
-                    dedisperse_block(&buf_ref[k * TILE..], stride, d, tile);
-                });
-            });
+            dedisperse_tiles(&buf, stride, &delays, len, rows, nout, o0);
             // Carry the last max_delay samples of each channel to the front for the next block.
             if max_delay > 0 && o0 + len < nout {
                 for c in 0..nchans {
