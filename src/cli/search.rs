@@ -17,8 +17,9 @@ pub struct SearchArgs {
     /// Lowest DM searched, pc cm⁻³.
     #[arg(long, default_value_t = 0.0)]
     pub dm_min: f64,
-    /// Highest DM searched, pc cm⁻³.
-    #[arg(long, default_value_t = 200.0)]
+    /// Highest DM searched, pc cm⁻³ (trials whose sweep is longer than the data are dropped
+    /// with a warning).
+    #[arg(long, default_value_t = 1000.0)]
     pub dm_max: f64,
     /// Fixed DM step, pc cm⁻³ (default: a DDplan-style grid from the smearing budget).
     #[arg(long)]

@@ -532,6 +532,8 @@ pub struct ChannelStats {
     pub std: Vec<f64>,
     /// Excess kurtosis `m4/m2² − 3` of each channel (0 for Gaussian noise; NaN when std is 0).
     pub excess_kurtosis: Vec<f64>,
+    /// Spectra that were all zeros (missing data, see [`is_dropped_spectrum`]), left out of the statistics.
+    pub n_dropped: u64,
 }
 
 /// Computes [`ChannelStats`] of `obs` in two passes of blocks of `block_samples` samples
@@ -545,17 +547,22 @@ pub fn channel_stats(obs: &mut dyn Observation, block_samples: usize) -> Result<
     let bs = block_samples.max(1) as u64;
     let mut sum = vec![0.0f64; nchans];
     let mut start = 0u64;
+    let mut n_dropped = 0u64;
     while start < nsamp {
         let len = bs.min(nsamp - start) as usize;
         let blk = obs.read_block(start, len)?;
         for row in blk.rows() {
+            if is_dropped_spectrum(row.iter()) {
+                n_dropped += 1;
+                continue;
+            }
             for (s, &v) in sum.iter_mut().zip(row.iter()) {
                 *s += v as f64;
             }
         }
         start += len as u64;
     }
-    let count = nsamp.max(1) as f64;
+    let count = (nsamp - n_dropped).max(1) as f64;
     let mean: Vec<f64> = sum.iter().map(|s| s / count).collect();
     let mut m2 = vec![0.0f64; nchans];
     let mut m4 = vec![0.0f64; nchans];
@@ -564,6 +571,9 @@ pub fn channel_stats(obs: &mut dyn Observation, block_samples: usize) -> Result<
         let len = bs.min(nsamp - start) as usize;
         let blk = obs.read_block(start, len)?;
         for row in blk.rows() {
+            if is_dropped_spectrum(row.iter()) {
+                continue;
+            }
             for c in 0..nchans.min(row.len()) {
                 let d = row[c] as f64 - mean[c];
                 let d2 = d * d;
@@ -586,7 +596,14 @@ pub fn channel_stats(obs: &mut dyn Observation, block_samples: usize) -> Result<
             }
         })
         .collect();
-    Ok(ChannelStats { mean, std, excess_kurtosis })
+    Ok(ChannelStats { mean, std, excess_kurtosis, n_dropped })
+}
+
+/// A spectrum whose every channel is exactly 0 is missing data, not sky: backends and writers
+/// insert such spectra for dropped packets and to pad the last PSRFITS row (`your/28.fits` ends
+/// with 403 of them). Real intensities are never zero in every channel at once.
+pub fn is_dropped_spectrum<'a>(mut values: impl Iterator<Item = &'a f32>) -> bool {
+    values.all(|&v| v == 0.0)
 }
 
 /// Whether each channel should be zapped: zero (or non-finite) variance — e.g. the all-zero band
@@ -609,6 +626,9 @@ pub fn zap_mask(stats: &ChannelStats, max_excess_kurtosis: Option<f64>) -> Vec<b
 
 /// An [`Observation`] whose channels are normalised to zero mean and unit variance
 /// (whole-observation statistics), with zapped channels (see [`zap_mask`]) set to 0.
+/// Missing spectra (all channels exactly 0, [`is_dropped_spectrum`]) become all 0 after
+/// normalisation, i.e. the channel means: they add nothing to a dedispersed series instead of a
+/// deep negative step that the detrender would turn into false pulses.
 ///
 /// Dedispersing this instead of the raw data weights every channel equally and keeps
 /// zero-variance channels from producing NaN or hiding the signal (the verification pipeline of
@@ -628,6 +648,13 @@ impl NormalisedObservation {
     /// The observation's read errors.
     pub fn new(mut inner: Box<dyn Observation>, cfg: &ChannelNormConfig) -> Result<Self, IoError> {
         let stats = channel_stats(inner.as_mut(), cfg.block_samples)?;
+        if stats.n_dropped > 0 {
+            tracing::warn!(
+                "{}: {} spectra are all zeros (dropped or padding) and are treated as missing data",
+                inner.source_description(),
+                stats.n_dropped
+            );
+        }
         let zapped = zap_mask(&stats, cfg.max_excess_kurtosis);
         let mean = stats.mean.iter().map(|&m| if m.is_finite() { m as f32 } else { 0.0 }).collect();
         let scale = stats
@@ -652,6 +679,9 @@ impl Observation for NormalisedObservation {
     fn read_block(&mut self, start_sample: u64, nsamples: usize) -> Result<Array2<f32>, IoError> {
         let mut blk = self.inner.read_block(start_sample, nsamples)?;
         for mut row in blk.rows_mut() {
+            if is_dropped_spectrum(row.iter()) {
+                continue;
+            }
             for (c, v) in row.iter_mut().enumerate() {
                 let z = if c < self.scale.len() && !self.zapped[c] {
                     (*v - self.mean[c]) * self.scale[c]
