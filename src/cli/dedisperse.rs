@@ -49,6 +49,19 @@ pub fn run(args: DedisperseArgs) -> anyhow::Result<()> {
     let header = obs.header().clone();
     let source = obs.source_description();
     let plan = args.opts.plan(&header).with_context(|| format!("DM plan for {source}"))?;
+    // Check every step fits the data before writing anything (TRAPS B13: no partial output set).
+    for step in &plan.steps {
+        let dm_hi = step.dms.iter().copied().fold(0.0, f64::max);
+        let tsamp = header.tsamp_s * step.downsamp as f64;
+        let sweep = tianyan::dedisp::max_delay_samples(&header, dm_hi, tsamp);
+        let n = header.nsamples / step.downsamp.max(1) as u64;
+        if sweep as u64 >= n {
+            anyhow::bail!(
+                "{source}: at DM {dm_hi} the dispersion sweep spans {sweep} samples of {tsamp} s but the data have \
+                 only {n}; lower --dm-max"
+            );
+        }
+    }
     std::fs::create_dir_all(&args.output)
         .with_context(|| format!("cannot create output directory {}", args.output.display()))?;
     let stem = args.files[0].file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_else(|| "series".into());
