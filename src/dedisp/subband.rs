@@ -230,8 +230,6 @@ impl ChannelBlocks {
                     self.buf.copy_within(c * stride + plen..c * stride + plen + ov, c * stride);
                 }
                 col = ov;
-            } else if p0 + plen == o0 {
-                col = 0;
             }
         }
         let end = len + ov;
