@@ -7,14 +7,14 @@
 //! | `preset` | telescope preset | `fast-l-band-lite` | same |
 //! | `duration_s` | observation length, s | 60 | 20 |
 //! | `nbits` | bits per sample | 8 | 8 |
-//! | `snr` | injected expected folded S/N values | 6, 8, 10, 12, 15, 20 | 8, 10, 15 |
+//! | `snr` | injected expected folded S/N values | 6, 8, 10, 12, 15, 20 | 10, 15 |
 //! | `duty_cycle` | Gaussian FWHM / period values | 0.025, 0.05, 0.1, 0.2 | 0.025, 0.05, 0.1 |
 //! | `period_s` | nominal periods, s (each seed shifts the frequency by a random fraction of a Fourier bin) | 0.2531 | 0.2531 |
 //! | `dm` | injected DMs, pc cm⁻³ | 60 | 60 |
 //! | `nchans` | channel counts | 1024 | 256 |
 //! | `tsamp_s` | sampling times, s | 3.93216e-4 | 3.93216e-4 |
-//! | `seeds` | injections per grid point (K) | 4 | 8 |
-//! | `noise_runs` | pure-noise observations (first `nchans`/`tsamp_s` of the lists) | 8 | 4 |
+//! | `seeds` | injections per grid point (K) | 4 | 5 |
+//! | `noise_runs` | pure-noise observations (first `nchans`/`tsamp_s` of the lists) | 8 | 3 |
 //! | `base_seed` | seed mixed into every injection's seed | 1 | 1 |
 //! | `dm_max` | highest DM searched | 120 | 100 |
 //! | `nharm` | most harmonics summed | 16 | 16 |
@@ -121,11 +121,11 @@ impl GridConfig {
             "default" => Ok(GridConfig::default()),
             "ci" => Ok(GridConfig {
                 duration_s: 20.0,
-                snr: vec![8.0, 10.0, 15.0],
+                snr: vec![10.0, 15.0],
                 duty_cycle: vec![0.025, 0.05, 0.1],
                 nchans: vec![256],
-                seeds: 8,
-                noise_runs: 4,
+                seeds: 5,
+                noise_runs: 3,
                 dm_max: 100.0,
                 ..GridConfig::default()
             }),

@@ -105,6 +105,9 @@ pub struct InjectionResult {
     pub dm_spacing: f64,
     /// Independent trials of the series at the true DM (the search's sigma correction).
     pub ntrials: f64,
+    /// DM error whose sweep across the band, `K_DM·ΔDM·(f_bot⁻² − f_top⁻²)`, equals the pulse's
+    /// effective FWHM `duty_eff · period` (pc cm⁻³): the DM resolution of the pulse itself.
+    pub dm_width_scale: f64,
     /// Ideal detection probability ([`theory::ideal_detection_probability`]).
     pub ideal_probability: f64,
     /// Harmonic stage of the ideal detection.
@@ -276,6 +279,7 @@ pub fn run_injection(inj: &Injection, cfg: &GridConfig) -> Result<ResultLine, Ac
         n_dm_trials: ndm as u32,
         dm_spacing: local_dm_spacing(&out.dm_trials, inj.dm),
         ntrials: 0.0,
+        dm_width_scale: 0.0,
         ideal_probability: 0.0,
         ideal_nharm: 0,
         cand_rank: -1,
@@ -314,6 +318,9 @@ pub fn run_injection(inj: &Injection, cfg: &GridConfig) -> Result<ResultLine, Ac
         let fc = header.fch1_mhz + header.foff_mhz * 0.5 * (nch - 1.0);
         let chan_smear = 2.0 * crate::consts::K_DM * inj.dm * header.foff_mhz.abs() / fc.powi(3);
         row.duty_eff = theory::effective_duty(inj.duty, period, header.tsamp_s * ds as f64, chan_smear);
+        let fbot = header.fch1_mhz + header.foff_mhz * (nch - 1.0);
+        let (flo, fhi) = (fbot.min(header.fch1_mhz), fbot.max(header.fch1_mhz));
+        row.dm_width_scale = row.duty_eff * period / (crate::consts::K_DM * (flo.powi(-2) - fhi.powi(-2))).max(1e-300);
         let powers = theory::expected_harmonic_powers(row.expected_snr, row.duty_eff, cfg.nharm.max(1));
         let stages = harmonic_stages(cfg.nharm);
         let (p, h) = theory::ideal_detection_probability(&powers, &stages, cfg.sigma_threshold, row.ntrials);
@@ -431,8 +438,11 @@ pub fn run_accuracy(
     let lines: Vec<ResultLine> = all.iter().filter_map(|i| by_key.remove(&i.key(&ctx))).collect();
     let summary = summarise(cfg, &lines);
     report::write_results_h5(&out_dir.join("results.h5"), cfg, &lines)?;
-    std::fs::write(out_dir.join("summary.md"), report::summary_markdown(cfg, &summary))
-        .map_err(|e| AccuracyError::File { path: out_dir.join("summary.md"), msg: e.to_string() })?;
+    let md = out_dir.join("summary.md");
+    let tmp = out_dir.join(format!(".summary.md.tmp{}", std::process::id()));
+    std::fs::write(&tmp, report::summary_markdown(cfg, &summary))
+        .and_then(|_| std::fs::rename(&tmp, &md))
+        .map_err(|e| AccuracyError::File { path: md.clone(), msg: e.to_string() })?;
     if let Err(e) = plots::write_plots(out_dir, cfg, &lines, &summary) {
         tracing::warn!("accuracy plots not written: {e}");
     }

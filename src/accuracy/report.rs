@@ -65,6 +65,8 @@ pub struct AccuracySummary {
     pub median_abs_dm_err: f64,
     /// Median of |DM error| / local trial spacing over all matches.
     pub median_abs_dm_err_steps: f64,
+    /// Median of |DM error| / the pulse's DM resolution (`dm_width_scale`) over all matches.
+    pub median_abs_dm_err_width: f64,
     /// Median local DM trial spacing at the injected DMs, pc cm⁻³.
     pub median_dm_spacing: f64,
     /// Per duty cycle: (duty, median measured efficiency, median ideal efficiency, detections).
@@ -176,6 +178,9 @@ pub fn summarise(cfg: &GridConfig, lines: &[ResultLine]) -> AccuracySummary {
         median_abs_dm_err_steps: median(
             &matched.iter().filter(|r| r.dm_spacing > 0.0).map(|r| r.dm_err.abs() / r.dm_spacing).collect::<Vec<_>>(),
         ),
+        median_abs_dm_err_width: median(
+            &matched.iter().filter(|r| r.dm_width_scale > 0.0).map(|r| r.dm_err.abs() / r.dm_width_scale).collect::<Vec<_>>(),
+        ),
         median_dm_spacing: median(&rows.iter().map(|r| r.dm_spacing).collect::<Vec<_>>()),
         efficiency_per_duty,
         total_time_s,
@@ -258,13 +263,15 @@ pub fn summary_markdown(cfg: &GridConfig, s: &AccuracySummary) -> String {
         m,
         "- matched at the fundamental: {}, at another harmonic ratio: {}\n\
          - median |frequency error| (fundamental matches): {:.3} Fourier bins\n\
-         - median |DM error|: {:.3} pc cm⁻³ = {:.2} local trial steps (median step {:.3} pc cm⁻³)\n",
+         - median |DM error|: {:.3} pc cm⁻³ = {:.2} local trial steps (median step {:.3} pc cm⁻³) = {:.3} \
+         of the pulse's DM resolution (the DM error whose band sweep equals the pulse FWHM)\n",
         s.n_fundamental,
         s.n_harmonic,
         s.median_abs_freq_err_bins,
         s.median_abs_dm_err,
         s.median_abs_dm_err_steps,
-        s.median_dm_spacing
+        s.median_dm_spacing,
+        s.median_abs_dm_err_width
     );
     let _ = writeln!(m, "## Search efficiency\n");
     let _ = writeln!(
