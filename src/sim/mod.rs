@@ -157,7 +157,10 @@ pub struct SimulatedObservation {
     pulsars: Vec<pulsar::PulsarModel>,
     bursts: Vec<burst::BurstModel>,
     rfi: Option<rfi::RfiModel>,
-    cache: Option<(u64, Array2<f32>)>,
+    /// Last generated chunk: index, length, `[len][nchans]` values.
+    cache: Option<(u64, usize, Vec<f32>)>,
+    /// Channel-major scratch of `generate_chunk_into`, kept between calls.
+    scratch: std::sync::Mutex<Vec<f32>>,
 }
 
 impl SimulatedObservation {
@@ -247,6 +250,7 @@ impl SimulatedObservation {
             bursts,
             rfi,
             cache: None,
+            scratch: std::sync::Mutex::new(Vec::new()),
         })
     }
 
@@ -267,18 +271,28 @@ impl SimulatedObservation {
 
     /// Generates chunk `index`: `([len][nchans]` quantised counts, number of clamped values).
     /// Channels are generated in parallel (rayon); the result does not depend on the thread count.
-    ///
-    /// # Panics
-    /// Never for `index < nchunks()`; an index beyond returns an empty array.
+    /// An index at or beyond [`Self::nchunks`] gives an empty array.
     pub fn generate_chunk(&self, index: u64) -> (Array2<f32>, u64) {
+        let mut out = Vec::new();
+        let (len, clipped) = self.generate_chunk_into(index, &mut out);
+        let arr = Array2::from_shape_vec((len, self.header.nchans), out).expect("shape matches length");
+        (arr, clipped)
+    }
+
+    /// [`Self::generate_chunk`] into a reusable buffer (`[len][nchans]` row-major, resized);
+    /// returns `(len, clipped)`.
+    pub fn generate_chunk_into(&self, index: u64, out: &mut Vec<f32>) -> (usize, u64) {
         let nchans = self.header.nchans;
         let j0 = index * CHUNK_SAMPLES as u64;
         let len = (self.header.nsamples.saturating_sub(j0) as usize).min(CHUNK_SAMPLES);
+        out.clear();
         if len == 0 {
-            return (Array2::zeros((0, nchans)), 0);
+            return (0, 0);
         }
-        // Channel-major scratch, then a tiled transpose into [len][nchans].
-        let mut buf = vec![0.0f32; nchans * len];
+        // Channel-major scratch (reused between calls), then a tiled transpose into [len][nchans].
+        let mut buf = self.scratch.lock().map(|mut g| std::mem::take(&mut *g)).unwrap_or_default();
+        buf.clear();
+        buf.resize(nchans * len, 0.0);
         let clipped: u64 = buf
             .par_chunks_mut(len)
             .enumerate()
@@ -295,20 +309,25 @@ impl SimulatedObservation {
                 noise::add_noise_and_quantise(col, self.cfg.seed, index, c, &self.quant, self.gains[c])
             })
             .sum();
-        let mut out = vec![0.0f32; len * nchans];
-        const TILE: usize = 16;
-        out.par_chunks_mut(TILE * nchans).enumerate().for_each(|(t, rows)| {
-            let r0 = t * TILE;
+        out.resize(len * nchans, 0.0);
+        const TR: usize = 64; // rows per tile
+        const TC: usize = 64; // channels per tile
+        out.par_chunks_mut(TR * nchans).enumerate().for_each(|(t, rows)| {
+            let r0 = t * TR;
             let nr = rows.len() / nchans;
-            for c in 0..nchans {
-                let src = &buf[c * len + r0..c * len + r0 + nr];
-                for (r, &v) in src.iter().enumerate() {
-                    rows[r * nchans + c] = v;
+            for cb in (0..nchans).step_by(TC) {
+                for c in cb..(cb + TC).min(nchans) {
+                    let src = &buf[c * len + r0..c * len + r0 + nr];
+                    for (r, &v) in src.iter().enumerate() {
+                        rows[r * nchans + c] = v;
+                    }
                 }
             }
         });
-        let arr = Array2::from_shape_vec((len, nchans), out).expect("shape matches length");
-        (arr, clipped)
+        if let Ok(mut g) = self.scratch.lock() {
+            *g = buf;
+        }
+        (len, clipped)
     }
 
     /// The truth record for this observation (`clipped` = clamped values counted while writing).
@@ -369,11 +388,14 @@ impl Observation for SimulatedObservation {
         let mut pos = start_sample;
         while pos < end {
             let idx = pos / cs;
-            if self.cache.as_ref().map(|(i, _)| *i) != Some(idx) {
-                let (chunk, _) = self.generate_chunk(idx);
-                self.cache = Some((idx, chunk));
+            if self.cache.as_ref().map(|(i, _, _)| *i) != Some(idx) {
+                let mut v = self.cache.take().map(|(_, _, v)| v).unwrap_or_default();
+                let (len, _) = self.generate_chunk_into(idx, &mut v);
+                self.cache = Some((idx, len, v));
             }
-            let chunk = &self.cache.as_ref().expect("just filled").1;
+            let nchans = self.header.nchans;
+            let (_, len, v) = self.cache.as_ref().expect("just filled");
+            let chunk = ndarray::ArrayView2::from_shape((*len, nchans), &v[..]).expect("chunk shape");
             let a = (pos - idx * cs) as usize;
             let b = ((end - idx * cs) as usize).min(chunk.nrows());
             let o = (pos - start_sample) as usize;
@@ -425,12 +447,14 @@ pub fn simulate_to_file_with_progress(
         }
     };
     let mut clipped = 0u64;
+    let mut buf = Vec::new();
     for idx in 0..obs.nchunks() {
-        let (chunk, c) = obs.generate_chunk(idx);
+        let (len, c) = obs.generate_chunk_into(idx, &mut buf);
+        let chunk = ndarray::ArrayView2::from_shape((len, header.nchans), &buf[..]).expect("chunk shape");
         clipped += c;
         match &mut writer {
-            Writer::Sigproc(w) => w.write_block(chunk.view())?,
-            Writer::Psrfits(w) => w.write_block(chunk.view())?,
+            Writer::Sigproc(w) => w.write_block(chunk)?,
+            Writer::Psrfits(w) => w.write_block(chunk)?,
         }
         progress((idx * CHUNK_SAMPLES as u64 + chunk.nrows() as u64).min(header.nsamples), header.nsamples);
     }

@@ -120,7 +120,8 @@ impl ProfileTable {
         // Quick exit when the whole window lies where the shape is zero.
         if self.periodic {
             if self.on_len < 1.0 && w < 1.0 {
-                let rel = (x0 - self.on_start).rem_euclid(1.0);
+                let rel = x0 - self.on_start;
+                let rel = rel - rel.floor();
                 if rel > self.on_len && rel + w < 1.0 {
                     return 0.0;
                 }
