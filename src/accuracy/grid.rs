@@ -23,7 +23,7 @@
 //! | `noise_probe_sigma` | reporting threshold of the pure-noise searches | −2 | −2 |
 //! | `match_tol_bins` | frequency match tolerance, Fourier bins | 2 | 2 |
 //! | `match_max_harmonic` | harmonics and sub-harmonics h ≤ this are matches | 16 | 16 |
-//! | `match_dm_steps`, `match_dm_frac` | DM tolerance max(steps × local trial spacing, frac × DM) | 2, 0.05 | same |
+//! | `match_dm_steps`, `match_dm_frac`, `match_dm_widths` | DM tolerance max(steps × local trial spacing, frac × DM, widths × the DM error whose band sweep equals the pulse FWHM) | 2, 0.05, 1 | same |
 //! | `jobs` | injections run at once (1 = one at a time with a parallel search) | 1 | 1 |
 
 use serde::{Deserialize, Serialize};
@@ -77,6 +77,9 @@ pub struct GridConfig {
     pub match_dm_steps: f64,
     /// DM tolerance as a fraction of the DM.
     pub match_dm_frac: f64,
+    /// DM tolerance in units of the pulse's DM resolution (DM error whose band sweep equals the
+    /// pulse's effective FWHM).
+    pub match_dm_widths: f64,
     /// Injections run at once (1: sequential injections, each search parallel).
     pub jobs: usize,
 }
@@ -106,6 +109,7 @@ impl Default for GridConfig {
             match_max_harmonic: 16,
             match_dm_steps: 2.0,
             match_dm_frac: 0.05,
+            match_dm_widths: 1.0,
             jobs: 1,
         }
     }
@@ -176,7 +180,7 @@ impl GridConfig {
         if self.seeds == 0 {
             return Err("seeds must be >= 1".into());
         }
-        if !(self.match_tol_bins > 0.0 && self.match_dm_steps >= 0.0 && self.match_dm_frac >= 0.0) {
+        if !(self.match_tol_bins > 0.0 && self.match_dm_steps >= 0.0 && self.match_dm_frac >= 0.0 && self.match_dm_widths >= 0.0) {
             return Err("match tolerances must be positive".into());
         }
         if self.jobs == 0 {

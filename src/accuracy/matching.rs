@@ -19,6 +19,16 @@ pub struct MatchTolerance {
     pub dm_steps: f64,
     /// DM tolerance as a fraction of the true DM.
     pub dm_frac: f64,
+    /// DM tolerance in units of the pulse's own DM resolution (the DM error whose band sweep
+    /// equals the pulse FWHM, passed to [`find_match`]); 0 disables this term.
+    pub dm_widths: f64,
+}
+
+impl MatchTolerance {
+    /// The DM tolerance `max(dm_steps · dm_spacing, dm_frac · dm, dm_widths · dm_width_scale)`.
+    pub fn dm_tolerance(&self, dm: f64, dm_spacing: f64, dm_width_scale: f64) -> f64 {
+        (self.dm_steps * dm_spacing).max(self.dm_frac * dm).max(self.dm_widths * dm_width_scale)
+    }
 }
 
 /// A successful match.
@@ -81,16 +91,17 @@ pub fn harmonic_match(freq_hz: f64, true_freq_hz: f64, tobs_s: f64, tol: &MatchT
 
 /// The first candidate (in the order given: the search's sigma order) that matches the pulsar
 /// of frequency `true_freq_hz` and DM `true_dm` (module docs); `dm_spacing` is
-/// [`local_dm_spacing`] of the searched trials.
+/// [`local_dm_spacing`] of the searched trials, `dm_width_scale` the pulse's DM resolution.
 pub fn find_match(
     cands: &[Candidate],
     true_freq_hz: f64,
     true_dm: f64,
     tobs_s: f64,
     dm_spacing: f64,
+    dm_width_scale: f64,
     tol: &MatchTolerance,
 ) -> Option<MatchInfo> {
-    let dm_tol = (tol.dm_steps * dm_spacing).max(tol.dm_frac * true_dm);
+    let dm_tol = tol.dm_tolerance(true_dm, dm_spacing, dm_width_scale);
     cands.iter().enumerate().find_map(|(index, c)| {
         let dm_err = c.dm - true_dm;
         if dm_err.abs() > dm_tol + 1e-9 {

@@ -138,7 +138,8 @@ pub struct InjectionResult {
     pub ideal_fourier_snr: f64,
     /// Sifted candidates in total.
     pub n_candidates: u32,
-    /// Candidates ≥ the detection threshold that match nothing injected (false alarms).
+    /// Candidates ≥ the detection threshold that match nothing injected and that sifting did not
+    /// flag as a harmonic (`p/q` ratio) of a stronger candidate (false alarms).
     pub n_unmatched_above: u32,
     /// Wall-clock time of simulation + search, s.
     pub elapsed_s: f64,
@@ -160,7 +161,7 @@ pub struct ResultLine {
 /// The context string mixed into every key: the settings shared by all injections.
 pub fn key_context(cfg: &GridConfig) -> String {
     format!(
-        "{}|T={}|nbits={}|base={}|dmmax={}|nharm={}|sig={}|f={}-{}|probe={}",
+        "{}|T={}|nbits={}|base={}|dmmax={}|nharm={}|sig={}|f={}-{}|probe={}|match={},{},{},{},{}",
         cfg.preset,
         cfg.duration_s,
         cfg.nbits,
@@ -170,7 +171,12 @@ pub fn key_context(cfg: &GridConfig) -> String {
         cfg.sigma_threshold,
         cfg.fmin_hz,
         cfg.fmax_hz,
-        cfg.noise_probe_sigma
+        cfg.noise_probe_sigma,
+        cfg.match_tol_bins,
+        cfg.match_max_harmonic,
+        cfg.match_dm_steps,
+        cfg.match_dm_frac,
+        cfg.match_dm_widths
     )
 }
 
@@ -259,6 +265,7 @@ pub fn run_injection(inj: &Injection, cfg: &GridConfig) -> Result<ResultLine, Ac
         max_harmonic: cfg.match_max_harmonic,
         dm_steps: cfg.match_dm_steps,
         dm_frac: cfg.match_dm_frac,
+        dm_widths: cfg.match_dm_widths,
     };
 
     let mut row = InjectionResult {
@@ -326,7 +333,7 @@ pub fn run_injection(inj: &Injection, cfg: &GridConfig) -> Result<ResultLine, Ac
         let (p, h) = theory::ideal_detection_probability(&powers, &stages, cfg.sigma_threshold, row.ntrials);
         row.ideal_probability = p;
         row.ideal_nharm = h;
-        let m = find_match(&out.candidates, freq, inj.dm, row.tobs_s, row.dm_spacing, &tol);
+        let m = find_match(&out.candidates, freq, inj.dm, row.tobs_s, row.dm_spacing, row.dm_width_scale, &tol);
         if let Some(m) = m {
             let c = &out.candidates[m.index];
             row.matched = 1;
@@ -343,11 +350,11 @@ pub fn run_injection(inj: &Injection, cfg: &GridConfig) -> Result<ResultLine, Ac
             row.dm_err = m.dm_err;
             row.ideal_fourier_snr = (2.0 * powers.iter().take(c.nharm as usize).sum::<f64>()).sqrt();
         }
-        let dm_tol = (tol.dm_steps * row.dm_spacing).max(tol.dm_frac * inj.dm);
+        let dm_tol = tol.dm_tolerance(inj.dm, row.dm_spacing, row.dm_width_scale);
         row.n_unmatched_above = out
             .candidates
             .iter()
-            .filter(|c| c.sigma >= thr)
+            .filter(|c| c.sigma >= thr && c.harmonic_of < 0)
             .filter(|c| (c.dm - inj.dm).abs() > dm_tol || harmonic_match(c.frequency_hz, freq, row.tobs_s, &tol).is_none())
             .count() as u32;
     }

@@ -225,7 +225,7 @@ pub fn summary_markdown(cfg: &GridConfig, s: &AccuracySummary) -> String {
         "Observations: preset `{}`, {} s, {} bits, nchans {:?}, tsamp {:?} s; periods {:?} s; DMs {:?}; \
          search DM 0–{}, {} harmonics, threshold {}σ (trials-corrected), {}–{} Hz. \
          {} injections with a pulsar ({} seeds per point) and {} pure-noise observations. \
-         Match: frequency within {} Fourier bins of h·f or f/h (h ≤ {}), DM within max({} trial steps, {} % of DM).\n",
+         Match: frequency within {} Fourier bins of h·f or f/h (h ≤ {}), DM within max({} trial steps, {} % of DM, {} × the pulse's DM resolution).\n",
         cfg.preset,
         cfg.duration_s,
         cfg.nbits,
@@ -244,7 +244,8 @@ pub fn summary_markdown(cfg: &GridConfig, s: &AccuracySummary) -> String {
         cfg.match_tol_bins,
         cfg.match_max_harmonic,
         cfg.match_dm_steps,
-        cfg.match_dm_frac * 100.0
+        cfg.match_dm_frac * 100.0,
+        cfg.match_dm_widths
     );
     let _ = writeln!(m, "## Completeness (detected/injected, ideal in brackets)\n");
     m.push_str(&completeness_table(cfg, s));
@@ -255,7 +256,7 @@ pub fn summary_markdown(cfg: &GridConfig, s: &AccuracySummary) -> String {
     }
     let _ = writeln!(
         m,
-        "\nCandidates ≥ {}σ matching nothing injected, in the {} observations with a pulsar: {}.\n",
+        "\nCandidates ≥ {}σ matching nothing injected (and not flagged by sifting as a harmonic of a stronger candidate), in the {} observations with a pulsar: {}.\n",
         cfg.sigma_threshold, s.n_injections, s.unmatched_in_injections
     );
     let _ = writeln!(m, "## Parameter errors\n");
