@@ -162,7 +162,7 @@ pub fn write_plots(dir: &Path, cfg: &GridConfig, lines: &[ResultLine], s: &Accur
         let (a, b) = root.split_horizontally(600);
         let hist = |area: &DrawingArea<BitMapBackend, Shift>, vals: Vec<f64>, lim: f64, title: &str, xd: &str| -> Result<(), String> {
             const NB: usize = 24;
-            let mut counts = vec![0u32; NB];
+            let mut counts = [0u32; NB];
             for v in vals {
                 let k = ((v + lim) / (2.0 * lim) * NB as f64).floor();
                 if (0.0..NB as f64).contains(&k) {

@@ -133,7 +133,7 @@ pub fn boxcar_efficiency(duty: f64) -> f64 {
 /// (the non-central χ² tail of the module docs, Poisson mixture summed in log space).
 pub fn ln_detection_probability(signal: f64, nharm: u32, threshold: f64) -> f64 {
     let n = nharm.max(1);
-    if !(signal > 0.0) {
+    if signal.is_nan() || signal <= 0.0 {
         return chi2_logsf(threshold, n);
     }
     let mu = signal;
