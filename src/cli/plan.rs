@@ -61,17 +61,39 @@ pub struct PlanArgs {
     /// Print the plan as JSON (the `DmPlan` structure) instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Dedispersion algorithm to report (`auto` shows the cost model's choice per step and why).
+    #[arg(long, default_value = "auto")]
+    pub dedisp: String,
 }
 
 /// Runs `tianyan plan`.
 pub fn run(args: PlanArgs) -> anyhow::Result<()> {
     let obs = tianyan::open_observation(&args.files)?;
     let header = obs.header().clone();
-    let plan = args.opts.plan(&header).with_context(|| format!("DM plan for {}", obs.source_description()))?;
+    let mut plan = args.opts.plan(&header).with_context(|| format!("DM plan for {}", obs.source_description()))?;
+    let mut choices = Vec::new();
+    let mut names: Vec<String> = Vec::new();
+    for step in &plan.steps {
+        let (name, why) = if args.dedisp == "auto" {
+            tianyan::pipeline::choose_dedisperser(&header, &step.dms, step.downsamp.max(1))
+        } else {
+            (args.dedisp.clone(), "chosen with --dedisp".to_string())
+        };
+        let (lo, hi) = (step.dms.first().copied().unwrap_or(0.0), step.dms.last().copied().unwrap_or(0.0));
+        choices.push(format!("  DM {lo:.3}–{hi:.3}: {name} ({why})"));
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    plan.algorithm = names.join("+");
     if args.json {
         println!("{}", serde_json::to_string_pretty(&plan)?);
     } else {
         print!("{}", plan.describe(&header));
+        println!("dedispersion per step:");
+        for c in &choices {
+            println!("{c}");
+        }
     }
     Ok(())
 }
