@@ -34,11 +34,16 @@ fn fdd_spectra(obs: &mut dyn Observation, dms: &[f64], band_limit: bool) -> f32 
     let nfft = fast_len(NSAMPLES + maxd);
     let raw = obs.read_block(0, NSAMPLES).unwrap();
     let mut rows = vec![0f32; NCHANS * nfft];
-    rows.par_chunks_mut(nfft).enumerate().for_each(|(c, r)| {
-        let col = raw.column(c);
-        let mean = col.iter().map(|&v| v as f64).sum::<f64>() / NSAMPLES as f64;
-        for (o, v) in r.iter_mut().zip(col.iter()) {
-            *o = (*v as f64 - mean) as f32;
+    // Transpose 16 channels per task (contiguous 64-byte reads per time row), then remove means.
+    rows.par_chunks_mut(nfft * 16).enumerate().for_each(|(g, grp)| {
+        for (t, row) in raw.outer_iter().enumerate() {
+            for (r, v) in row.iter().skip(g * 16).take(16).enumerate() {
+                grp[r * nfft + t] = *v;
+            }
+        }
+        for r in grp.chunks_mut(nfft) {
+            let mean = r[..NSAMPLES].iter().map(|&v| v as f64).sum::<f64>() / NSAMPLES as f64;
+            r[..NSAMPLES].iter_mut().for_each(|v| *v = (*v as f64 - mean) as f32);
         }
     });
     let sp = ChannelSpectra::from_rows(&mut rows, nfft).unwrap();

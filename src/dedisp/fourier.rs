@@ -315,6 +315,11 @@ fn chunk_kernel<A: Arith>(
                 .zip(xi_all[..n].chunks_exact(LANES))
                 .zip(ar.chunks_exact_mut(LANES).zip(ai.chunks_exact_mut(LANES)))
             {
+                // Fixed-size views: no bounds checks, so the lane loop vectorises.
+                let (xr, xi): (&[f32; LANES], &[f32; LANES]) =
+                    (xr.try_into().expect("LANES-long chunk"), xi.try_into().expect("LANES-long chunk"));
+                let (ar, ai): (&mut [f32; LANES], &mut [f32; LANES]) =
+                    (ar.try_into().expect("LANES-long chunk"), ai.try_into().expect("LANES-long chunk"));
                 for l in 0..LANES {
                     ar[l] = A::mac(xr[l], pr[l], A::mac(-xi[l], pi[l], ar[l]));
                     ai[l] = A::mac(xr[l], pi[l], A::mac(xi[l], pr[l], ai[l]));
