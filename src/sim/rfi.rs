@@ -31,11 +31,12 @@ pub struct RfiSpec {
 }
 
 impl Default for RfiSpec {
-    /// 1 % of channels at 2–20 σ; 0.2 impulses per second of 1–3 σ per channel lasting 1–20 ms.
+    /// 1 % of channels at 1–4 σ (peaks ≤ 8 σ, inside the 8-bit range); 0.2 impulses per second of
+    /// 1–3 σ per channel lasting 1–20 ms.
     fn default() -> Self {
         RfiSpec {
             narrowband_fraction: 0.01,
-            narrowband_sigma: (2.0, 20.0),
+            narrowband_sigma: (1.0, 4.0),
             impulse_rate_hz: 0.2,
             impulse_sigma: (1.0, 3.0),
             impulse_duration_s: (1e-3, 2e-2),
