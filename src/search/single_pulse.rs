@@ -262,10 +262,43 @@ pub fn detrend_normalise(series: &[f32], block_len: usize) -> (Vec<f32>, f64) {
     (out, sigma)
 }
 
+/// Robust noise level of width-`w` boxcar sums of a series given by its prefix sums.
+///
+/// For white unit-variance noise this is `sqrt(w)`. Dedispersed series are not always white:
+/// FDMT (and any dedisperser that integrates along the sweep inside a channel, or a backend's
+/// own smoothing) correlates neighbouring samples, and then `sqrt(w)` underestimates the noise of
+/// a sum and inflates S/N. So the level is measured: `1.4826 × MAD` of the sums over starts spaced
+/// `max(1, w/2)` apart (the burst itself is an outlier the median ignores). With fewer than 64
+/// sums, or a zero MAD (a mostly constant series), `sqrt(w)` is used.
+pub fn boxcar_noise(prefix: &[f64], w: usize) -> f64 {
+    let n = prefix.len().saturating_sub(1);
+    let white = (w as f64).sqrt();
+    if w == 0 || w > n {
+        return white.max(1.0);
+    }
+    let stride = (w / 2).max(1);
+    let mut sums: Vec<f32> = (0..=(n - w)).step_by(stride).map(|j| (prefix[j + w] - prefix[j]) as f32).collect();
+    if sums.len() < 64 {
+        return white;
+    }
+    let med = median_in_place(&mut sums);
+    for x in sums.iter_mut() {
+        *x = (*x - med).abs();
+    }
+    let mad = median_in_place(&mut sums) as f64;
+    let est = 1.4826 * mad;
+    if est.is_finite() && est > 0.0 {
+        est
+    } else {
+        white
+    }
+}
+
 /// Boxcar search of a zero-mean, unit-variance series `x` (already detrended and normalised).
 ///
 /// For each width `w` in `widths` (skipping 0 and widths longer than `x`), computes
-/// `S/N(j) = Σ_{i=j}^{j+w−1} x_i / sqrt(w)` for every start `j` from an `f64` prefix sum, and
+/// `S/N(j) = Σ_{i=j}^{j+w−1} x_i / σ_w` for every start `j` from an `f64` prefix sum, with
+/// `σ_w` the measured noise of width-`w` sums ([`boxcar_noise`]; `sqrt(w)` for white noise), and
 /// reports one [`BoxcarHit`] per maximal run of starts with `S/N ≥ threshold`, at the run's
 /// maximum. Hits are ordered by width (input order), then start. Cost O(len · nwidths).
 pub fn boxcar_search(x: &[f32], widths: &[usize], threshold: f32) -> Vec<BoxcarHit> {
@@ -282,7 +315,7 @@ pub fn boxcar_search(x: &[f32], widths: &[usize], threshold: f32) -> Vec<BoxcarH
         if w == 0 || w > n {
             continue;
         }
-        let inv = 1.0 / (w as f64).sqrt();
+        let inv = 1.0 / boxcar_noise(&prefix, w);
         let mut best: Option<(usize, f32)> = None;
         for j in 0..=(n - w) {
             let snr = ((prefix[j + w] - prefix[j]) * inv) as f32;
