@@ -622,7 +622,12 @@ impl FddDedisperser {
                     // Band-limited: search only bins below the highest channel cut-off, as the
                     // spectrum of an M-sample series at tsamp·N/M (same bin frequencies).
                     let kmax = lim.map_or(nbins, |l| l[g * nchans..(g + 1) * nchans].iter().copied().max().unwrap_or(nbins));
-                    if kmax < nbins && kmax >= 16 {
+                    if kmax < 16 {
+                        // Everything above a few bins is smeared out: nothing to search (and an
+                        // all-zero spectrum must not reach the whitening).
+                        tracing::debug!("DM {dm}: band-limited to {kmax} bins, not searched");
+                        Vec::new()
+                    } else if kmax < nbins {
                         let m = 2 * (kmax - 1);
                         search_spectrum(&spec[..kmax], m, s.tsamp_out * nfft as f64 / m as f64, dm, cfg)
                     } else {
