@@ -101,3 +101,25 @@ fn pure_noise_has_no_candidate_above_sigma_7() {
     // a handful at most would mean the correction is broken.
     assert!(above6 <= 2, "{above6} noise candidates above the 6σ threshold in 5 observations");
 }
+
+/// Issue 5: every dedispersion algorithm (direct, subband, FDMT, fused FDD, and `auto`) finds the same pulsar as `direct`: frequency
+/// within 1 Fourier bin, DM within 2 % of the truth, sigma within 25 % of direct's.
+#[test]
+fn every_dedisperser_finds_the_pulsar_like_direct() {
+    let pulsar = "period=0.2531,dm=71,snr=18";
+    let mut sigmas = Vec::new();
+    for algo in ["direct", "subband", "fdmt", "fdd", "auto"] {
+        let obs = sim(512, 393.216e-6, 30.0, 5, &[pulsar]);
+        let tobs = obs.header().duration_s();
+        let cfg = SearchConfig { dm_max: 150.0, single_pulse: false, dedisp: algo.into(), ..SearchConfig::default() };
+        let out = run_search(Box::new(obs), &cfg, &mut |_, _| {}).unwrap();
+        let top = out.candidates.first().unwrap_or_else(|| panic!("{algo}: no candidates"));
+        eprintln!("{algo} ({}): f {:.6} dm {:.2} sigma {:.2}", out.dedisperser, top.frequency_hz, top.dm, top.sigma);
+        assert!(bins_off(top, 1.0 / 0.2531, tobs).abs() <= 1.0, "{algo}: f {}", top.frequency_hz);
+        assert!((top.dm - 71.0).abs() <= 0.02 * 71.0, "{algo}: DM {}", top.dm);
+        sigmas.push(top.sigma);
+    }
+    for (i, s) in sigmas.iter().enumerate() {
+        assert!((s - sigmas[0]).abs() <= 0.25 * sigmas[0], "algorithm {i}: sigma {s} vs direct {}", sigmas[0]);
+    }
+}
