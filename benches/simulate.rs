@@ -1,28 +1,48 @@
-//! Simulator throughput in channel-samples per second (values generated, quantised and
-//! transposed into `[nsamples][nchans]`), through `generate_chunk_into` with a reused buffer as
-//! `simulate_to_file` does.
+//! Simulator throughput in channel-samples per second (values generated, quantised and laid out
+//! as `[nsamples][nchans]`), through `generate_chunk_into` with a reused buffer as
+//! `simulate_to_file` does. One chunk of [`CHUNK_SAMPLES`] samples per iteration, FAST L-band
+//! (8-bit), at 1024 and 4096 channels, on the global rayon pool (all cores):
 //!
-//! * `noise_only`: FAST L-band channels (4096), one chunk of 2048 samples of pure noise — the
-//!   floor set by Gaussian generation and quantisation.
-//! * `pulsar_burst`: the same with a pulsar (DM 71) and a burst (DM 500) injected.
+//! * `noise_only/N`: pure noise — the floor set by Gaussian generation and quantisation.
+//! * `pulsar/N`: with a pulsar (P = 0.2531 s, DM 71, S/N 20); the chunk is on-pulse.
+//! * `pulsar_burst/N`: the pulsar plus a burst (DM 500, 2 ms) whose sweep crosses the chunk.
+//! * `noise_only_1thread/4096`: the noise case on a one-thread pool (parallel-split overhead).
 //! * `normals_1thread`: the bare cost of one `ChaCha8Rng` + `StandardNormal` (ziggurat) deviate,
 //!   single-threaded, for comparison.
-use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use tianyan::sim::{BurstSpec, PulsarSpec, SimConfig, SimulatedObservation, CHUNK_SAMPLES};
 
 fn bench(c: &mut Criterion) {
-    let base = SimConfig { preset: "fast-l-band".into(), duration_s: 2.0, seed: 1, ..SimConfig::default() };
-    let mut with_signals = base.clone();
-    with_signals.pulsars.push(PulsarSpec::parse("period=0.2531,dm=71,snr=20").unwrap());
-    with_signals.bursts.push(BurstSpec::parse("time=0.05,dm=500,snr=12,width=0.002").unwrap());
     let mut g = c.benchmark_group("simulate");
     g.sample_size(10);
-    for (name, cfg) in [("noise_only", base), ("pulsar_burst", with_signals)] {
-        let obs = SimulatedObservation::new(&cfg).unwrap();
-        let nchans = 4096u64;
-        g.throughput(Throughput::Elements(nchans * CHUNK_SAMPLES as u64));
-        let mut buf = Vec::new();
-        g.bench_function(name, |b| b.iter(|| black_box(obs.generate_chunk_into(black_box(0), &mut buf))));
+    for nchans in [1024usize, 4096] {
+        let base = SimConfig {
+            preset: "fast-l-band".into(),
+            duration_s: 2.0,
+            nchans: Some(nchans),
+            seed: 1,
+            ..SimConfig::default()
+        };
+        let mut pulsar = base.clone();
+        pulsar.pulsars.push(PulsarSpec::parse("period=0.2531,dm=71,snr=20").unwrap());
+        let mut pulsar_burst = pulsar.clone();
+        pulsar_burst.bursts.push(BurstSpec::parse("time=0.05,dm=500,snr=12,width=0.002").unwrap());
+        g.throughput(Throughput::Elements((nchans * CHUNK_SAMPLES) as u64));
+        for (name, cfg) in [("noise_only", base.clone()), ("pulsar", pulsar), ("pulsar_burst", pulsar_burst)] {
+            let obs = SimulatedObservation::new(&cfg).unwrap();
+            let mut buf = Vec::new();
+            g.bench_function(BenchmarkId::new(name, nchans), |b| {
+                b.iter(|| black_box(obs.generate_chunk_into(black_box(0), &mut buf)))
+            });
+        }
+        if nchans == 4096 {
+            let obs = SimulatedObservation::new(&base).unwrap();
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+            let mut buf = Vec::new();
+            g.bench_function(BenchmarkId::new("noise_only_1thread", nchans), |b| {
+                b.iter(|| pool.install(|| black_box(obs.generate_chunk_into(black_box(0), &mut buf))))
+            });
+        }
     }
     g.throughput(Throughput::Elements(1 << 20));
     g.bench_function("normals_1thread", |b| {

@@ -38,6 +38,15 @@ use std::path::Path;
 /// Samples per generation chunk (fixed: part of the random-number layout).
 pub const CHUNK_SAMPLES: usize = 2048;
 
+/// Channels per parallel work item of [`SimulatedObservation::generate_chunk_into`]: 16 `f32`
+/// fill one 64-byte cache line of an output row. Not part of the random-number layout.
+const GROUP_CHANS: usize = 16;
+
+thread_local! {
+    /// Per-thread channel-major scratch of one channel group (`GROUP_CHANS × (CHUNK_SAMPLES + 16)`).
+    static GROUP_SCRATCH: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// Errors of the simulator.
 #[derive(Debug, thiserror::Error)]
 pub enum SimError {
@@ -159,8 +168,6 @@ pub struct SimulatedObservation {
     rfi: Option<rfi::RfiModel>,
     /// Last generated chunk: index, length, `[len][nchans]` values.
     cache: Option<(u64, usize, Vec<f32>)>,
-    /// Channel-major scratch of `generate_chunk_into`, kept between calls.
-    scratch: std::sync::Mutex<Vec<f32>>,
 }
 
 impl SimulatedObservation {
@@ -250,7 +257,6 @@ impl SimulatedObservation {
             bursts,
             rfi,
             cache: None,
-            scratch: std::sync::Mutex::new(Vec::new()),
         })
     }
 
@@ -281,53 +287,88 @@ impl SimulatedObservation {
 
     /// [`Self::generate_chunk`] into a reusable buffer (`[len][nchans]` row-major, resized);
     /// returns `(len, clipped)`.
+    ///
+    /// Work is split over groups of [`GROUP_CHANS`] adjacent channels (rayon). Within a group each
+    /// channel is generated over the whole chunk in a channel-major scratch column (signals,
+    /// then noise and quantisation, as the random-number layout requires), and the group is then
+    /// written into the output rows, one `GROUP_CHANS`-wide contiguous run per sample: no
+    /// separate transpose pass over the chunk and no zero fill of the output.
     pub fn generate_chunk_into(&self, index: u64, out: &mut Vec<f32>) -> (usize, u64) {
         let nchans = self.header.nchans;
         let j0 = index * CHUNK_SAMPLES as u64;
         let len = (self.header.nsamples.saturating_sub(j0) as usize).min(CHUNK_SAMPLES);
-        out.clear();
         if len == 0 {
+            out.clear();
             return (0, 0);
         }
-        // Channel-major scratch (reused between calls), then a tiled transpose into [len][nchans].
-        let mut buf = self.scratch.lock().map(|mut g| std::mem::take(&mut *g)).unwrap_or_default();
-        buf.clear();
-        buf.resize(nchans * len, 0.0);
-        let clipped: u64 = buf
-            .par_chunks_mut(len)
+        if out.len() != len * nchans {
+            // Every value is overwritten below, so a reused buffer of the right size is not refilled.
+            out.clear();
+            out.resize(len * nchans, 0.0);
+        }
+        let mut view = ndarray::ArrayViewMut2::from_shape((len, nchans), &mut out[..]).expect("shape matches length");
+        let clipped = view
+            .axis_chunks_iter_mut(ndarray::Axis(1), GROUP_CHANS)
+            .into_par_iter()
             .enumerate()
-            .map(|(c, col)| {
-                for p in &self.pulsars {
-                    p.add_to_channel(c, j0, col);
-                }
-                for b in &self.bursts {
-                    b.add_to_channel(c, j0, col);
-                }
-                if let Some(r) = &self.rfi {
-                    r.add_to_channel(c, j0, col);
-                }
-                noise::add_noise_and_quantise(col, self.cfg.seed, index, c, &self.quant, self.gains[c])
+            .map(|(g, tile)| {
+                GROUP_SCRATCH.with(|cell| {
+                    let mut scratch = cell.borrow_mut();
+                    self.generate_group(index, j0, g * GROUP_CHANS, tile, &mut scratch)
+                })
             })
             .sum();
-        out.resize(len * nchans, 0.0);
-        const TR: usize = 64; // rows per tile
-        const TC: usize = 64; // channels per tile
-        out.par_chunks_mut(TR * nchans).enumerate().for_each(|(t, rows)| {
-            let r0 = t * TR;
-            let nr = rows.len() / nchans;
-            for cb in (0..nchans).step_by(TC) {
-                for c in cb..(cb + TC).min(nchans) {
-                    let src = &buf[c * len + r0..c * len + r0 + nr];
-                    for (r, &v) in src.iter().enumerate() {
-                        rows[r * nchans + c] = v;
-                    }
+        (len, clipped)
+    }
+
+    /// Generates channels `c0 .. c0 + tile.ncols()` of the chunk starting at sample `j0` into
+    /// `tile` (`[len][ncols]`, a column block of the chunk); `scratch` is reused working memory.
+    /// Returns the number of clamped values.
+    fn generate_group(
+        &self,
+        index: u64,
+        j0: u64,
+        c0: usize,
+        mut tile: ndarray::ArrayViewMut2<'_, f32>,
+        scratch: &mut Vec<f32>,
+    ) -> u64 {
+        let (len, ng) = tile.dim();
+        // Column stride padded by one cache line so the `ng` column streams read back in the
+        // transpose do not all map to the same L1 sets.
+        let stride = len + 16;
+        scratch.clear();
+        scratch.resize(ng * stride, 0.0);
+        let mut clipped = 0u64;
+        for (k, col) in scratch.chunks_exact_mut(stride).enumerate() {
+            let c = c0 + k;
+            let col = &mut col[..len];
+            for p in &self.pulsars {
+                p.add_to_channel(c, j0, col);
+            }
+            for b in &self.bursts {
+                b.add_to_channel(c, j0, col);
+            }
+            if let Some(r) = &self.rfi {
+                r.add_to_channel(c, j0, col);
+            }
+            clipped += noise::add_noise_and_quantise(col, self.cfg.seed, index, c, &self.quant, self.gains[c]);
+        }
+        if ng == GROUP_CHANS {
+            let cols: [&[f32]; GROUP_CHANS] = std::array::from_fn(|k| &scratch[k * stride..k * stride + len]);
+            for (r, mut row) in tile.rows_mut().into_iter().enumerate() {
+                let row = row.as_slice_mut().expect("a row of a column block is contiguous");
+                for (v, col) in row.iter_mut().zip(&cols) {
+                    *v = col[r];
                 }
             }
-        });
-        if let Ok(mut g) = self.scratch.lock() {
-            *g = buf;
+        } else {
+            for (r, mut row) in tile.rows_mut().into_iter().enumerate() {
+                for (k, v) in row.iter_mut().enumerate() {
+                    *v = scratch[k * stride + r];
+                }
+            }
         }
-        (len, clipped)
+        clipped
     }
 
     /// The truth record for this observation (`clipped` = clamped values counted while writing).

@@ -78,7 +78,7 @@ impl Quantiser {
             offset: (gain as f64 * self.offset) as f32,
             scale: (gain as f64 * self.scale) as f32,
             lo: self.min_value as f32,
-            hi: self.max_value as f32,
+            hi_i: if self.nbits == 32 { i32::MAX } else { self.max_value as i32 },
             float: self.nbits == 32,
         }
     }
@@ -89,31 +89,30 @@ impl Quantiser {
 pub(crate) struct PreparedQuantiser {
     offset: f32,
     scale: f32,
+    /// Smallest count as `f32` (0 for every integer `nbits`).
     lo: f32,
-    hi: f32,
+    /// Largest count as an integer (`2^nbits − 1`; unused for floats).
+    hi_i: i32,
     float: bool,
 }
 
 impl PreparedQuantiser {
     /// Quantised value and whether it was clamped.
-    #[inline]
+    ///
+    /// Rounds half up through a saturating integer cast (no libm `roundf`, no branches, so the
+    /// loop vectorises): with `y = offset + scale·x + 0.5`, the value is `trunc(y)` clamped to
+    /// `[0, hi]`, which equals `floor(y)` for `y ≥ 0` and 0 below; `y < 0` or `trunc(y) > hi`
+    /// counts as clamped.
+    #[inline(always)]
     pub(crate) fn apply(&self, x: f32) -> (f32, bool) {
         let v = self.offset + self.scale * x;
         if self.float {
             return (v, false);
         }
-        // Round half up via an integer cast (avoids a libm `roundf` call); `lo` is 0 for every
-        // integer nbits, so anything below −0.5 is clamped.
         let y = v + 0.5;
-        if !(y >= self.lo) {
-            return (self.lo, true);
-        }
-        let r = (y as i32) as f32;
-        if r > self.hi {
-            (self.hi, true)
-        } else {
-            (r, false)
-        }
+        let r = y as i32; // saturating; NaN → 0
+        let clamped = !(y >= self.lo) | (r > self.hi_i);
+        (r.clamp(0, self.hi_i) as f32, clamped)
     }
 }
 
@@ -163,6 +162,11 @@ pub(crate) const DOMAIN_RFI: u64 = 2;
 
 /// Adds unit Gaussian noise to `signal` (σ units) for channel `chan` of chunk `chunk`, quantises
 /// in place with `q` and `gain`, and returns the number of clamped values.
+///
+/// Draw order (fixed, part of the output): for each pair of samples one `u64`, low half → first
+/// sample, high half → second (rejections draw further `u32`s in between); an odd last sample
+/// takes one `u32`. Deviates are drawn in blocks of [`NOISE_BLOCK`] into a stack buffer, then the
+/// block is added and quantised in a separate, vectorisable pass.
 pub(crate) fn add_noise_and_quantise(
     signal: &mut [f32],
     seed: u64,
@@ -175,25 +179,37 @@ pub(crate) fn add_noise_and_quantise(
     let pq = q.prepared(gain);
     let zig = ZigguratF32::get();
     let mut clipped = 0u64;
-    let mut pairs = signal.chunks_exact_mut(2);
-    for pair in &mut pairs {
-        let w = rng.next_u64();
-        let n0 = zig.sample(w as u32, &mut rng);
-        let n1 = zig.sample((w >> 32) as u32, &mut rng);
-        let (o0, c0) = pq.apply(pair[0] + n0);
-        let (o1, c1) = pq.apply(pair[1] + n1);
-        pair[0] = o0;
-        pair[1] = o1;
-        clipped += c0 as u64 + c1 as u64;
-    }
-    for v in pairs.into_remainder() {
-        let n = zig.sample(rng.next_u32(), &mut rng);
-        let (o, c) = pq.apply(*v + n);
-        *v = o;
-        clipped += c as u64;
+    let mut noise = [0f32; NOISE_BLOCK];
+    for block in signal.chunks_mut(NOISE_BLOCK) {
+        let nz = &mut noise[..block.len()];
+        let mut pairs = nz.chunks_exact_mut(2);
+        for pair in &mut pairs {
+            let w = rng.next_u64();
+            pair[0] = zig.sample(w as u32, &mut rng);
+            pair[1] = zig.sample((w >> 32) as u32, &mut rng);
+        }
+        for v in pairs.into_remainder() {
+            *v = zig.sample(rng.next_u32(), &mut rng);
+        }
+        if pq.float {
+            for (v, &n) in block.iter_mut().zip(nz.iter()) {
+                *v = pq.apply(*v + n).0;
+            }
+        } else {
+            let mut c = 0u32;
+            for (v, &n) in block.iter_mut().zip(nz.iter()) {
+                let (o, k) = pq.apply(*v + n);
+                *v = o;
+                c += k as u32;
+            }
+            clipped += c as u64;
+        }
     }
     clipped
 }
+
+/// Deviates per block of [`add_noise_and_quantise`] (even, so pairs never straddle blocks).
+pub(crate) const NOISE_BLOCK: usize = 256;
 
 /// Tables of a 128-layer ziggurat for the standard normal in `f32`
 /// (Marsaglia & Tsang 2000, "The Ziggurat Method for Generating Random Variables", with their
