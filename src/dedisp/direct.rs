@@ -125,27 +125,6 @@ pub fn dedisperse_tiles(
     }
 }
 
-/// Downsamples a time-major block `[nt·downsamp][nchans]` (row-major slice) into columns
-/// `offset .. offset + nt` of the channel-major buffer `buf` (`[nchans][stride]`), summing
-/// `downsamp` adjacent samples in time order from 0.0. Parallel over groups of channels.
-fn transpose_into(src: &[f32], nchans: usize, downsamp: usize, nt: usize, buf: &mut [f32], stride: usize, offset: usize) {
-    const GROUP: usize = 16;
-    buf.par_chunks_mut(stride * GROUP).enumerate().for_each(|(g, rows)| {
-        let c0 = g * GROUP;
-        let nc = rows.len() / stride;
-        for r in 0..nc {
-            rows[r * stride + offset..r * stride + offset + nt].fill(0.0);
-        }
-        for t in 0..nt {
-            for j in 0..downsamp {
-                let s = &src[(t * downsamp + j) * nchans + c0..(t * downsamp + j) * nchans + c0 + nc];
-                for (r, x) in s.iter().enumerate() {
-                    rows[r * stride + offset + t] += *x;
-                }
-            }
-        }
-    });
-}
 
 impl DirectDedisperser {
     /// As [`Dedisperser::dedisperse`], calling `progress(done, total)` (input samples) after each block.
@@ -211,7 +190,7 @@ impl DirectDedisperser {
             let raw = obs.read_block(0, max_delay * downsamp)?;
             let raw = raw.as_standard_layout();
             let src = raw.as_slice().ok_or_else(|| DedispError::Invalid("reader returned a non-contiguous block".into()))?;
-            transpose_into(src, nchans, downsamp, max_delay, &mut buf, stride, 0);
+            super::transpose_downsample(src, nchans, downsamp, max_delay, &mut buf, stride, 0);
         }
         let mut o0 = 0usize;
         while o0 < nout {
@@ -230,7 +209,7 @@ impl DirectDedisperser {
                     len * downsamp
                 )));
             }
-            transpose_into(src, nchans, downsamp, len, &mut buf, stride, max_delay);
+            super::transpose_downsample(src, nchans, downsamp, len, &mut buf, stride, max_delay);
 
             let rows = data.as_slice_mut().expect("a fresh standard-layout array is contiguous");
             dedisperse_tiles(&buf, stride, &delays, len, rows, nout, o0);

@@ -525,23 +525,7 @@ fn read_channel_major(
     let src = raw
         .as_slice()
         .ok_or_else(|| DedispError::Invalid("reader returned a non-contiguous block".into()))?;
-    const GROUP: usize = 16;
-    rows.par_chunks_mut(stride * GROUP).enumerate().for_each(|(gi, grp)| {
-        let c0 = gi * GROUP;
-        let nc = grp.len() / stride;
-        for r in 0..nc {
-            grp[r * stride + offset..r * stride + offset + nt].fill(0.0);
-        }
-        for t in 0..nt {
-            for j in 0..downsamp {
-                let base = (t * downsamp + j) * nchans + c0;
-                for (r, x) in src[base..base + nc].iter().enumerate() {
-                    let v = if x.is_finite() { *x } else { 0.0 };
-                    grp[r * stride + offset + t] += v;
-                }
-            }
-        }
-    });
+    super::transpose_downsample(src, nchans, downsamp, nt, rows, stride, offset);
     Ok(())
 }
 

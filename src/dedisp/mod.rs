@@ -51,3 +51,42 @@ pub trait Dedisperser: Sync {
         downsamp: usize,
     ) -> Result<DedispersedSeries, DedispError>;
 }
+
+/// Downsamples a time-major block and transposes it to channel-major: the shared first step of
+/// every dedisperser.
+///
+/// `src` is `[nt·downsamp][nchans]` row-major; columns `offset .. offset + nt` of each row of `buf`
+/// (`[nchans][stride]`) receive the sum of `downsamp` adjacent samples, added in time order from
+/// 0.0 (so results are bit-identical whatever the thread count). Non-finite input samples count
+/// as 0. Parallel (rayon) over groups of 16 channels.
+///
+/// # Panics
+/// If `src` is shorter than `nt·downsamp·nchans` or a row of `buf` shorter than `offset + nt`
+/// (the callers' layout contract, never data-dependent).
+pub fn transpose_downsample(
+    src: &[f32],
+    nchans: usize,
+    downsamp: usize,
+    nt: usize,
+    buf: &mut [f32],
+    stride: usize,
+    offset: usize,
+) {
+    use rayon::prelude::*;
+    const GROUP: usize = 16;
+    buf.par_chunks_mut(stride * GROUP).enumerate().for_each(|(g, rows)| {
+        let c0 = g * GROUP;
+        let nc = rows.len() / stride;
+        for r in 0..nc {
+            rows[r * stride + offset..r * stride + offset + nt].fill(0.0);
+        }
+        for t in 0..nt {
+            for j in 0..downsamp {
+                let base = (t * downsamp + j) * nchans + c0;
+                for (r, x) in src[base..base + nc].iter().enumerate() {
+                    rows[r * stride + offset + t] += if x.is_finite() { *x } else { 0.0 };
+                }
+            }
+        }
+    });
+}

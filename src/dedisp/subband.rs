@@ -257,7 +257,7 @@ impl ChannelBlocks {
             let src = raw
                 .as_slice()
                 .ok_or_else(|| DedispError::Invalid("reader returned a non-contiguous block".into()))?;
-            transpose_into(src, self.nchans, self.downsamp, n, &mut self.buf, stride, col);
+            super::transpose_downsample(src, self.nchans, self.downsamp, n, &mut self.buf, stride, col);
             col += n;
         }
         self.loaded = Some((o0, len));
@@ -265,26 +265,6 @@ impl ChannelBlocks {
     }
 }
 
-/// Downsamples a time-major block `[nt·downsamp][nchans]` into columns `offset .. offset + nt`
-/// of the channel-major `buf` (`[nchans][stride]`), summing `downsamp` samples in time order.
-fn transpose_into(src: &[f32], nchans: usize, downsamp: usize, nt: usize, buf: &mut [f32], stride: usize, offset: usize) {
-    const GROUP: usize = 16;
-    buf.par_chunks_mut(stride * GROUP).enumerate().for_each(|(g, rows)| {
-        let c0 = g * GROUP;
-        let nc = rows.len() / stride;
-        for r in 0..nc {
-            rows[r * stride + offset..r * stride + offset + nt].fill(0.0);
-        }
-        for t in 0..nt {
-            for j in 0..downsamp {
-                let base = (t * downsamp + j) * nchans + c0;
-                for (r, x) in src[base..base + nc].iter().enumerate() {
-                    rows[r * stride + offset + t] += *x;
-                }
-            }
-        }
-    });
-}
 
 impl SubbandDedisperser {
     /// The subbands, DM groups and delays for `dms` (pc cm⁻³) at downsampling `downsamp`.
