@@ -30,15 +30,7 @@ impl Observation for MemoryObservation {
         &self.header
     }
     fn read_block(&mut self, start_sample: u64, nsamples: usize) -> Result<Array2<f32>, IoError> {
-        let end = start_sample + nsamples as u64;
-        if end > self.header.nsamples {
-            return Err(IoError::OutOfRange {
-                path: "<memory>".into(),
-                start: start_sample,
-                end,
-                nsamples: self.header.nsamples,
-            });
-        }
+        let end = IoError::check_range("<memory>", start_sample, nsamples, self.header.nsamples)?;
         Ok(self.data.slice(s![start_sample as usize..end as usize, ..]).to_owned())
     }
     fn source_description(&self) -> String {

@@ -34,6 +34,15 @@ impl IoError {
     pub fn format(path: impl AsRef<Path>, msg: impl Into<String>) -> Self {
         IoError::Format { path: path.as_ref().to_path_buf(), msg: msg.into() }
     }
+    /// Checks a block request `start .. start + nsamples` against an observation of `total`
+    /// samples; returns the end sample, or [`IoError::OutOfRange`] naming `path`.
+    pub fn check_range(path: impl AsRef<Path>, start: u64, nsamples: usize, total: u64) -> Result<u64, IoError> {
+        let end = start.saturating_add(nsamples as u64);
+        if end > total {
+            return Err(IoError::OutOfRange { path: path.as_ref().to_path_buf(), start, end, nsamples: total });
+        }
+        Ok(end)
+    }
     /// Shorthand for an operating-system error naming `path`.
     pub fn os(path: impl AsRef<Path>, source: std::io::Error) -> Self {
         IoError::Os { path: path.as_ref().to_path_buf(), source }

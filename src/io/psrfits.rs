@@ -975,15 +975,7 @@ impl Observation for PsrfitsReader {
     }
 
     fn read_block(&mut self, start_sample: u64, nsamples: usize) -> Result<Array2<f32>, IoError> {
-        let end = start_sample + nsamples as u64;
-        if end > self.header.nsamples {
-            return Err(IoError::OutOfRange {
-                path: self.segments[0].path.clone(),
-                start: start_sample,
-                end,
-                nsamples: self.header.nsamples,
-            });
-        }
+        let end = IoError::check_range(&self.segments[0].path, start_sample, nsamples, self.header.nsamples)?;
         let mut out = Array2::<f32>::zeros((nsamples, self.header.nchans));
         let mut s = start_sample;
         while s < end {

@@ -480,10 +480,7 @@ impl Observation for SigprocReader {
     /// [`IoError::OutOfRange`] past the end; [`IoError::Os`] on a read failure.
     fn read_block(&mut self, start_sample: u64, nsamples: usize) -> Result<Array2<f32>, IoError> {
         let h = &self.header;
-        let end = start_sample.saturating_add(nsamples as u64);
-        if end > h.nsamples {
-            return Err(IoError::OutOfRange { path: self.path.clone(), start: start_sample, end, nsamples: h.nsamples });
-        }
+        IoError::check_range(&self.path, start_sample, nsamples, h.nsamples)?;
         let (nchans, nifs) = (h.nchans, h.nifs);
         let mut out = Array2::<f32>::zeros((nsamples, nchans));
         if nsamples == 0 {
