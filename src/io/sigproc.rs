@@ -480,7 +480,7 @@ impl Observation for SigprocReader {
     /// [`IoError::OutOfRange`] past the end; [`IoError::Os`] on a read failure.
     fn read_block(&mut self, start_sample: u64, nsamples: usize) -> Result<Array2<f32>, IoError> {
         let h = &self.header;
-        IoError::check_range(&self.path, start_sample, nsamples, h.nsamples)?;
+        let end = IoError::check_range(&self.path, start_sample, nsamples, h.nsamples)?;
         let (nchans, nifs) = (h.nchans, h.nifs);
         let mut out = Array2::<f32>::zeros((nsamples, nchans));
         if nsamples == 0 {
