@@ -182,6 +182,39 @@ fn b24_channel_frequencies_from_dat_freq_not_obsfreq() {
     assert!(d.iter().all(|&v| v == 7.0));
 }
 
+/// B24, second half: a DM 50 pulse injected with the DAT_FREQ channel centres is recovered at DM 50
+/// by dedispersion (a reader that took the band from OBSFREQ/OBSBW would scale the DM).
+#[test]
+fn b24_dedispersion_recovers_dm_50() {
+    use tianyan::dedisp::{direct::DirectDedisperser, Dedisperser};
+    let dir = tmp();
+    let path = dir.path().join("b24dm.fits");
+    let freqs = [1150.0f64, 1050.0, 950.0, 850.0];
+    let (tsamp, t0) = (0.001, 100usize);
+    let mut row = vec![10u8; 4 * 1024];
+    for (c, f) in freqs.iter().enumerate() {
+        let delay = (tianyan::consts::dispersion_delay_s(50.0, *f, 1150.0) / tsamp).round() as usize;
+        row[(t0 + delay) * 4 + c] = 200;
+    }
+    let mut s = Spec::new(4, 1, 8, 1024, Data::Bytes(vec![row]));
+    s.obsfreq = 1000.0;
+    s.obsbw = 800.0;
+    s.obsnchan = 8;
+    s.chan_bw = -100.0;
+    s.tbin = tsamp;
+    s.freqs = freqs.to_vec();
+    s.write(&path);
+    let mut obs = tianyan::open_observation(&[path]).unwrap();
+    let dms: Vec<f64> = (0..=100).map(f64::from).collect();
+    let out = DirectDedisperser::default().dedisperse(obs.as_mut(), &dms, 1).unwrap();
+    let peaks: Vec<f32> = (0..dms.len()).map(|i| out.data.row(i).iter().cloned().fold(f32::MIN, f32::max)).collect();
+    let best = (0..dms.len()).max_by(|&a, &b| peaks[a].total_cmp(&peaks[b])).unwrap();
+    assert_eq!(dms[best], 50.0, "best DM {} (peaks {:?})", dms[best], &peaks[45..56]);
+    assert_eq!(peaks[best], 800.0, "all four channels align at DM 50");
+    assert!(peaks[49] < 800.0 && peaks[51] < 800.0);
+    assert_eq!(out.data[[best, t0]], 800.0, "the pulse is at sample {t0}, referred to 1150 MHz");
+}
+
 #[test]
 fn b24_float32_dat_freq_becomes_exact_uniform_grid() {
     // 64 channels of 0.1 MHz (not representable in float32): the reader must give an f64 grid
