@@ -40,7 +40,7 @@ pub const CHUNK_SAMPLES: usize = 2048;
 
 /// Channels per parallel work item of [`SimulatedObservation::generate_chunk_into`]: 16 `f32`
 /// fill one 64-byte cache line of an output row. Not part of the random-number layout.
-const GROUP_CHANS: usize = 16;
+const GROUP_CHANS: usize = 128;
 
 thread_local! {
     /// Per-thread channel-major scratch of one channel group (`GROUP_CHANS × (CHUNK_SAMPLES + 16)`).
@@ -353,19 +353,9 @@ impl SimulatedObservation {
             }
             clipped += noise::add_noise_and_quantise(col, self.cfg.seed, index, c, &self.quant, self.gains[c]);
         }
-        if ng == GROUP_CHANS {
-            let cols: [&[f32]; GROUP_CHANS] = std::array::from_fn(|k| &scratch[k * stride..k * stride + len]);
-            for (r, mut row) in tile.rows_mut().into_iter().enumerate() {
-                let row = row.as_slice_mut().expect("a row of a column block is contiguous");
-                for (v, col) in row.iter_mut().zip(&cols) {
-                    *v = col[r];
-                }
-            }
-        } else {
-            for (r, mut row) in tile.rows_mut().into_iter().enumerate() {
-                for (k, v) in row.iter_mut().enumerate() {
-                    *v = scratch[k * stride + r];
-                }
+        for (r, mut row) in tile.rows_mut().into_iter().enumerate() {
+            for (v, &x) in row.iter_mut().zip(scratch[r..].iter().step_by(stride)) {
+                *v = x;
             }
         }
         clipped

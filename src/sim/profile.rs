@@ -25,6 +25,8 @@
 #[derive(Debug, Clone)]
 pub(crate) struct ProfileTable {
     n: usize,
+    /// `1 / n`, exact: `n` is a power of two (see [`table_size`]), else the division is used.
+    inv_n: Option<f64>,
     /// Bin values, length `n`.
     p: Vec<f64>,
     /// `G` at bin edges, length `n + 1` (`g[0] = 0`, `g[n]` = integral over the unit interval).
@@ -51,7 +53,15 @@ impl ProfileTable {
             h[k + 1] = h[k] + g[k] * dx + 0.5 * p[k] * dx * dx;
         }
         let (on_start, on_len) = support(&p, periodic);
-        ProfileTable { n, p, g, h, periodic, on_start, on_len }
+        let inv_n = n.is_power_of_two().then(|| 1.0 / n as f64);
+        ProfileTable { n, inv_n, p, g, h, periodic, on_start, on_len }
+    }
+
+    /// `(start, length)` of the smallest interval (cyclic for periodic shapes, in shape
+    /// coordinates) outside which the shape is zero; [`Self::box_trapezoid`] returns exactly 0
+    /// for a window `[x0, x0 + a + b]` (`a + b < 1`) that lies strictly outside it.
+    pub(crate) fn support(&self) -> (f64, f64) {
+        (self.on_start, self.on_len)
     }
 
     /// Integral of the shape over the unit interval.
@@ -60,30 +70,34 @@ impl ProfileTable {
     }
 
     /// `(bin index, offset inside the bin)` of `r ∈ [0, 1]`.
-    #[inline]
+    #[inline(always)]
     fn locate(&self, r: f64) -> (usize, f64) {
         let pos = r * self.n as f64;
         let k = (pos as usize).min(self.n - 1);
-        (k, (pos - k as f64) / self.n as f64)
+        let d = pos - k as f64;
+        (k, match self.inv_n {
+            Some(inv) => d * inv,
+            None => d / self.n as f64,
+        })
     }
 
-    #[inline]
+    #[inline(always)]
     fn g_in(&self, r: f64) -> f64 {
         let (k, u) = self.locate(r);
         self.g[k] + self.p[k] * u
     }
 
-    #[inline]
+    #[inline(always)]
     fn h_in(&self, r: f64) -> f64 {
         let (k, u) = self.locate(r);
         self.h[k] + self.g[k] * u + 0.5 * self.p[k] * u * u
     }
 
     /// First antiderivative `G(x) = ∫_0^x p`.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn big_g(&self, x: f64) -> f64 {
         if self.periodic {
-            let n = x.floor();
+            let n = floor_f64(x);
             n * self.total() + self.g_in(x - n)
         } else if x <= 0.0 {
             0.0
@@ -95,10 +109,10 @@ impl ProfileTable {
     }
 
     /// Second antiderivative `H(x) = ∫_0^x G` (valid for negative `x` too).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn big_h(&self, x: f64) -> f64 {
         if self.periodic {
-            let n = x.floor();
+            let n = floor_f64(x);
             let r = x - n;
             let tot = self.total();
             0.5 * n * (n - 1.0) * tot + n * self.h[self.n] + n * r * tot + self.h_in(r)
@@ -114,14 +128,14 @@ impl ProfileTable {
     /// Mean of the shape over the box `[x0, x0 + a]` convolved with the box `[0, b]`
     /// (see the module docs): the value one sample records. `a > 0`, `b ≥ 0`.
     /// For periodic shapes pass `x0` reduced to `[0, 1)` for full precision.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn box_trapezoid(&self, x0: f64, a: f64, b: f64) -> f64 {
         let w = a + b;
         // Quick exit when the whole window lies where the shape is zero.
         if self.periodic {
             if self.on_len < 1.0 && w < 1.0 {
                 let rel = x0 - self.on_start;
-                let rel = rel - rel.floor();
+                let rel = rel - floor_f64(rel);
                 if rel > self.on_len && rel + w < 1.0 {
                     return 0.0;
                 }
@@ -134,6 +148,23 @@ impl ProfileTable {
         } else {
             (self.big_h(x0 + a + b) - self.big_h(x0 + a) - self.big_h(x0 + b) + self.big_h(x0)) / (a * b)
         }
+    }
+}
+
+/// `x.floor()` without a libm call (the crate is built for baseline x86-64, which has no
+/// rounding instruction): truncation through `i64`, corrected for negative non-integers. Equal
+/// to `floor` for every finite `x` except that `-0.0` gives `+0.0`; `floor` beyond ±2^52, NaN.
+#[inline(always)]
+pub(crate) fn floor_f64(x: f64) -> f64 {
+    if x.abs() < 4_503_599_627_370_496.0 {
+        let t = x as i64 as f64;
+        if t > x {
+            t - 1.0
+        } else {
+            t
+        }
+    } else {
+        x.floor()
     }
 }
 
