@@ -36,6 +36,8 @@ struct Spec {
     tzero: Option<f64>,
     zero_off: f64,
     nrows: usize,
+    /// STT_OFFS, s (the start time within the second; later files of a sequence start later).
+    stt_offs: f64,
 }
 
 impl Spec {
@@ -64,6 +66,7 @@ impl Spec {
             tzero: None,
             zero_off: 0.0,
             nrows,
+            stt_offs: 0.25,
         }
     }
 
@@ -80,7 +83,7 @@ impl Spec {
         p.write_key(&mut f, "SRC_NAME", "TEST").unwrap();
         p.write_key(&mut f, "STT_IMJD", 60000i64).unwrap();
         p.write_key(&mut f, "STT_SMJD", 43200i64).unwrap();
-        p.write_key(&mut f, "STT_OFFS", 0.25f64).unwrap();
+        p.write_key(&mut f, "STT_OFFS", self.stt_offs).unwrap();
         let n = self.nchan;
         let per_row = self.nsblk * self.npol * n;
         let (data_type, data_repeat) = match &self.data {
@@ -412,7 +415,16 @@ fn sequence_of_files_reads_as_one_stream() {
         (0..2).map(|r| (0..4 * 8).map(|i| base + r * 40 + i as u8).collect()).collect()
     };
     Spec::new(4, 1, 8, 8, Data::Bytes(mk(0))).write(&p1);
-    Spec::new(4, 1, 8, 8, Data::Bytes(mk(100))).write(&p2);
+    // The second file starts where the first ends: 2 rows × 8 samples × 1 ms later.
+    let mut s2 = Spec::new(4, 1, 8, 8, Data::Bytes(mk(100)));
+    s2.stt_offs = 0.25 + 16.0 * 1e-3;
+    s2.write(&p2);
+    // The same second file with the first file's start time does not continue it: an error
+    // naming both files, never two overlapping stretches read as one.
+    let p2b = dir.path().join("seq_0002b.fits");
+    Spec::new(4, 1, 8, 8, Data::Bytes(mk(100))).write(&p2b);
+    let e = open_psrfits(&[p1.clone(), p2b]).err().expect("overlapping files must fail").to_string();
+    assert!(e.contains("seq_0002b.fits") && e.contains("does not continue") && e.contains("seq_0001.fits"), "{e}");
     let mut obs = open_psrfits(&[p1.clone(), p2.clone()]).unwrap();
     assert_eq!(obs.header().nsamples, 32);
     // A block spanning the file boundary (samples 14..18).

@@ -774,6 +774,12 @@ impl PsrfitsReader {
                 }
                 None => tracing::warn!("{}: no OBS_MODE keyword; assuming SEARCH mode", path.display()),
             }
+            // Start time of this file from its primary header (checked against the sequence).
+            let file_start = (
+                f.key_f64("STT_IMJD")?,
+                f.key_f64("STT_SMJD")?.unwrap_or(0.0),
+                f.key_f64("STT_OFFS")?.unwrap_or(0.0),
+            );
             let primary = if i == 0 {
                 Some((
                     f.key_str("SRC_NAME")?.unwrap_or_default(),
@@ -898,6 +904,24 @@ impl PsrfitsReader {
                     ));
                 }
                 let rows_before: usize = segments.iter().map(|s| s.nrows).sum();
+                // Files of one observation follow each other: this file must start where the
+                // previous ones end (to within one sample), from STT_* plus NSUBOFFS.
+                if let (Some(imjd), smjd, offs) = file_start {
+                    let start = imjd + (smjd + offs) / 86400.0 + nsuboffs * layout.nsblk as f64 * layout.tbin / 86400.0;
+                    let samples_before: u64 = segments.iter().map(|s| s.nsamples).sum();
+                    let expected = header.tstart_mjd + samples_before as f64 * layout.tbin / 86400.0;
+                    let gap_s = (start - expected) * 86400.0;
+                    if gap_s.abs() > layout.tbin.max(1e-6) {
+                        return Err(IoError::format(
+                            path,
+                            format!(
+                                "does not continue {}: it starts at MJD {start:.9} but the files before it end at \
+                                 MJD {expected:.9} ({gap_s:+.6} s); give only the numbered files of one observation, in order",
+                                segments[segments.len() - 1].path.display()
+                            ),
+                        ));
+                    }
+                }
                 if nsuboffs != 0.0 && nsuboffs != rows_before as f64 {
                     tracing::warn!(
                         "{}: NSUBOFFS = {nsuboffs} but the files before it hold {rows_before} rows; reading them as contiguous",
