@@ -33,6 +33,7 @@ pub use store::{fold_top_candidates, read_folds, write_folds};
 use crate::consts::{K_DM, SPEED_OF_LIGHT_M_S};
 use crate::io::{IoError, Observation};
 use ndarray::{Array2, Array3};
+use crate::io::is_dropped_spectrum;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -266,6 +267,8 @@ pub fn fold(
     let mut sum = vec![0.0f64; nchans];
     let mut sumsq = vec![0.0f64; nchans];
     let mut shift: Option<Vec<f64>> = None;
+    // All-zero spectra are missing data (dropped packets, PSRFITS padding): left out of both passes.
+    let mut n_dropped = 0u64;
     for b in 0..nblocks {
         let (s0, s1) = (bounds[b], bounds[b + 1]);
         let len = (s1 - s0) as usize;
@@ -279,6 +282,10 @@ pub fn fold(
             shift.get_or_insert_with(|| blk.row(0).iter().map(|&v| v as f64).collect()).clone()
         };
         for row in blk.rows() {
+            if is_dropped_spectrum(row.iter()) {
+                n_dropped += 1;
+                continue;
+            }
             for (c, &v) in row.iter().enumerate() {
                 let d = v as f64 - centre[c];
                 sum[c] += d;
@@ -286,7 +293,7 @@ pub fn fold(
             }
         }
     }
-    let n = nsamples as f64;
+    let n = nsamples.saturating_sub(n_dropped).max(1) as f64;
     let mut mean = vec![0.0f64; nchans];
     let mut weight = vec![0.0f64; nchans];
     for c in 0..nchans {
@@ -335,6 +342,7 @@ pub fn fold(
             return Err(data_err(format!("reader returned a {:?} block, expected [{len}][{nchans}]", blk.shape())));
         }
         let centre = if detrend { block_means(&blk) } else { mean.clone() };
+        let dropped: Vec<bool> = blk.rows().into_iter().map(|r| is_dropped_spectrum(r.iter())).collect();
         let mut phase = Vec::with_capacity(len);
         let mut nu = Vec::with_capacity(len);
         let mut subint = Vec::with_capacity(len);
@@ -356,6 +364,9 @@ pub fn fold(
             }
             let nb = nbins as f64;
             for i in 0..len {
+                if dropped[i] {
+                    continue;
+                }
                 let row = blk.row(i);
                 let (ph, f, k) = (phase[i], nu[i], subint[i]);
                 for &c in &chans {

@@ -246,6 +246,13 @@ pub fn open_observation(paths: &[PathBuf]) -> Result<Box<dyn Observation>, IoErr
     Err(IoError::UnknownFormat { path: first.clone(), first: magic[..n].to_vec() })
 }
 
+/// A spectrum whose every channel is exactly 0 is missing data, not sky: backends and writers
+/// insert such spectra for dropped packets and to pad the last PSRFITS row (`your/28.fits` ends
+/// with 403 of them). Real intensities are never zero in every channel at once.
+pub fn is_dropped_spectrum<'a>(mut values: impl Iterator<Item = &'a f32>) -> bool {
+    values.all(|&v| v == 0.0)
+}
+
 /// Writes `path` atomically: `write` fills a temporary file next to it, which is renamed
 /// to `path` only when `write` succeeds. A failed write leaves no partial output.
 pub fn write_atomically<T>(

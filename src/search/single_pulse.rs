@@ -31,6 +31,7 @@
 //! sum: see [`NormalisedObservation`].
 
 use crate::dedisp::DedispersedSeries;
+pub use crate::io::is_dropped_spectrum;
 use crate::io::{Header, IoError, Observation};
 use crate::search::candidate::SinglePulse;
 use ndarray::Array2;
@@ -632,12 +633,6 @@ pub fn channel_stats(obs: &mut dyn Observation, block_samples: usize) -> Result<
     Ok(ChannelStats { mean, std, excess_kurtosis, n_dropped })
 }
 
-/// A spectrum whose every channel is exactly 0 is missing data, not sky: backends and writers
-/// insert such spectra for dropped packets and to pad the last PSRFITS row (`your/28.fits` ends
-/// with 403 of them). Real intensities are never zero in every channel at once.
-pub fn is_dropped_spectrum<'a>(mut values: impl Iterator<Item = &'a f32>) -> bool {
-    values.all(|&v| v == 0.0)
-}
 
 /// Whether each channel should be zapped: zero (or non-finite) variance — e.g. the all-zero band
 /// edge of the FRB 121102 file, channels 53–63 — or, when `max_excess_kurtosis` is set, excess
