@@ -369,7 +369,16 @@ pub fn run_search(
         }
     }
 
-    let dm_trials = searched_dms;
+    let mut dm_trials = searched_dms;
+    // A dedispersed time series (one channel, SIGPROC `refdm`) was dedispersed before it reached
+    // us: its only trial is the file's own DM.
+    if header.nchans == 1 {
+        if let Some(refdm) = header.refdm {
+            dm_trials.iter_mut().for_each(|d| *d += refdm);
+            raw_cands.iter_mut().for_each(|c| c.dm += refdm);
+            raw_pulses.iter_mut().for_each(|p| p.dm += refdm);
+        }
+    }
     let candidates = if cfg.periodic { sift(raw_cands, &cfg.sift) } else { Vec::new() };
     let single_pulses = if cfg.single_pulse {
         let mut ccfg = cfg.single_pulse_cfg.cluster.clone();

@@ -41,8 +41,11 @@ pub fn run(args: HeaderArgs) -> anyhow::Result<()> {
     println!("{:<22}{}", "nifs", h.nifs);
     println!("{:<22}{}", "fch1 (MHz)", h.fch1_mhz);
     println!("{:<22}{}", "foff (MHz)", h.foff_mhz);
-    if h.freqs_mhz.is_some() {
-        println!("{:<22}yes (non-uniform channel centres)", "frequency table");
+    if let Some(t) = &h.freqs_mhz {
+        // A table that is fch1 + i·foff to within 1e-6 MHz is uniform (PSRFITS DAT_FREQ always is a table).
+        let uniform = t.iter().enumerate().all(|(i, f)| (f - (h.fch1_mhz + i as f64 * h.foff_mhz)).abs() < 1e-6);
+        let kind = if uniform { "uniform" } else { "non-uniform" };
+        println!("{:<22}yes ({} channel centres listed, {kind})", "frequency table", t.len());
     }
     println!("{:<22}{:.6} .. {:.6}", "channel centres (MHz)", h.fbottom_mhz(), h.ftop_mhz());
     println!("{:<22}{lo:.6} .. {hi:.6}", "band edges (MHz)");

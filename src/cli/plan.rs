@@ -61,8 +61,9 @@ pub struct PlanArgs {
     /// Print the plan as JSON (the `DmPlan` structure) instead of a table.
     #[arg(long)]
     pub json: bool,
-    /// Dedispersion algorithm to report (`auto` shows the cost model's choice per step and why).
-    #[arg(long, default_value = "auto")]
+    /// Dedispersion algorithm to report, as `tianyan search --dedisp` (`auto` shows the cost
+    /// model's choice per step and why).
+    #[arg(long, default_value = "direct", value_parser = ["direct", "subband", "fdmt", "fdd", "auto"])]
     pub dedisp: String,
 }
 

@@ -30,11 +30,13 @@ pub struct SearchArgs {
     /// DDplan smearing tolerance (ratio of the DM-step smearing to the other terms).
     #[arg(long, default_value_t = 1.25)]
     pub tolerance: f64,
-    /// Dedispersion algorithm.
-    #[arg(long, default_value = "direct")]
+    /// Dedispersion algorithm: direct (exact, integer delays), subband, fdmt, fdd (Fourier domain,
+    /// fused with the FFT search) or auto (cost model per DM-grid step; `tianyan plan --dedisp auto`
+    /// shows its choice).
+    #[arg(long, default_value = "direct", value_parser = ["direct", "subband", "fdmt", "fdd", "auto"])]
     pub dedisp: String,
     /// Largest number of harmonics summed (1, 2, 4, 8, 16 or 32).
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = 16, value_parser = parse_nharm)]
     pub nharm: u32,
     /// Periodic-candidate threshold: Gaussian sigma after the trials correction.
     #[arg(long, default_value_t = 6.0)]
@@ -76,6 +78,16 @@ pub struct SearchArgs {
     /// (`/folds/<id>`) and write their PNG plots beside it (`<output stem>_plots/`).
     #[arg(long, default_value_t = 0)]
     pub fold_top: usize,
+}
+
+/// `--nharm`: harmonic summing works in stages of powers of two.
+fn parse_nharm(s: &str) -> Result<u32, String> {
+    let n: u32 = s.parse().map_err(|_| format!("'{s}' is not a whole number"))?;
+    if [1, 2, 4, 8, 16, 32].contains(&n) {
+        Ok(n)
+    } else {
+        Err(format!("{n} harmonics: use 1, 2, 4, 8, 16 or 32 (harmonics are summed in powers of two)"))
+    }
 }
 
 impl SearchArgs {
@@ -140,6 +152,9 @@ pub fn search_and_write(args: &SearchArgs) -> anyhow::Result<tianyan::pipeline::
     })?;
     pb.finish_and_clear();
     let elapsed = start.elapsed().as_secs_f64();
+    // Store the configuration as run: the trials correction used every DM trial searched.
+    let mut cfg = cfg;
+    cfg.periodic_cfg.ntrials_dm = out.dm_trials.len().max(1);
     let cf = CandidateFile {
         run: RunInfo {
             command: std::env::args().collect::<Vec<_>>().join(" "),
