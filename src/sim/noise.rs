@@ -111,6 +111,7 @@ impl PreparedQuantiser {
         }
         let y = v + 0.5;
         let r = y as i32; // saturating; NaN → 0
+        #[allow(clippy::neg_cmp_op_on_partial_ord)] // NaN counts as clamped
         let clamped = !(y >= self.lo) | (r > self.hi_i);
         (r.clamp(0, self.hi_i) as f32, clamped)
     }
