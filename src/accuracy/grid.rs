@@ -88,13 +88,13 @@ impl Default for GridConfig {
     fn default() -> Self {
         GridConfig {
             preset: "fast-l-band-lite".into(),
-            duration_s: 60.0,
+            duration_s: 30.0,
             nbits: 8,
             snr: vec![6.0, 8.0, 10.0, 12.0, 15.0, 20.0],
             duty_cycle: vec![0.025, 0.05, 0.1, 0.2],
             period_s: vec![0.2531],
             dm: vec![60.0],
-            nchans: vec![1024],
+            nchans: vec![512],
             tsamp_s: vec![3.93216e-4],
             seeds: 4,
             noise_runs: 8,
