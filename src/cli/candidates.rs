@@ -39,10 +39,10 @@ pub fn print_tables(
     let shown: Vec<(usize, &tianyan::search::Candidate)> =
         cands.iter().enumerate().filter(|(_, c)| all || c.harmonic_of < 0).collect();
     if csv {
-        println!("table,id,period_s,frequency_hz,dm,accel,snr,sigma,power,nharm,fft_bin,n_dm_hits,harmonic_of,harmonic_ratio");
+        println!("table,id,period_s,frequency_hz,dm,accel,snr,sigma,power,nharm,fft_bin,n_dm_hits,harmonic_of,harmonic_num,harmonic_den");
         for (i, c) in shown.iter().take(limit(shown.len())) {
             println!(
-                "periodic,{i},{:.9},{:.6},{:.3},{:.3},{:.2},{:.2},{:.2},{},{:.2},{},{},{}/{}",
+                "periodic,{i},{:.9},{:.6},{:.3},{:.3},{:.2},{:.2},{:.2},{},{:.2},{},{},{},{}",
                 c.period_s, c.frequency_hz, c.dm, c.accel, c.snr, c.sigma, c.power, c.nharm, c.fft_bin,
                 c.n_dm_hits, c.harmonic_of, c.harmonic_num, c.harmonic_den
             );

@@ -168,7 +168,7 @@ pub fn search_and_write(args: &SearchArgs) -> anyhow::Result<tianyan::pipeline::
     };
     write_candidate_file(&args.output, &cf)?;
     eprintln!(
-        "searched {} DM trials ({:.1}–{:.1} pc cm⁻³, {}) in {:.1} s; {} periodic candidates, {} single pulses → {}",
+        "searched {} DM trials ({:.1}–{:.1} pc cm⁻³, {}) in {:.1} s; periodic candidates: {}, single pulses: {} → {}",
         out.dm_trials.len(),
         out.dm_trials.iter().cloned().fold(f64::INFINITY, f64::min),
         out.dm_trials.iter().cloned().fold(f64::NEG_INFINITY, f64::max),
