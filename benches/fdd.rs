@@ -66,7 +66,13 @@ fn direct_then_fft(obs: &mut dyn Observation, dms: &[f64]) -> f32 {
 }
 
 fn bench(c: &mut Criterion) {
-    let header = Header { nchans: NCHANS, fch1_mhz: 1500.0, foff_mhz: -500.0 / NCHANS as f64, tsamp_s: 98.304e-6, ..Header::default() };
+    let header = Header {
+        nchans: NCHANS,
+        fch1_mhz: 1500.0,
+        foff_mhz: -500.0 / NCHANS as f64,
+        tsamp_s: 98.304e-6,
+        ..Header::default()
+    };
     let mut rng = ChaCha8Rng::seed_from_u64(1);
     let data = Array2::from_shape_fn((NSAMPLES, NCHANS), |_| rng.gen_range(0.0f32..255.0));
     let mut obs = MemoryObservation::new(header, data);
@@ -76,7 +82,9 @@ fn bench(c: &mut Criterion) {
         let dms: Vec<f64> = (0..NDM).map(|k| dm0 + k as f64).collect();
         g.bench_function(format!("direct_then_fft/{name}"), |b| b.iter(|| black_box(direct_then_fft(&mut obs, &dms))));
         g.bench_function(format!("fdd/{name}"), |b| b.iter(|| black_box(fdd_spectra(&mut obs, &dms, false))));
-        g.bench_function(format!("fdd_band_limited/{name}"), |b| b.iter(|| black_box(fdd_spectra(&mut obs, &dms, true))));
+        g.bench_function(format!("fdd_band_limited/{name}"), |b| {
+            b.iter(|| black_box(fdd_spectra(&mut obs, &dms, true)))
+        });
     }
     g.finish();
 }

@@ -72,7 +72,10 @@ fn main() {
     }
     let dms: Vec<f64> = (0..ndm).map(|k| 1000.0 * k as f64 / (ndm - 1) as f64).collect();
     let obs = MemoryObservation::new(header, data);
-    println!("nchans {nchans}, nsamples {nsamples}, ndm {ndm} over 0–1000, tsamp 196.608 µs, threads {}", rayon::current_num_threads());
+    println!(
+        "nchans {nchans}, nsamples {nsamples}, ndm {ndm} over 0–1000, tsamp 196.608 µs, threads {}",
+        rayon::current_num_threads()
+    );
     println!("{:>8} {:>10} {:>9} {:>9} {:>9} {:>9}", "algo", "time_s", "vs_direct", "nout", "best_dm", "snr");
     let algs: Vec<Box<dyn Dedisperser>> = vec![
         Box::new(DirectDedisperser::default()),
@@ -98,6 +101,14 @@ fn main() {
             t_direct = dt;
         }
         let (bdm, snr) = best_near_pulse(&out);
-        println!("{:>8} {:>10.2} {:>9.2} {:>9} {:>9.2} {:>9.2}", a.name(), dt, t_direct / dt, out.data.ncols(), bdm, snr);
+        println!(
+            "{:>8} {:>10.2} {:>9.2} {:>9} {:>9.2} {:>9.2}",
+            a.name(),
+            dt,
+            t_direct / dt,
+            out.data.ncols(),
+            bdm,
+            snr
+        );
     }
 }

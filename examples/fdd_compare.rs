@@ -14,7 +14,8 @@ use tianyan::{Header, MemoryObservation, Observation};
 fn main() {
     let dm0: f64 = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0.0);
     let (nchans, nsamples, ndm) = (1024usize, 1usize << 16, 128usize);
-    let h = Header { nchans, fch1_mhz: 1500.0, foff_mhz: -500.0 / nchans as f64, tsamp_s: 98.304e-6, ..Header::default() };
+    let h =
+        Header { nchans, fch1_mhz: 1500.0, foff_mhz: -500.0 / nchans as f64, tsamp_s: 98.304e-6, ..Header::default() };
     let mut rng = ChaCha8Rng::seed_from_u64(1);
     let data = Array2::from_shape_fn((nsamples, nchans), |_| rng.gen_range(0.0f32..255.0));
     let mut obs = MemoryObservation::new(h.clone(), data);
@@ -24,7 +25,8 @@ fn main() {
     let out = DirectDedisperser::default().dedisperse(&mut obs, &dms, 1).unwrap();
     let t_dd = t.elapsed().as_secs_f64();
     let t = Instant::now();
-    let s: f32 = out.data.outer_iter().collect::<Vec<_>>().par_iter().map(|r| real_spectrum(r.as_slice().unwrap())[1].re).sum();
+    let s: f32 =
+        out.data.outer_iter().collect::<Vec<_>>().par_iter().map(|r| real_spectrum(r.as_slice().unwrap())[1].re).sum();
     let t_fft = t.elapsed().as_secs_f64();
     println!("direct {t_dd:.3} s + FFTs {t_fft:.3} s = {:.3} s ({s})", t_dd + t_fft);
 
@@ -54,7 +56,9 @@ fn main() {
             acc += specs.iter().map(|s| s[1].re).sum::<f32>();
         }
         let t_k = t.elapsed().as_secs_f64();
-        let frac = limits.map_or(1.0, |l| l.iter().map(|&k| k.min(nfft / 2 + 1)).sum::<usize>() as f64 / (l.len() * (nfft / 2 + 1)) as f64);
+        let frac = limits.map_or(1.0, |l| {
+            l.iter().map(|&k| k.min(nfft / 2 + 1)).sum::<usize>() as f64 / (l.len() * (nfft / 2 + 1)) as f64
+        });
         println!(
             "FDD (band_limit {band_limit}, bins kept {:.1} %): read {t_read:.3} s + channel FFTs {t_chfft:.3} s + shift/sum {t_k:.3} s = {:.3} s; ns per (DM, channel, bin) {:.3} ({acc})",
             100.0 * frac,

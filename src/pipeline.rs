@@ -9,8 +9,8 @@
 use crate::dedisp::direct::DirectDedisperser;
 use crate::dedisp::fdmt::FdmtDedisperser;
 use crate::dedisp::fourier::{fdd_periodic_search, FddDedisperser};
-use crate::dedisp::subband::SubbandDedisperser;
 use crate::dedisp::plan::{DmPlan, DmStep, PlanConfig};
+use crate::dedisp::subband::SubbandDedisperser;
 use crate::dedisp::{DedispError, Dedisperser};
 use crate::io::{Header, IoError, Observation};
 use crate::search::periodic::{search_series, PeriodicConfig};
@@ -162,8 +162,7 @@ pub fn choose_dedisperser(header: &Header, dms: &[f64], downsamp: usize) -> (Str
         .map(|p| 1.5 * (nchans * p.coarse_dms.len() as f64 + p.subbands.len() as f64 * ndm))
         .unwrap_or(f64::INFINITY);
     let max_dm = dms.iter().cloned().fold(0.0, f64::max);
-    let n_delta =
-        crate::dedisp::plan::max_delay_samples(header, max_dm, header.tsamp_s * downsamp as f64) as f64 + 1.0;
+    let n_delta = crate::dedisp::plan::max_delay_samples(header, max_dm, header.tsamp_s * downsamp as f64) as f64 + 1.0;
     let fdmt = 3.0 * (2.0 * nchans + n_delta * nchans.max(2.0).log2().ceil());
     let mut best = ("direct", direct);
     for (name, cost) in [("subband", subband), ("fdmt", fdmt)] {
@@ -200,7 +199,8 @@ fn clip_plan_to_data(header: &Header, plan: &DmPlan) -> (DmPlan, usize) {
                 .copied()
                 .filter(|&dm| {
                     // Two samples of margin: subband rounding can need one or two more than direct.
-                    let keep = crate::dedisp::plan::max_delay_samples(header, dm, header.tsamp_s * ds as f64) + 2 < nout;
+                    let keep =
+                        crate::dedisp::plan::max_delay_samples(header, dm, header.tsamp_s * ds as f64) + 2 < nout;
                     if !keep {
                         removed += 1;
                     }

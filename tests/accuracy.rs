@@ -8,9 +8,7 @@ use tianyan::accuracy::report::completeness_table;
 use tianyan::accuracy::theory::{
     boxcar_efficiency, expected_false_alarms, expected_harmonic_powers, ln_detection_probability,
 };
-use tianyan::accuracy::{
-    find_match, harmonic_match, read_results, run_accuracy, GridConfig, MatchTolerance,
-};
+use tianyan::accuracy::{find_match, harmonic_match, read_results, run_accuracy, GridConfig, MatchTolerance};
 use tianyan::search::stats::{candidate_sigma, chi2_logsf, power_for_sigma};
 use tianyan::search::Candidate;
 
@@ -23,8 +21,15 @@ fn mc_detection(powers: &[f64], nharm: usize, thr: f64, draws: usize, seed: u64)
     for _ in 0..draws {
         let mut p = 0.0;
         for &sh in &powers[..nharm] {
-            let re: f64 = sh.sqrt() + s * { let z: f64 = StandardNormal.sample(&mut rng); z };
-            let im: f64 = s * { let z: f64 = StandardNormal.sample(&mut rng); z };
+            let re: f64 = sh.sqrt()
+                + s * {
+                    let z: f64 = StandardNormal.sample(&mut rng);
+                    z
+                };
+            let im: f64 = s * {
+                let z: f64 = StandardNormal.sample(&mut rng);
+                z
+            };
             p += re * re + im * im;
         }
         hits += (p > thr) as usize;

@@ -37,7 +37,12 @@ fn assert_top_burst(h5: &Path, dm: f64, t_s: f64, snr: f64) {
         top.n_members
     );
     assert!((top.dm - dm).abs() <= 0.01 * dm, "DM {} vs {dm}", top.dm);
-    assert!((top.time_s - t_s).abs() <= 2.0 * top.width_s.max(1e-9), "time {} vs {t_s} (width {})", top.time_s, top.width_s);
+    assert!(
+        (top.time_s - t_s).abs() <= 2.0 * top.width_s.max(1e-9),
+        "time {} vs {t_s} (width {})",
+        top.time_s,
+        top.width_s
+    );
     assert!((top.snr as f64 - snr).abs() <= 0.25 * snr, "S/N {} vs {snr}", top.snr);
 }
 
@@ -147,7 +152,8 @@ fn bad_input_is_a_clear_error() {
     assert!(!err.contains("panicked"), "{err}");
     assert!(!dir.path().join("c.h5").exists(), "no output on failure");
     if let Some(empty) = common::shared_data("your/empty.fits") {
-        let out = Command::new(env!("CARGO_BIN_EXE_tianyan")).args(["header", empty.to_str().unwrap()]).output().unwrap();
+        let out =
+            Command::new(env!("CARGO_BIN_EXE_tianyan")).args(["header", empty.to_str().unwrap()]).output().unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success() && err.contains("empty.fits") && !err.contains("panicked"), "{err}");
     }

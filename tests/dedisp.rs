@@ -59,7 +59,8 @@ fn direct_equals_naive_exactly() {
         let h = header(nchans, fch1, foff, 1e-3);
         let data = random_data(nsamples, nchans, 42 + i as u64);
         for ds in [1usize, 2] {
-            let maxd = dms.iter().map(|&dm| *naive_delays(&h, dm, 1e-3 * ds as f64).iter().max().unwrap()).max().unwrap();
+            let maxd =
+                dms.iter().map(|&dm| *naive_delays(&h, dm, 1e-3 * ds as f64).iter().max().unwrap()).max().unwrap();
             let nout = nsamples / ds - maxd;
             let reference: Vec<Vec<f32>> = dms.iter().map(|&dm| naive_dedisperse(&h, &data, dm, ds, nout)).collect();
             for &bs in blocks {
@@ -73,8 +74,12 @@ fn direct_equals_naive_exactly() {
                 assert!((out.tsamp_s - 1e-3 * ds as f64).abs() < 1e-15);
                 for (k, r) in reference.iter().enumerate() {
                     let got = out.data.row(k).to_vec();
-                    assert!(got == *r, "case {i} ds {ds} block {bs} DM {}: first diff at {:?}", dms[k],
-                        got.iter().zip(r).position(|(a, b)| a != b));
+                    assert!(
+                        got == *r,
+                        "case {i} ds {ds} block {bs} DM {}: first diff at {:?}",
+                        dms[k],
+                        got.iter().zip(r).position(|(a, b)| a != b)
+                    );
                 }
             }
         }
@@ -213,11 +218,7 @@ fn plan_ddplan_covers_range_and_respects_tolerance() {
     let mut prev_ds = 0;
     for (i, st) in plan.steps.iter().enumerate() {
         // Spacing inside a step, and to the next step's first trial for a single-trial step.
-        let step = if st.dms.len() > 1 {
-            st.dms[1] - st.dms[0]
-        } else {
-            plan.steps[i + 1].dms[0] - st.dms[0]
-        };
+        let step = if st.dms.len() > 1 { st.dms[1] - st.dms[0] } else { plan.steps[i + 1].dms[0] - st.dms[0] };
         for w in st.dms.windows(2) {
             assert!((w[1] - w[0] - step).abs() < 1e-6, "uniform spacing within step {i}");
         }

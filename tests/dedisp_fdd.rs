@@ -94,9 +94,8 @@ fn dm0_equals_channel_sum() {
         let out = FddDedisperser { block_size: 700, band_limit: false }.dedisperse(&mut obs, &dms, ds).unwrap();
         let n = 3001 / ds;
         assert_eq!(out.data.dim(), (11, n));
-        let sums: Vec<f64> = (0..n)
-            .map(|t| (0..48).map(|c| (0..ds).map(|j| data[[t * ds + j, c]] as f64).sum::<f64>()).sum())
-            .collect();
+        let sums: Vec<f64> =
+            (0..n).map(|t| (0..48).map(|c| (0..ds).map(|j| data[[t * ds + j, c]] as f64).sum::<f64>()).sum()).collect();
         let scale = sums.iter().fold(0.0f64, |m, v| m.max(v.abs()));
         for row in out.data.outer_iter() {
             let err = row.iter().zip(&sums).map(|(a, b)| (*a as f64 - b).abs()).fold(0.0, f64::max);
@@ -118,7 +117,9 @@ fn naive_shift_sum(rows: &[Vec<f32>], shifts: &[f64], limits: Option<&[usize]>) 
                 .map(|k| {
                     r.iter()
                         .enumerate()
-                        .map(|(t, &x)| Complex64::from_polar(x as f64, -std::f64::consts::TAU * ((k * t) % n) as f64 / n as f64))
+                        .map(|(t, &x)| {
+                            Complex64::from_polar(x as f64, -std::f64::consts::TAU * ((k * t) % n) as f64 / n as f64)
+                        })
                         .sum()
                 })
                 .collect()
@@ -131,7 +132,8 @@ fn naive_shift_sum(rows: &[Vec<f32>], shifts: &[f64], limits: Option<&[usize]>) 
                 let tau = shifts[j * nchans + c];
                 let lim = limits.map_or(nb, |l| l[j * nchans + c].div_ceil(LANES) * LANES);
                 for k in 0..nb.min(lim) {
-                    y[k] += spectra[c][k] * Complex64::from_polar(1.0, std::f64::consts::TAU * k as f64 * tau / n as f64);
+                    y[k] +=
+                        spectra[c][k] * Complex64::from_polar(1.0, std::f64::consts::TAU * k as f64 * tau / n as f64);
                 }
             }
             if n % 2 == 0 {
@@ -268,7 +270,8 @@ fn best_over_series(out: &tianyan::dedisp::DedispersedSeries, cfg: &PeriodicConf
         .outer_iter()
         .enumerate()
         .filter_map(|(k, r)| {
-            psr_cand(&search_series(r.as_slice().unwrap(), out.tsamp_s, out.dms[k], cfg), n as f64 * out.tsamp_s).map(|c| (k, c))
+            psr_cand(&search_series(r.as_slice().unwrap(), out.tsamp_s, out.dms[k], cfg), n as f64 * out.tsamp_s)
+                .map(|c| (k, c))
         })
         .max_by(|a, b| a.1.sigma.total_cmp(&b.1.sigma))
         .expect("pulsar detected in some trial")
@@ -416,7 +419,10 @@ fn fused_search_matches_direct_search() {
     assert!((top.frequency_hz - 1.0 / PSR_P).abs() <= 1.0 / tobs, "frequency {}", top.frequency_hz);
     assert!((top.dm - PSR_DM).abs() <= 2.0 && (top.dm - dms[kd]).abs() <= 2.0, "DM {}", top.dm);
     assert!((top.sigma - cd.sigma).abs() <= 0.1 * cd.sigma, "sigma {} vs direct {}", top.sigma, cd.sigma);
-    assert!((cands[0].frequency_hz * PSR_P - (cands[0].frequency_hz * PSR_P).round()).abs() < 0.01, "top candidate is a harmonic of the pulsar");
+    assert!(
+        (cands[0].frequency_hz * PSR_P - (cands[0].frequency_hz * PSR_P).round()).abs() < 0.01,
+        "top candidate is a harmonic of the pulsar"
+    );
 }
 
 /// Band-limiting at high DM (few wide channels, 68 Hz top-channel cut-off vs 1 kHz Nyquist):
@@ -497,7 +503,10 @@ impl Observation for HugeObservation {
 fn invalid_inputs_are_errors() {
     let mut huge = HugeObservation(Header { nsamples: 1 << 30, ..header(4096, 1500.0, -0.1, 1e-4) });
     let err = fdd_periodic_search(&mut huge, &[10.0], 1, &PeriodicConfig::default()).unwrap_err();
-    assert!(matches!(&err, DedispError::Invalid(m) if m.contains("--dedisp direct") && m.contains("huge.fil")), "{err}");
+    assert!(
+        matches!(&err, DedispError::Invalid(m) if m.contains("--dedisp direct") && m.contains("huge.fil")),
+        "{err}"
+    );
 
     let h = wide_header();
     let mut obs = MemoryObservation::new(h, Array2::zeros((1000, 64)));
@@ -510,7 +519,10 @@ fn invalid_inputs_are_errors() {
         (ok, vec![], 1),
     ] {
         assert!(matches!(fdd.dedisperse(&mut obs, &dms, ds), Err(DedispError::Invalid(_))), "dms {dms:?} ds {ds}");
-        assert!(matches!(fdd.periodic_search(&mut obs, &dms, ds, &PeriodicConfig::default()), Err(DedispError::Invalid(_))));
+        assert!(matches!(
+            fdd.periodic_search(&mut obs, &dms, ds, &PeriodicConfig::default()),
+            Err(DedispError::Invalid(_))
+        ));
     }
 }
 
@@ -543,7 +555,13 @@ fn frb180417_fdd_peaks_at_direct_dm() {
     }
     let ((sf, kf, tf), ts) = best[0];
     let ((sd, kd, td), _) = best[1];
-    eprintln!("FRB 180417: FDD S/N {sf:.2} DM {} t {:.5} s; direct S/N {sd:.2} DM {} t {:.5} s", dms[kf], tf as f64 * ts, dms[kd], td as f64 * ts);
+    eprintln!(
+        "FRB 180417: FDD S/N {sf:.2} DM {} t {:.5} s; direct S/N {sd:.2} DM {} t {:.5} s",
+        dms[kf],
+        tf as f64 * ts,
+        dms[kd],
+        td as f64 * ts
+    );
     assert!(kf.abs_diff(kd) <= 1, "DM {} vs {}", dms[kf], dms[kd]);
     assert!((dms[kf] - 475.284).abs() <= 1.5);
     assert!(tf.abs_diff(td) <= 2 && (tf as f64 * ts - 2.02888).abs() <= 3.0 * ts);

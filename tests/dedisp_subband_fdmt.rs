@@ -19,7 +19,13 @@ fn int_data(nsamples: usize, nchans: usize, seed: u64) -> Array2<f32> {
     Array2::from_shape_fn((nsamples, nchans), |_| rng.gen_range(-8i32..=8) as f32)
 }
 
-fn run(d: &dyn Dedisperser, h: &Header, data: &Array2<f32>, dms: &[f64], ds: usize) -> tianyan::dedisp::DedispersedSeries {
+fn run(
+    d: &dyn Dedisperser,
+    h: &Header,
+    data: &Array2<f32>,
+    dms: &[f64],
+    ds: usize,
+) -> tianyan::dedisp::DedispersedSeries {
     let mut obs = MemoryObservation::new(h.clone(), data.clone());
     d.dedisperse(&mut obs, dms, ds).unwrap()
 }
@@ -107,7 +113,11 @@ fn fdmt_equals_naive_twin_with_padding_blocks_and_downsampling() {
                 let out = run(&FdmtDedisperser { block_size: bs }, &h, &data, &dms, ds);
                 let nout = out.data.ncols();
                 // The grid's last row spans the real channels only up to the last real cell.
-                let rows: Vec<usize> = out.dms.iter().map(|&dm| grid.iter().position(|&g| (g - dm).abs() < 1e-9).expect("a grid DM")).collect();
+                let rows: Vec<usize> = out
+                    .dms
+                    .iter()
+                    .map(|&dm| grid.iter().position(|&g| (g - dm).abs() < 1e-9).expect("a grid DM"))
+                    .collect();
                 let m_in = rows.iter().flat_map(|&r| naive_fdmt_paths(&h, r)).map(|(_, o, d)| o + d).max().unwrap();
                 assert_eq!(nout, 1500 / ds - m_in, "case {case} ds {ds}: only fully covered samples");
                 for (k, &r) in rows.iter().enumerate() {
@@ -216,7 +226,8 @@ fn b13_header() -> Header {
 #[test]
 fn b13_sweep_longer_than_data_is_an_error_for_subband_and_fdmt() {
     let data = Array2::<f32>::zeros((500, 64));
-    let algs: [Box<dyn Dedisperser>; 2] = [Box::new(SubbandDedisperser::default()), Box::new(FdmtDedisperser::default())];
+    let algs: [Box<dyn Dedisperser>; 2] =
+        [Box::new(SubbandDedisperser::default()), Box::new(FdmtDedisperser::default())];
     for a in algs.iter() {
         let mut obs = MemoryObservation::new(b13_header(), data.clone());
         let err = a.dedisperse(&mut obs, &[3631.4], 1).expect_err("sweep of 600 samples > 500");
@@ -231,7 +242,8 @@ fn b13_no_wraparound_valid_only_output() {
     data.row_mut(0).fill(1.0);
     let direct = run(&DirectDedisperser::default(), &b13_header(), &data, &[3631.4], 1);
     assert_eq!(direct.data.ncols(), 1400);
-    let algs: [Box<dyn Dedisperser>; 2] = [Box::new(SubbandDedisperser::default()), Box::new(FdmtDedisperser::default())];
+    let algs: [Box<dyn Dedisperser>; 2] =
+        [Box::new(SubbandDedisperser::default()), Box::new(FdmtDedisperser::default())];
     for a in algs.iter() {
         let out = run(a.as_ref(), &b13_header(), &data, &[3631.4], 1);
         assert_eq!(out.data.ncols(), 1400, "{}: 2000 − 600 fully covered samples", a.name());
@@ -256,7 +268,8 @@ fn pulse_at_top_channel_sample_k_comes_out_at_k() {
         data[[k + d, c]] = 1.0;
     }
     let direct = run(&DirectDedisperser::default(), &h, &data, &[dm], 1);
-    let algs: [Box<dyn Dedisperser>; 2] = [Box::new(SubbandDedisperser { nsub: 16, ..Default::default() }), Box::new(FdmtDedisperser::default())];
+    let algs: [Box<dyn Dedisperser>; 2] =
+        [Box::new(SubbandDedisperser { nsub: 16, ..Default::default() }), Box::new(FdmtDedisperser::default())];
     assert_eq!(direct.data[[0, k]], 128.0);
     for a in algs.iter() {
         let out = run(a.as_ref(), &h, &data, &[dm], 1);
@@ -349,10 +362,15 @@ fn best(out: &tianyan::dedisp::DedispersedSeries, snr: &dyn Fn(&[f32]) -> f64) -
 fn compare_with_direct(data: &Array2<f32>, h: &Header, dms: &[f64], snr: &dyn Fn(&[f32]) -> f64, what: &str) {
     let step = dms[1] - dms[0];
     let (dm_d, snr_d) = best(&run(&DirectDedisperser::default(), h, data, dms, 1), snr);
-    let algs: [Box<dyn Dedisperser>; 2] = [Box::new(SubbandDedisperser::default()), Box::new(FdmtDedisperser::default())];
+    let algs: [Box<dyn Dedisperser>; 2] =
+        [Box::new(SubbandDedisperser::default()), Box::new(FdmtDedisperser::default())];
     for a in algs.iter() {
         let (dm_a, snr_a) = best(&run(a.as_ref(), h, data, dms, 1), snr);
-        eprintln!("{what}: direct DM {dm_d} S/N {snr_d:.2}; {} DM {dm_a:.3} S/N {snr_a:.2} ({:+.1} %)", a.name(), 100.0 * (snr_a / snr_d - 1.0));
+        eprintln!(
+            "{what}: direct DM {dm_d} S/N {snr_d:.2}; {} DM {dm_a:.3} S/N {snr_a:.2} ({:+.1} %)",
+            a.name(),
+            100.0 * (snr_a / snr_d - 1.0)
+        );
         assert!((dm_a - dm_d).abs() <= step + 1e-9, "{what}, {}: best DM {dm_a} vs direct {dm_d}", a.name());
         assert!((snr_a / snr_d - 1.0).abs() <= 0.10, "{what}, {}: S/N {snr_a} vs direct {snr_d}", a.name());
     }

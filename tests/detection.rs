@@ -62,13 +62,8 @@ fn one_pulsar_is_the_top_candidate() {
 /// of the other.
 #[test]
 fn two_pulsars_are_both_found_and_independent() {
-    let obs = sim(
-        512,
-        393.216e-6,
-        40.0,
-        22,
-        &["period=0.2531,dm=71,snr=18", "period=0.0893,dm=143,snr=18,width=0.004"],
-    );
+    let obs =
+        sim(512, 393.216e-6, 40.0, 22, &["period=0.2531,dm=71,snr=18", "period=0.0893,dm=143,snr=18,width=0.004"]);
     let tobs = obs.header().duration_s();
     let out = search(obs, 200.0, true);
     for (p, dm) in [(0.2531, 71.0), (0.0893, 143.0)] {

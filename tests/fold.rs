@@ -66,10 +66,13 @@ fn synth(duration_s: f64, amp: f64, seed: u64) -> MemoryObservation {
 fn expected_snr(duration_s: f64, amp: f64, nbins: usize) -> f64 {
     let m = 2000;
     let gbar: Vec<f64> = (0..nbins)
-        .map(|i| (0..m).map(|k| pulse_shape((i as f64 + (k as f64 + 0.5) / m as f64) / nbins as f64)).sum::<f64>() / m as f64)
+        .map(|i| {
+            (0..m).map(|k| pulse_shape((i as f64 + (k as f64 + 0.5) / m as f64) / nbins as f64)).sum::<f64>() / m as f64
+        })
         .collect();
     let gmean = gbar.iter().sum::<f64>() / nbins as f64;
-    let g2mean = (0..nbins * m).map(|k| pulse_shape((k as f64 + 0.5) / (nbins * m) as f64).powi(2)).sum::<f64>() / (nbins * m) as f64;
+    let g2mean = (0..nbins * m).map(|k| pulse_shape((k as f64 + 0.5) / (nbins * m) as f64).powi(2)).sum::<f64>()
+        / (nbins * m) as f64;
     let sigma_c = (1.0 + amp * amp * (g2mean - gmean * gmean)).sqrt();
     let a = amp / sigma_c;
     let nb = (duration_s / TSAMP).round() * NCHANS as f64 / nbins as f64;
@@ -285,8 +288,8 @@ fn fold_top_candidates_writes_folds_group() {
     write_candidate_file(&h5, &cf).unwrap();
     let plots = dir.path().join("plots");
     let cfg = FoldConfig::default();
-    let res =
-        tianyan::fold::fold_top_candidates(std::slice::from_ref(&fil), &h5, 2, &cfg, Some(&plots)).expect("fold_top_candidates");
+    let res = tianyan::fold::fold_top_candidates(std::slice::from_ref(&fil), &h5, 2, &cfg, Some(&plots))
+        .expect("fold_top_candidates");
     assert_eq!(res.len(), 2);
     eprintln!("candidate 0 S/N {:.1}, candidate 1 S/N {:.1}", res[0].snr, res[1].snr);
     assert!(res[0].snr > 15.0, "the pulsar candidate folds strongly: {}", res[0].snr);
@@ -380,9 +383,17 @@ fn simulated_pulsar_fold_snr_matches_truth() {
     let cube = fold(&mut obs, psr.period_s, 0.0, psr.dm, &fcfg).expect("fold");
     let (p, c) = collapse(&cube);
     let got = profile_snr(&p, &c, cube.var_sample);
-    eprintln!("simulated pulsar: truth expected S/N {:.2} ({} bins), folded S/N {:.2}", psr.expected_snr, psr.snr_nbins, got.snr);
+    eprintln!(
+        "simulated pulsar: truth expected S/N {:.2} ({} bins), folded S/N {:.2}",
+        psr.expected_snr, psr.snr_nbins, got.snr
+    );
     assert!((psr.expected_snr - 15.0).abs() < 0.5, "truth {}", psr.expected_snr);
-    assert!((got.snr - psr.expected_snr).abs() < 0.15 * psr.expected_snr, "S/N {} vs truth {}", got.snr, psr.expected_snr);
+    assert!(
+        (got.snr - psr.expected_snr).abs() < 0.15 * psr.expected_snr,
+        "S/N {} vs truth {}",
+        got.snr,
+        psr.expected_snr
+    );
 }
 
 /// All-zero spectra (dropped data, PSRFITS padding) are left out of the fold: a 10 % gap of zeros

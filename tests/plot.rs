@@ -116,7 +116,11 @@ fn cli_plot_writes_overview_and_fold_pages() {
     let (r, h) = small_fold();
     let dir = tempfile::tempdir().unwrap();
     let h5 = dir.path().join("cands.h5");
-    let cf = CandidateFile { header: h, candidates: vec![cand(0.2, 50.0, 20.0, -1), cand(0.1, 50.0, 9.0, 0)], ..CandidateFile::default() };
+    let cf = CandidateFile {
+        header: h,
+        candidates: vec![cand(0.2, 50.0, 20.0, -1), cand(0.1, 50.0, 9.0, 0)],
+        ..CandidateFile::default()
+    };
     write_candidate_file(&h5, &cf).unwrap();
     write_folds(&h5, &[StoredFold { id: 0, result: r, png_path: None }], &FoldConfig::default()).unwrap();
     let out = dir.path().join("plots");
@@ -131,7 +135,10 @@ fn cli_plot_writes_overview_and_fold_pages() {
     // A file that is not HDF5: clear error naming it, non-zero exit.
     let bad = dir.path().join("bad.h5");
     std::fs::write(&bad, b"not hdf5").unwrap();
-    let st = std::process::Command::new(env!("CARGO_BIN_EXE_tianyan")).args(["plot", bad.to_str().unwrap()]).output().unwrap();
+    let st = std::process::Command::new(env!("CARGO_BIN_EXE_tianyan"))
+        .args(["plot", bad.to_str().unwrap()])
+        .output()
+        .unwrap();
     assert!(!st.status.success());
     assert!(String::from_utf8_lossy(&st.stderr).contains("bad.h5"));
 }

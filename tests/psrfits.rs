@@ -118,7 +118,11 @@ fn parkes_4bit_sf_msb_first_unpacking_and_same_rfi_as_8bit_fil() {
         if !r.is_finite() {
             continue;
         }
-        if c % 2 == 0 { within.push(r) } else { across.push(r) }
+        if c % 2 == 0 {
+            within.push(r)
+        } else {
+            across.push(r)
+        }
     }
     let mean = |v: &Vec<f64>| v.iter().sum::<f64>() / v.len() as f64;
     let (w, a) = (mean(&within), mean(&across));
@@ -367,7 +371,6 @@ with fits.open({p:?}) as f:
     assert_eq!(vals[1], data[[WRITER_NSBLK + 99, 31]] as f64);
     assert_eq!(vals[2], h.chan_freqs_mhz()[0]);
 }
-
 
 #[test]
 fn convert_cli_fil_to_psrfits_and_back_is_exact() {

@@ -91,8 +91,7 @@ fn b17_search_never_reports_dc_or_nyquist() {
         assert!(cand.fft_bin >= 1.0 && cand.fft_bin < (n / 2) as f64 - 0.5, "reported {cand:?}");
     }
     // Same through search_series: a constant offset plus an alternating (Nyquist) sequence.
-    let y: Vec<f32> =
-        x.iter().enumerate().map(|(i, v)| v + 1000.0 + if i % 2 == 0 { 50.0 } else { -50.0 }).collect();
+    let y: Vec<f32> = x.iter().enumerate().map(|(i, v)| v + 1000.0 + if i % 2 == 0 { 50.0 } else { -50.0 }).collect();
     let c = search_series(&y, 1e-3, 0.0, &cfg);
     for cand in &c {
         assert!(cand.fft_bin >= 1.0 && cand.fft_bin < (n / 2) as f64 - 0.5, "reported {cand:?}");
@@ -152,8 +151,7 @@ fn interbinning_recovers_half_bin_tone() {
     add_tone(&mut x, 100.5 / t, dt, 0.6);
     let c = search_series(&x, dt, 0.0, &PeriodicConfig::default());
     assert!((c[0].fft_bin - 100.5).abs() <= 0.25, "{:?}", c[0]);
-    let c_plain =
-        search_series(&x, dt, 0.0, &PeriodicConfig { interbin: false, ..Default::default() });
+    let c_plain = search_series(&x, dt, 0.0, &PeriodicConfig { interbin: false, ..Default::default() });
     assert!(c[0].power > 1.8 * c_plain[0].power, "{} vs {}", c[0].power, c_plain[0].power);
 }
 
@@ -190,9 +188,7 @@ fn pulse_train_gains_from_harmonic_summing() {
     let bin_hz = 1.0 / (n as f64 * dt);
     let best = |nh: u32| {
         let c = search_series(&x, dt, 0.0, &PeriodicConfig { nharm_max: nh, ..Default::default() });
-        c.into_iter()
-            .find(|c| (c.frequency_hz - f_true).abs() <= bin_hz)
-            .map(|c| (c.sigma, c.nharm))
+        c.into_iter().find(|c| (c.frequency_hz - f_true).abs() <= bin_hz).map(|c| (c.sigma, c.nharm))
     };
     let (s1, _) = best(1).expect("fundamental not found with 1 harmonic");
     let (s8, n8) = best(8).expect("fundamental not found with 8 harmonics");

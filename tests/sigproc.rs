@@ -58,7 +58,11 @@ fn round_trip_every_nbits_and_both_foff_signs() {
                 let rh = rd.header().clone();
                 assert_eq!((rh.nbits, rh.nchans, rh.nsamples, rh.signed), (nbits, nchans, 37, signed));
                 assert_eq!((rh.fch1_mhz, rh.foff_mhz, rh.tsamp_s, rh.tstart_mjd), (h.fch1_mhz, foff, 1e-4, 60000.125));
-                assert_eq!(rd.read_block(0, 37).unwrap(), data, "nbits {nbits} signed {signed} foff {foff} nchans {nchans}");
+                assert_eq!(
+                    rd.read_block(0, 37).unwrap(),
+                    data,
+                    "nbits {nbits} signed {signed} foff {foff} nchans {nchans}"
+                );
                 // A block starting inside a byte.
                 assert_eq!(rd.read_block(5, 7).unwrap(), data.slice(s![5..12, ..]));
             }
@@ -174,7 +178,13 @@ fn missing_required_keys_and_truncated_header_are_errors() {
     let p = write_raw(dir.path(), "cut.fil", &cut, &[]);
     let msg = read_header(&p).unwrap_err().to_string();
     assert!(msg.contains("header ends"), "{msg}");
-    let bad_bits = raw_header(&[("nchans", Val::I(4)), ("nbits", Val::I(12)), ("tsamp", Val::D(1e-3)), ("fch1", Val::D(1.0)), ("foff", Val::D(1.0))]);
+    let bad_bits = raw_header(&[
+        ("nchans", Val::I(4)),
+        ("nbits", Val::I(12)),
+        ("tsamp", Val::D(1e-3)),
+        ("fch1", Val::D(1.0)),
+        ("foff", Val::D(1.0)),
+    ]);
     let p = write_raw(dir.path(), "b12.fil", &bad_bits, &[0; 12]);
     assert!(read_header(&p).unwrap_err().to_string().contains("nbits 12"));
 }

@@ -9,13 +9,7 @@ use tianyan::sim::{
 use tianyan::Observation;
 
 fn lite(nchans: usize, duration_s: f64, seed: u64) -> SimConfig {
-    SimConfig {
-        preset: "fast-l-band-lite".into(),
-        duration_s,
-        nchans: Some(nchans),
-        seed,
-        ..SimConfig::default()
-    }
+    SimConfig { preset: "fast-l-band-lite".into(), duration_s, nchans: Some(nchans), seed, ..SimConfig::default() }
 }
 
 fn read_all(obs: &mut SimulatedObservation, block: usize) -> Array2<f32> {
@@ -198,7 +192,14 @@ fn noise_statistics_match_quantisation() {
 #[test]
 fn narrow_pulse_is_smeared_by_the_intra_channel_amount() {
     // 64 channels of 7.8125 MHz, DM 1000: smearing 19–64 ms ≫ tsamp 49 µs.
-    let mut cfg = SimConfig { preset: "fast-l-band".into(), duration_s: 3.0, nchans: Some(64), nbits: Some(32), seed: 9, ..SimConfig::default() };
+    let mut cfg = SimConfig {
+        preset: "fast-l-band".into(),
+        duration_s: 3.0,
+        nchans: Some(64),
+        nbits: Some(32),
+        seed: 9,
+        ..SimConfig::default()
+    };
     cfg.bursts.push(BurstSpec::parse("time=0.3,dm=1000,fluence=500,width=0.000001").unwrap());
     let mut obs = SimulatedObservation::new(&cfg).unwrap();
     let h = obs.header().clone();
@@ -221,7 +222,11 @@ fn narrow_pulse_is_smeared_by_the_intra_channel_amount() {
         eprintln!("chan {c} f {f:.2}: measured smearing {:.3} ms, formula {:.3} ms", s * 1e3, formula * 1e3);
         assert!((s / formula - 1.0).abs() < 0.03, "chan {c}: {s} vs {formula}");
         // And it is centred where the dispersion delay says.
-        assert!((lo as f64 + mu + 0.5 - centre).abs() < 0.02 * half as f64, "chan {c}: centre {} vs {centre}", lo as f64 + mu);
+        assert!(
+            (lo as f64 + mu + 0.5 - centre).abs() < 0.02 * half as f64,
+            "chan {c}: centre {} vs {centre}",
+            lo as f64 + mu
+        );
     }
 }
 
@@ -259,7 +264,13 @@ fn burst_target_snr_12_at_the_right_time() {
 
 #[test]
 fn accelerated_pulsar_folds_better_with_its_acceleration() {
-    let mut cfg = SimConfig { preset: "fast-l-band".into(), duration_s: 20.0, nchans: Some(64), seed: 17, ..SimConfig::default() };
+    let mut cfg = SimConfig {
+        preset: "fast-l-band".into(),
+        duration_s: 20.0,
+        nchans: Some(64),
+        seed: 17,
+        ..SimConfig::default()
+    };
     cfg.pulsars.push(PulsarSpec::parse("period=0.005,dm=20,snr=30,accel=20000").unwrap());
     let mut obs = SimulatedObservation::new(&cfg).unwrap();
     let t = obs.truth("mem", OutputFormat::Filterbank, 0);

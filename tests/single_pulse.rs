@@ -10,8 +10,8 @@ use tianyan::consts::dispersion_delay_s;
 use tianyan::dedisp::direct::DirectDedisperser;
 use tianyan::dedisp::{DedispersedSeries, Dedisperser};
 use tianyan::search::single_pulse::{
-    boxcar_search, cluster, detrend_normalise, search_dedispersed, search_dm_series, BoxcarHit, ChannelNormConfig, ClusterConfig,
-    NormalisedObservation, SinglePulseConfig,
+    boxcar_search, cluster, detrend_normalise, search_dedispersed, search_dm_series, BoxcarHit, ChannelNormConfig,
+    ClusterConfig, NormalisedObservation, SinglePulseConfig,
 };
 use tianyan::search::SinglePulse;
 use tianyan::{Header, MemoryObservation};
@@ -33,7 +33,11 @@ fn naive_boxcar_search(x: &[f32], widths: &[usize], threshold: f32) -> Vec<Boxca
         let median = |mut v: Vec<f64>| {
             v.sort_by(f64::total_cmp);
             let k = v.len();
-            if k % 2 == 1 { v[k / 2] } else { 0.5 * (v[k / 2 - 1] + v[k / 2]) }
+            if k % 2 == 1 {
+                v[k / 2]
+            } else {
+                0.5 * (v[k / 2 - 1] + v[k / 2])
+            }
         };
         let sums: Vec<f64> = (0..=x.len() - w).step_by((w / 2).max(1)).map(sum).collect();
         let sigma = if sums.len() >= 64 {
@@ -176,7 +180,8 @@ fn b29_constant_series_no_events() {
     let top = ev.iter().max_by(|a, b| a.snr.total_cmp(&b.snr)).expect("pulse found");
     assert!((2995..=3005).contains(&top.sample) && top.snr > 10.0, "{top:?}");
     // A whole DedispersedSeries of constants.
-    let s = DedispersedSeries { dms: vec![0.0, 1.0], tsamp_s: 1e-3, downsamp: 1, data: Array2::from_elem((2, 5000), 3.0) };
+    let s =
+        DedispersedSeries { dms: vec![0.0, 1.0], tsamp_s: 1e-3, downsamp: 1, data: Array2::from_elem((2, 5000), 3.0) };
     assert!(search_dedispersed(&s, &SinglePulseConfig { snr_threshold: 0.0, ..Default::default() }).is_empty());
 }
 
@@ -470,4 +475,3 @@ fn real_frb121102_burstfit() {
     assert_eq!(nzap, 11, "channels 53-63 are zero-variance");
     check_frb(&ev, 565.3, 2.0, 12.5, "121102");
 }
-

@@ -125,8 +125,7 @@ impl Spec {
         if self.nrows > 0 {
             let r = self.nrows;
             t.write_col(&mut f, "TSUBINT", &vec![self.tbin * self.nsblk as f64; r]).unwrap();
-            t.write_col(&mut f, "OFFS_SUB", &(0..r).map(|i| (i as f64 + 0.5) * self.tbin).collect::<Vec<_>>())
-                .unwrap();
+            t.write_col(&mut f, "OFFS_SUB", &(0..r).map(|i| (i as f64 + 0.5) * self.tbin).collect::<Vec<_>>()).unwrap();
             if self.freq_f32 {
                 let v: Vec<f32> = (0..r).flat_map(|_| self.freqs.iter().map(|x| *x as f32)).collect();
                 t.write_col(&mut f, "DAT_FREQ", &v).unwrap();
@@ -376,7 +375,7 @@ fn b03d_zero_rows_as_last_file_is_skipped() {
     let (h, d) = read_all(&[p1, p2.clone()]);
     assert_eq!(h.nsamples, 32);
     assert_eq!(d[[17, 3]], 7.0); // sample 1 of row 1, channel 3 = byte 1*4+3
-    // An empty file that is NOT last is an error.
+                                 // An empty file that is NOT last is an error.
     let e = open_psrfits(&[p2, dir.path().join("obs_0001.fits")]).err().expect("must fail").to_string();
     assert!(e.contains("NAXIS2 = 0"), "{e}");
 }
@@ -411,9 +410,8 @@ fn sequence_of_files_reads_as_one_stream() {
     let dir = tmp();
     let p1 = dir.path().join("seq_0001.fits");
     let p2 = dir.path().join("seq_0002.fits");
-    let mk = |base: u8| -> Vec<Vec<u8>> {
-        (0..2).map(|r| (0..4 * 8).map(|i| base + r * 40 + i as u8).collect()).collect()
-    };
+    let mk =
+        |base: u8| -> Vec<Vec<u8>> { (0..2).map(|r| (0..4 * 8).map(|i| base + r * 40 + i as u8).collect()).collect() };
     Spec::new(4, 1, 8, 8, Data::Bytes(mk(0))).write(&p1);
     // The second file starts where the first ends: 2 rows × 8 samples × 1 ms later.
     let mut s2 = Spec::new(4, 1, 8, 8, Data::Bytes(mk(100)));

@@ -20,7 +20,11 @@ impl Raw {
         r
     }
     fn i32b(&self, v: i32) -> [u8; 4] {
-        if self.be { v.to_be_bytes() } else { v.to_le_bytes() }
+        if self.be {
+            v.to_be_bytes()
+        } else {
+            v.to_le_bytes()
+        }
     }
     fn s(&mut self, s: &str) -> &mut Self {
         let l = self.i32b(s.len() as i32);
@@ -223,7 +227,10 @@ fn b04_empty_and_150_char_strings() {
     assert_eq!(h2.nsamples, 10);
     for p in [&p1, &p2] {
         let mut rd = SigprocReader::open(p).unwrap();
-        assert_eq!(rd.read_block(0, 10).unwrap().as_slice().unwrap(), &(0..40).map(|v| v as f32).collect::<Vec<_>>()[..]);
+        assert_eq!(
+            rd.read_block(0, 10).unwrap().as_slice().unwrap(),
+            &(0..40).map(|v| v as f32).collect::<Vec<_>>()[..]
+        );
     }
 }
 
@@ -495,7 +502,10 @@ fn b27_writer_keyword_names_and_widths_byte_level() {
     let mut rd = SigprocReader::open(&out).unwrap();
     let back = rd.header().clone();
     assert_eq!(back.rawdatafile, "in.raw");
-    assert_eq!((back.refdm, back.period, back.nbeams, back.ibeam, back.barycentric), (Some(56.7), Some(0.033), Some(13), Some(4), Some(0)));
+    assert_eq!(
+        (back.refdm, back.period, back.nbeams, back.ibeam, back.barycentric),
+        (Some(56.7), Some(0.033), Some(13), Some(4), Some(0))
+    );
     assert_eq!(rd.read_block(0, 10).unwrap().as_slice().unwrap(), &data[..]);
 }
 

@@ -180,7 +180,11 @@ impl GridConfig {
         if self.seeds == 0 {
             return Err("seeds must be >= 1".into());
         }
-        if !(self.match_tol_bins > 0.0 && self.match_dm_steps >= 0.0 && self.match_dm_frac >= 0.0 && self.match_dm_widths >= 0.0) {
+        if !(self.match_tol_bins > 0.0
+            && self.match_dm_steps >= 0.0
+            && self.match_dm_frac >= 0.0
+            && self.match_dm_widths >= 0.0)
+        {
             return Err("match tolerances must be positive".into());
         }
         if self.jobs == 0 {

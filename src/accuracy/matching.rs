@@ -55,12 +55,8 @@ pub fn local_dm_spacing(dm_trials: &[f64], dm: f64) -> f64 {
     if t.len() < 2 {
         return 0.0;
     }
-    let i = t
-        .iter()
-        .enumerate()
-        .min_by(|a, b| (a.1 - dm).abs().total_cmp(&(b.1 - dm).abs()))
-        .map(|(i, _)| i)
-        .unwrap_or(0);
+    let i =
+        t.iter().enumerate().min_by(|a, b| (a.1 - dm).abs().total_cmp(&(b.1 - dm).abs())).map(|(i, _)| i).unwrap_or(0);
     let left = if i > 0 { Some(t[i] - t[i - 1]) } else { None };
     let right = if i + 1 < t.len() { Some(t[i + 1] - t[i]) } else { None };
     match (left, right) {
@@ -107,7 +103,12 @@ pub fn find_match(
         if dm_err.abs() > dm_tol + 1e-9 {
             return None;
         }
-        harmonic_match(c.frequency_hz, true_freq_hz, tobs_s, tol)
-            .map(|(num, den, freq_err_bins)| MatchInfo { index, num, den, freq_err_bins, dm_err })
+        harmonic_match(c.frequency_hz, true_freq_hz, tobs_s, tol).map(|(num, den, freq_err_bins)| MatchInfo {
+            index,
+            num,
+            den,
+            freq_err_bins,
+            dm_err,
+        })
     })
 }

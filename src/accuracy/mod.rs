@@ -355,7 +355,9 @@ pub fn run_injection(inj: &Injection, cfg: &GridConfig) -> Result<ResultLine, Ac
             .candidates
             .iter()
             .filter(|c| c.sigma >= thr && c.harmonic_of < 0)
-            .filter(|c| (c.dm - inj.dm).abs() > dm_tol || harmonic_match(c.frequency_hz, freq, row.tobs_s, &tol).is_none())
+            .filter(|c| {
+                (c.dm - inj.dm).abs() > dm_tol || harmonic_match(c.frequency_hz, freq, row.tobs_s, &tol).is_none()
+            })
             .count() as u32;
     }
     row.elapsed_s = t0.elapsed().as_secs_f64();
@@ -416,9 +418,11 @@ pub fn run_accuracy(
     let file = Mutex::new(file);
     let one = |inj: &Injection| -> Result<(), AccuracyError> {
         let line = run_injection(inj, cfg)?;
-        let text = serde_json::to_string(&line).map_err(|e| AccuracyError::File { path: jsonl.clone(), msg: e.to_string() })?;
+        let text = serde_json::to_string(&line)
+            .map_err(|e| AccuracyError::File { path: jsonl.clone(), msg: e.to_string() })?;
         {
-            let mut f = file.lock().map_err(|_| AccuracyError::File { path: jsonl.clone(), msg: "lock poisoned".into() })?;
+            let mut f =
+                file.lock().map_err(|_| AccuracyError::File { path: jsonl.clone(), msg: "lock poisoned".into() })?;
             writeln!(f, "{text}")
                 .and_then(|_| f.flush())
                 .map_err(|e| AccuracyError::File { path: jsonl.clone(), msg: e.to_string() })?;

@@ -38,7 +38,11 @@ fn es<E: std::fmt::Debug>(e: E) -> String {
     format!("{e:?}")
 }
 
-fn png(path: &Path, size: (u32, u32), draw: impl FnOnce(&DrawingArea<BitMapBackend, Shift>) -> Result<(), String>) -> Result<(), String> {
+fn png(
+    path: &Path,
+    size: (u32, u32),
+    draw: impl FnOnce(&DrawingArea<BitMapBackend, Shift>) -> Result<(), String>,
+) -> Result<(), String> {
     ensure_font()?;
     let name = path.file_name().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
     let tmp = path.with_file_name(format!(".{name}.tmp{}.png", std::process::id()));
@@ -160,7 +164,12 @@ pub fn write_plots(dir: &Path, cfg: &GridConfig, lines: &[ResultLine], s: &Accur
 
     png(&dir.join("errors.png"), (1200, 500), |root| {
         let (a, b) = root.split_horizontally(600);
-        let hist = |area: &DrawingArea<BitMapBackend, Shift>, vals: Vec<f64>, lim: f64, title: &str, xd: &str| -> Result<(), String> {
+        let hist = |area: &DrawingArea<BitMapBackend, Shift>,
+                    vals: Vec<f64>,
+                    lim: f64,
+                    title: &str,
+                    xd: &str|
+         -> Result<(), String> {
             const NB: usize = 24;
             let mut counts = [0u32; NB];
             for v in vals {
@@ -186,8 +195,11 @@ pub fn write_plots(dir: &Path, cfg: &GridConfig, lines: &[ResultLine], s: &Accur
             .map_err(es)?;
             Ok(())
         };
-        let fe: Vec<f64> =
-            rows.iter().filter(|r| r.matched == 1 && r.ratio_num == 1 && r.ratio_den == 1).map(|r| r.freq_err_bins).collect();
+        let fe: Vec<f64> = rows
+            .iter()
+            .filter(|r| r.matched == 1 && r.ratio_num == 1 && r.ratio_den == 1)
+            .map(|r| r.freq_err_bins)
+            .collect();
         hist(&a, fe, cfg.match_tol_bins, "Frequency error (fundamental matches)", "f_cand − f_true, Fourier bins")?;
         let de: Vec<f64> = rows.iter().filter(|r| r.matched == 1).map(|r| r.dm_err).collect();
         let dlim = de.iter().map(|x| x.abs()).fold(s.median_dm_spacing.max(0.1) * 3.0, f64::max) * 1.05;
@@ -197,14 +209,12 @@ pub fn write_plots(dir: &Path, cfg: &GridConfig, lines: &[ResultLine], s: &Accur
 
     png(&dir.join("false_alarms.png"), (900, 650), |root| {
         let lo = 1e-10f64;
-        let hi = s
-            .false_alarms
-            .iter()
-            .map(|f| (f.observed as f64).max(f.band.1))
-            .fold(1.0, f64::max)
-            * 3.0;
+        let hi = s.false_alarms.iter().map(|f| (f.observed as f64).max(f.band.1)).fold(1.0, f64::max) * 3.0;
         let xs: Vec<f64> = s.false_alarms.iter().map(|f| f.sigma).collect();
-        let (x0, x1) = (xs.iter().cloned().fold(f64::INFINITY, f64::min) - 0.5, xs.iter().cloned().fold(-f64::INFINITY, f64::max) + 0.5);
+        let (x0, x1) = (
+            xs.iter().cloned().fold(f64::INFINITY, f64::min) - 0.5,
+            xs.iter().cloned().fold(-f64::INFINITY, f64::max) + 0.5,
+        );
         let mut ch = ChartBuilder::on(root)
             .caption(format!("False alarms on {} noise observations", s.n_noise), ("sans-serif", 20))
             .margin(10)
@@ -213,18 +223,23 @@ pub fn write_plots(dir: &Path, cfg: &GridConfig, lines: &[ResultLine], s: &Accur
             .build_cartesian_2d(x0..x1, (lo..hi).log_scale())
             .map_err(es)?;
         ch.configure_mesh().x_desc("trials-corrected significance σ").y_desc("candidates ≥ σ").draw().map_err(es)?;
-        ch.draw_series(LineSeries::new(s.false_alarms.iter().map(|f| (f.sigma, f.expected.max(lo))), BLACK.stroke_width(2)))
-            .map_err(es)?
-            .label("predicted (independent trials)")
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK.stroke_width(2)));
+        ch.draw_series(LineSeries::new(
+            s.false_alarms.iter().map(|f| (f.sigma, f.expected.max(lo))),
+            BLACK.stroke_width(2),
+        ))
+        .map_err(es)?
+        .label("predicted (independent trials)")
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK.stroke_width(2)));
         ch.draw_series(s.false_alarms.iter().map(|f| {
             PathElement::new(vec![(f.sigma, f.band.0.max(lo)), (f.sigma, f.band.1.max(lo))], BLACK.stroke_width(1))
         }))
         .map_err(es)?;
-        ch.draw_series(s.false_alarms.iter().map(|f| Circle::new((f.sigma, (f.observed as f64).max(lo)), 5, colour(3).filled())))
-            .map_err(es)?
-            .label("observed (0 drawn at the bottom)")
-            .legend(|(x, y)| Circle::new((x + 10, y), 5, colour(3).filled()));
+        ch.draw_series(
+            s.false_alarms.iter().map(|f| Circle::new((f.sigma, (f.observed as f64).max(lo)), 5, colour(3).filled())),
+        )
+        .map_err(es)?
+        .label("observed (0 drawn at the bottom)")
+        .legend(|(x, y)| Circle::new((x + 10, y), 5, colour(3).filled()));
         ch.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw().map_err(es)?;
         Ok(())
     })?;

@@ -149,11 +149,8 @@ pub fn summarise(cfg: &GridConfig, lines: &[ResultLine]) -> AccuracySummary {
         })
         .collect();
     let matched: Vec<&&InjectionResult> = rows.iter().filter(|r| r.matched == 1).collect();
-    let fund: Vec<f64> = matched
-        .iter()
-        .filter(|r| r.ratio_num == 1 && r.ratio_den == 1)
-        .map(|r| r.freq_err_bins.abs())
-        .collect();
+    let fund: Vec<f64> =
+        matched.iter().filter(|r| r.ratio_num == 1 && r.ratio_den == 1).map(|r| r.freq_err_bins.abs()).collect();
     let mut efficiency_per_duty = Vec::new();
     for &duty in &cfg.duty_cycle {
         let d: Vec<&&&InjectionResult> = matched.iter().filter(|r| (r.duty - duty).abs() < 1e-12).collect();
@@ -179,7 +176,11 @@ pub fn summarise(cfg: &GridConfig, lines: &[ResultLine]) -> AccuracySummary {
             &matched.iter().filter(|r| r.dm_spacing > 0.0).map(|r| r.dm_err.abs() / r.dm_spacing).collect::<Vec<_>>(),
         ),
         median_abs_dm_err_width: median(
-            &matched.iter().filter(|r| r.dm_width_scale > 0.0).map(|r| r.dm_err.abs() / r.dm_width_scale).collect::<Vec<_>>(),
+            &matched
+                .iter()
+                .filter(|r| r.dm_width_scale > 0.0)
+                .map(|r| r.dm_err.abs() / r.dm_width_scale)
+                .collect::<Vec<_>>(),
         ),
         median_dm_spacing: median(&rows.iter().map(|r| r.dm_spacing).collect::<Vec<_>>()),
         efficiency_per_duty,
@@ -205,7 +206,14 @@ pub fn completeness_table(cfg: &GridConfig, s: &AccuracySummary) -> String {
         for &duty in &cfg.duty_cycle {
             match s.cells.iter().find(|c| c.snr == snr && c.duty == duty) {
                 Some(c) => {
-                    let _ = write!(t, " {}/{} = {:.0} % ({:.0} %) |", c.detected, c.n, 100.0 * c.completeness, 100.0 * c.ideal);
+                    let _ = write!(
+                        t,
+                        " {}/{} = {:.0} % ({:.0} %) |",
+                        c.detected,
+                        c.n,
+                        100.0 * c.completeness,
+                        100.0 * c.ideal
+                    );
                 }
                 None => t.push_str(" – |"),
             }
@@ -252,7 +260,11 @@ pub fn summary_markdown(cfg: &GridConfig, s: &AccuracySummary) -> String {
     let _ = writeln!(m, "\n## False alarms on pure noise ({} observations)\n", s.n_noise);
     let _ = writeln!(m, "| level σ | observed | predicted (independent trials) | Poisson 3σ band |\n|---|---|---|---|");
     for f in &s.false_alarms {
-        let _ = writeln!(m, "| {:.1} | {} | {:.3e} | [{:.2}, {:.2}] |", f.sigma, f.observed, f.expected, f.band.0, f.band.1);
+        let _ = writeln!(
+            m,
+            "| {:.1} | {} | {:.3e} | [{:.2}, {:.2}] |",
+            f.sigma, f.observed, f.expected, f.band.0, f.band.1
+        );
     }
     let _ = writeln!(
         m,
@@ -285,8 +297,15 @@ pub fn summary_markdown(cfg: &GridConfig, s: &AccuracySummary) -> String {
     for &(d, e, ie, n) in &s.efficiency_per_duty {
         let _ = writeln!(m, "| {:.1} % | {:.3} | {:.3} | {:.3} | {} |", d * 100.0, e, ie, e / ie, n);
     }
-    let _ = writeln!(m, "\nBoxcar efficiency η(δ) = boxcar S/N / matched-filter S/N of the ideal Gaussian: {}.\n",
-        cfg.duty_cycle.iter().map(|&d| format!("{:.1} %: {:.3}", d * 100.0, theory::boxcar_efficiency(d))).collect::<Vec<_>>().join(", "));
+    let _ = writeln!(
+        m,
+        "\nBoxcar efficiency η(δ) = boxcar S/N / matched-filter S/N of the ideal Gaussian: {}.\n",
+        cfg.duty_cycle
+            .iter()
+            .map(|&d| format!("{:.1} %: {:.3}", d * 100.0, theory::boxcar_efficiency(d)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     let _ = writeln!(m, "## Run time\n");
     let _ = writeln!(
         m,

@@ -43,8 +43,19 @@ pub fn print_tables(
         for (i, c) in shown.iter().take(limit(shown.len())) {
             println!(
                 "periodic,{i},{:.9},{:.6},{:.3},{:.3},{:.2},{:.2},{:.2},{},{:.2},{},{},{},{}",
-                c.period_s, c.frequency_hz, c.dm, c.accel, c.snr, c.sigma, c.power, c.nharm, c.fft_bin,
-                c.n_dm_hits, c.harmonic_of, c.harmonic_num, c.harmonic_den
+                c.period_s,
+                c.frequency_hz,
+                c.dm,
+                c.accel,
+                c.snr,
+                c.sigma,
+                c.power,
+                c.nharm,
+                c.fft_bin,
+                c.n_dm_hits,
+                c.harmonic_of,
+                c.harmonic_num,
+                c.harmonic_den
             );
         }
         println!("table,id,time_s,sample,dm,width_s,width_samples,snr,n_members");
@@ -76,7 +87,16 @@ pub fn print_tables(
             };
             println!(
                 "{:>4} {:>14.6} {:>12.6} {:>9.3} {:>8.2} {:>8.2} {:>9.2} {:>5} {:>6} {:>9}",
-                i, c.period_s * 1e3, c.frequency_hz, c.dm, c.sigma, c.snr, c.power, c.nharm, c.n_dm_hits, harm
+                i,
+                c.period_s * 1e3,
+                c.frequency_hz,
+                c.dm,
+                c.sigma,
+                c.snr,
+                c.power,
+                c.nharm,
+                c.n_dm_hits,
+                harm
             );
         }
     }
@@ -89,7 +109,14 @@ pub fn print_tables(
         for (i, p) in pulses.iter().take(limit(pulses.len())).enumerate() {
             println!(
                 "{:>4} {:>11.5} {:>10} {:>9.3} {:>10.4} {:>6} {:>8.2} {:>8}",
-                i, p.time_s, p.sample, p.dm, p.width_s * 1e3, p.width_samples, p.snr, p.n_members
+                i,
+                p.time_s,
+                p.sample,
+                p.dm,
+                p.width_s * 1e3,
+                p.width_samples,
+                p.snr,
+                p.n_members
             );
         }
     }

@@ -41,7 +41,10 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         source_name: "DEMO_PSR".into(),
         ..SimConfig::default()
     };
-    eprintln!("1/3 simulating {} s of {} with pulsar \"{}\" (seed {})", args.duration, args.preset, args.pulsar, args.seed);
+    eprintln!(
+        "1/3 simulating {} s of {} with pulsar \"{}\" (seed {})",
+        args.duration, args.preset, args.pulsar, args.seed
+    );
     let pb = super::progress::bar(0, "simulate");
     let truth = simulate_to_file_with_progress(&cfg, &obs_path, OutputFormat::Filterbank, &mut |d, t| {
         pb.set_length(t);

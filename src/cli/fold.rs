@@ -67,7 +67,8 @@ fn print_result(r: &FoldResult) {
 
 /// Runs `tianyan fold`.
 pub fn run(args: FoldArgs) -> anyhow::Result<()> {
-    let mut cfg = FoldConfig { nbins: args.nbins, nsubints: args.nsubints, nsubbands: args.nsubbands, ..FoldConfig::default() };
+    let mut cfg =
+        FoldConfig { nbins: args.nbins, nsubints: args.nsubints, nsubbands: args.nsubbands, ..FoldConfig::default() };
     if args.no_search {
         cfg.search.n_period = 1;
         cfg.search.n_pdot = 1;

@@ -9,6 +9,6 @@ pub mod fold;
 pub mod header;
 pub mod plan;
 pub mod plot;
+pub mod progress;
 pub mod search;
 pub mod simulate;
-pub mod progress;

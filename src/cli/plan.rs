@@ -39,11 +39,8 @@ impl PlanOptions {
         } else if let Some(step) = self.dm_step {
             DmPlan::fixed_step(self.dm_min, self.dm_max, step)?
         } else {
-            let cfg = PlanConfig {
-                tolerance: self.tolerance,
-                min_width_s: self.min_width,
-                max_downsamp: self.max_downsamp,
-            };
+            let cfg =
+                PlanConfig { tolerance: self.tolerance, min_width_s: self.min_width, max_downsamp: self.max_downsamp };
             DmPlan::ddplan(header, self.dm_min, self.dm_max, &cfg)?
         };
         Ok(plan)

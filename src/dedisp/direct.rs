@@ -125,7 +125,6 @@ pub fn dedisperse_tiles(
     }
 }
 
-
 impl DirectDedisperser {
     /// As [`Dedisperser::dedisperse`], calling `progress(done, total)` (input samples) after each block.
     ///
@@ -189,7 +188,8 @@ impl DirectDedisperser {
         if max_delay > 0 {
             let raw = obs.read_block(0, max_delay * downsamp)?;
             let raw = raw.as_standard_layout();
-            let src = raw.as_slice().ok_or_else(|| DedispError::Invalid("reader returned a non-contiguous block".into()))?;
+            let src =
+                raw.as_slice().ok_or_else(|| DedispError::Invalid("reader returned a non-contiguous block".into()))?;
             super::transpose_downsample(src, nchans, downsamp, max_delay, &mut buf, stride, 0);
         }
         let mut o0 = 0usize;
@@ -199,7 +199,8 @@ impl DirectDedisperser {
             let start = ((o0 + max_delay) * downsamp) as u64;
             let raw = obs.read_block(start, len * downsamp)?;
             let raw = raw.as_standard_layout();
-            let src = raw.as_slice().ok_or_else(|| DedispError::Invalid("reader returned a non-contiguous block".into()))?;
+            let src =
+                raw.as_slice().ok_or_else(|| DedispError::Invalid("reader returned a non-contiguous block".into()))?;
             if raw.ncols() != nchans || raw.nrows() != len * downsamp {
                 return Err(DedispError::Invalid(format!(
                     "{}: reader returned a {}×{} block, expected {}×{nchans}",

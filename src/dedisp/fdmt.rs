@@ -263,11 +263,7 @@ impl FdmtDedisperser {
         let mut used = rows.clone();
         used.sort_unstable();
         used.dedup();
-        let m_in = used
-            .iter()
-            .flat_map(|&r| plan.trace(r).into_iter().map(|(o, d)| o + d))
-            .max()
-            .unwrap_or(0);
+        let m_in = used.iter().flat_map(|&r| plan.trace(r).into_iter().map(|(o, d)| o + d)).max().unwrap_or(0);
         if m_in >= n_ds {
             return Err(sweep_error(obs, &row_dms, m_in, n_ds, tsamp_out));
         }
@@ -359,7 +355,12 @@ impl Dedisperser for FdmtDedisperser {
 
     /// FDMT; output `[ndm][n_in/downsamp − M]` with the DMs of the rows used (see
     /// [`FdmtDedisperser::dedisperse_with_progress`] for the errors).
-    fn dedisperse(&self, obs: &mut dyn Observation, dms: &[f64], downsamp: usize) -> Result<DedispersedSeries, DedispError> {
+    fn dedisperse(
+        &self,
+        obs: &mut dyn Observation,
+        dms: &[f64],
+        downsamp: usize,
+    ) -> Result<DedispersedSeries, DedispError> {
         self.dedisperse_with_progress(obs, dms, downsamp, &mut |_, _| {})
     }
 }

@@ -183,24 +183,21 @@ impl ChannelSpectra {
         let mut re = vec![0f32; nchans * stride];
         let mut im = vec![0f32; nchans * stride];
         let plan = RealFftPlanner::<f32>::new().plan_fft_forward(nfft);
-        rows.par_chunks_mut(nfft)
-            .zip(re.par_chunks_mut(stride).zip(im.par_chunks_mut(stride)))
-            .for_each_init(
-                || (plan.make_output_vec(), plan.make_scratch_vec()),
-                |(out, scratch), (row, (r, i))| {
-                    // Lengths come from the plan, so this cannot fail.
-                    plan.process_with_scratch(row, out, scratch)
-                        .expect("realfft buffers sized from the plan");
-                    for (k, z) in out.iter().enumerate() {
-                        r[k] = z.re;
-                        i[k] = z.im;
-                    }
-                    i[0] = 0.0;
-                    if nfft % 2 == 0 {
-                        i[nbins - 1] = 0.0;
-                    }
-                },
-            );
+        rows.par_chunks_mut(nfft).zip(re.par_chunks_mut(stride).zip(im.par_chunks_mut(stride))).for_each_init(
+            || (plan.make_output_vec(), plan.make_scratch_vec()),
+            |(out, scratch), (row, (r, i))| {
+                // Lengths come from the plan, so this cannot fail.
+                plan.process_with_scratch(row, out, scratch).expect("realfft buffers sized from the plan");
+                for (k, z) in out.iter().enumerate() {
+                    r[k] = z.re;
+                    i[k] = z.im;
+                }
+                i[0] = 0.0;
+                if nfft % 2 == 0 {
+                    i[nbins - 1] = 0.0;
+                }
+            },
+        );
         Ok(ChannelSpectra { nchans, nfft, nbins, stride, re, im })
     }
 
@@ -347,7 +344,15 @@ unsafe fn chunk_kernel_avx2(
     chunk_kernel::<Fused>(sp, tab, ng, k0, k1, acc_re, acc_im)
 }
 
-fn run_chunk(sp: &ChannelSpectra, tab: &Tables, ng: usize, k0: usize, k1: usize, acc_re: &mut [f32], acc_im: &mut [f32]) {
+fn run_chunk(
+    sp: &ChannelSpectra,
+    tab: &Tables,
+    ng: usize,
+    k0: usize,
+    k1: usize,
+    acc_re: &mut [f32],
+    acc_im: &mut [f32],
+) {
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
@@ -384,11 +389,7 @@ pub fn shift_and_sum(
     }
     if let Some(l) = bin_limits {
         if l.len() != shifts.len() {
-            return Err(DedispError::Invalid(format!(
-                "{} bin limits for {} shifts",
-                l.len(),
-                shifts.len()
-            )));
+            return Err(DedispError::Invalid(format!("{} bin limits for {} shifts", l.len(), shifts.len())));
         }
     }
     if let Some(s) = shifts.iter().find(|s| !s.is_finite()) {
@@ -406,15 +407,11 @@ pub fn shift_and_sum(
         let rows = j0 * nchans..(j0 + ng) * nchans;
         let tab = Tables::new(&shifts[rows.clone()], bin_limits.map(|l| &l[rows]), spectra.nfft, nbins);
         let per = DM_GROUP * CHUNK_BINS;
-        acc_re
-            .par_chunks_mut(per)
-            .zip(acc_im.par_chunks_mut(per))
-            .enumerate()
-            .for_each(|(ch, (ar, ai))| {
-                let k0 = ch * CHUNK_BINS;
-                let k1 = (k0 + CHUNK_BINS).min(spectra.stride);
-                run_chunk(spectra, &tab, ng, k0, k1, ar, ai);
-            });
+        acc_re.par_chunks_mut(per).zip(acc_im.par_chunks_mut(per)).enumerate().for_each(|(ch, (ar, ai))| {
+            let k0 = ch * CHUNK_BINS;
+            let k1 = (k0 + CHUNK_BINS).min(spectra.stride);
+            run_chunk(spectra, &tab, ng, k0, k1, ar, ai);
+        });
         let (acc_re, acc_im) = (&acc_re, &acc_im);
         let group: Vec<Vec<Complex32>> = (0..ng)
             .into_par_iter()
@@ -522,9 +519,7 @@ fn read_channel_major(
         )));
     }
     let raw = raw.as_standard_layout();
-    let src = raw
-        .as_slice()
-        .ok_or_else(|| DedispError::Invalid("reader returned a non-contiguous block".into()))?;
+    let src = raw.as_slice().ok_or_else(|| DedispError::Invalid("reader returned a non-contiguous block".into()))?;
     super::transpose_downsample(src, nchans, downsamp, nt, rows, stride, offset);
     Ok(())
 }
@@ -547,8 +542,7 @@ fn subtract_means(rows: &mut [f32], stride: usize, lo: usize, hi: usize) -> Vec<
 impl FddDedisperser {
     /// Bin limits `[ndm][nchans]` for an `nfft` transform, or `None` without band-limiting.
     fn limits(&self, s: &Setup, dms: &[f64], nfft: usize) -> Option<Vec<usize>> {
-        self.band_limit
-            .then(|| dms.iter().flat_map(|&dm| band_limits(&s.header, dm, s.tsamp_out, nfft)).collect())
+        self.band_limit.then(|| dms.iter().flat_map(|&dm| band_limits(&s.header, dm, s.tsamp_out, nfft)).collect())
     }
 
     /// The fused FDD + FFT periodicity search (see [`fdd_periodic_search`]), honouring
@@ -605,7 +599,8 @@ impl FddDedisperser {
                     let dm = dms[j0 + g];
                     // Band-limited: search only bins below the highest channel cut-off, as the
                     // spectrum of an M-sample series at tsamp·N/M (same bin frequencies).
-                    let kmax = lim.map_or(nbins, |l| l[g * nchans..(g + 1) * nchans].iter().copied().max().unwrap_or(nbins));
+                    let kmax =
+                        lim.map_or(nbins, |l| l[g * nchans..(g + 1) * nchans].iter().copied().max().unwrap_or(nbins));
                     if kmax < 16 {
                         // Everything above a few bins is smeared out: nothing to search (and an
                         // all-zero spectrum must not reach the whitening).
@@ -621,7 +616,9 @@ impl FddDedisperser {
                 .collect();
             cands.extend(found.into_iter().flatten());
         }
-        cands.sort_by(|a, b| b.sigma.total_cmp(&a.sigma).then(a.dm.total_cmp(&b.dm)).then(a.fft_bin.total_cmp(&b.fft_bin)));
+        cands.sort_by(|a, b| {
+            b.sigma.total_cmp(&a.sigma).then(a.dm.total_cmp(&b.dm)).then(a.fft_bin.total_cmp(&b.fft_bin))
+        });
         Ok(cands)
     }
 }

@@ -10,8 +10,8 @@
 pub mod direct;
 pub mod fdmt;
 pub mod fourier;
-pub mod subband;
 pub mod plan;
+pub mod subband;
 
 pub use direct::{dedisperse_series, DirectDedisperser};
 pub use plan::{delay_samples, max_delay_samples, DmPlan, DmStep, PlanConfig};

@@ -219,10 +219,7 @@ impl DmPlan {
             return Err(DedispError::Invalid(format!("minimum width {} s is negative", cfg.min_width_s)));
         }
         if !cfg.max_downsamp.is_power_of_two() {
-            return Err(DedispError::Invalid(format!(
-                "max_downsamp = {} is not a power of two ≥ 1",
-                cfg.max_downsamp
-            )));
+            return Err(DedispError::Invalid(format!("max_downsamp = {} is not a power of two ≥ 1", cfg.max_downsamp)));
         }
         // Seconds of band sweep per unit DM error.
         let sweep_per_dm = K_DM * (header.fbottom_mhz().powi(-2) - header.ftop_mhz().powi(-2));
@@ -351,8 +348,8 @@ impl DmPlan {
             })?;
             dms.push(dm);
         }
-        let mut plan = DmPlan::from_list(dms)
-            .map_err(|e| DedispError::Invalid(format!("{}: {}", path.display(), e)))?;
+        let mut plan =
+            DmPlan::from_list(dms).map_err(|e| DedispError::Invalid(format!("{}: {}", path.display(), e)))?;
         plan.reason = format!("{} DMs read from {}", plan.ntrials(), path.display());
         Ok(plan)
     }

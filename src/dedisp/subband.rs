@@ -182,7 +182,13 @@ pub(crate) fn validate(
 }
 
 /// The B13 error: the sweep needs `max_delay` samples but the data have `n_ds`.
-pub(crate) fn sweep_error(obs: &dyn Observation, dms: &[f64], max_delay: usize, n_ds: usize, tsamp: f64) -> DedispError {
+pub(crate) fn sweep_error(
+    obs: &dyn Observation,
+    dms: &[f64],
+    max_delay: usize,
+    n_ds: usize,
+    tsamp: f64,
+) -> DedispError {
     let worst = dms.iter().copied().fold(0.0, f64::max);
     DedispError::Invalid(format!(
         "{}: the dispersion sweep at DM {worst} spans {max_delay} samples of {tsamp} s, \
@@ -254,9 +260,8 @@ impl ChannelBlocks {
                 )));
             }
             let raw = raw.as_standard_layout();
-            let src = raw
-                .as_slice()
-                .ok_or_else(|| DedispError::Invalid("reader returned a non-contiguous block".into()))?;
+            let src =
+                raw.as_slice().ok_or_else(|| DedispError::Invalid("reader returned a non-contiguous block".into()))?;
             super::transpose_downsample(src, self.nchans, self.downsamp, n, &mut self.buf, stride, col);
             col += n;
         }
@@ -264,7 +269,6 @@ impl ChannelBlocks {
         Ok(())
     }
 }
-
 
 impl SubbandDedisperser {
     /// The subbands, DM groups and delays for `dms` (pc cm⁻³) at downsampling `downsamp`.
@@ -276,7 +280,9 @@ impl SubbandDedisperser {
         let freqs = header.chan_freqs_mhz();
         let nchans = freqs.len();
         if nchans == 0 || !(header.tsamp_s > 0.0) || freqs.iter().any(|f| !(*f > 0.0 && f.is_finite())) {
-            return Err(DedispError::Invalid("subband dedispersion: header has no channels, a bad frequency or tsamp".into()));
+            return Err(DedispError::Invalid(
+                "subband dedispersion: header has no channels, a bad frequency or tsamp".into(),
+            ));
         }
         if !(self.max_smear_samples > 0.0 && self.max_smear_samples.is_finite()) {
             return Err(DedispError::Invalid(format!(
@@ -379,7 +385,8 @@ impl SubbandDedisperser {
             let buf = &blocks.buf;
             // Hand each group the output rows of its fine DMs.
             let rows = data.as_slice_mut().expect("a fresh standard-layout array is contiguous");
-            let mut slots: Vec<Option<&mut [f32]>> = rows.chunks_mut(nout).map(|r| Some(&mut r[o0..o0 + len])).collect();
+            let mut slots: Vec<Option<&mut [f32]>> =
+                rows.chunks_mut(nout).map(|r| Some(&mut r[o0..o0 + len])).collect();
             let groups: Vec<(usize, Vec<(&mut [f32], &[usize])>)> = plan
                 .members
                 .iter()
@@ -427,7 +434,12 @@ impl Dedisperser for SubbandDedisperser {
 
     /// Subband dedispersion; output `[ndm][n_in/downsamp − M]`, DMs exactly as requested (see
     /// [`SubbandDedisperser::dedisperse_with_progress`] for the errors).
-    fn dedisperse(&self, obs: &mut dyn Observation, dms: &[f64], downsamp: usize) -> Result<DedispersedSeries, DedispError> {
+    fn dedisperse(
+        &self,
+        obs: &mut dyn Observation,
+        dms: &[f64],
+        downsamp: usize,
+    ) -> Result<DedispersedSeries, DedispError> {
         self.dedisperse_with_progress(obs, dms, downsamp, &mut |_, _| {})
     }
 }

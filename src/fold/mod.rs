@@ -31,9 +31,9 @@ pub use optimise::{optimise, FoldResult};
 pub use store::{fold_top_candidates, read_folds, write_folds};
 
 use crate::consts::{K_DM, SPEED_OF_LIGHT_M_S};
+use crate::io::is_dropped_spectrum;
 use crate::io::{IoError, Observation};
 use ndarray::{Array2, Array3};
-use crate::io::is_dropped_spectrum;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -117,7 +117,14 @@ pub struct FoldConfig {
 
 impl Default for FoldConfig {
     fn default() -> Self {
-        FoldConfig { nbins: 64, nsubints: 32, nsubbands: 32, block_size: 0, detrend: true, search: SearchGrid::default() }
+        FoldConfig {
+            nbins: 64,
+            nsubints: 32,
+            nsubbands: 32,
+            block_size: 0,
+            detrend: true,
+            search: SearchGrid::default(),
+        }
     }
 }
 
@@ -392,8 +399,7 @@ pub fn fold(
             }
         }
     }
-    let subint_times_s =
-        (0..nsub).map(|k| 0.5 * (sub_bounds[k] + sub_bounds[k + 1]) as f64 * h.tsamp_s).collect();
+    let subint_times_s = (0..nsub).map(|k| 0.5 * (sub_bounds[k] + sub_bounds[k + 1]) as f64 * h.tsamp_s).collect();
     Ok(FoldCube {
         data,
         counts,

@@ -166,8 +166,7 @@ fn collapse(d: &Array2<f64>, c: &Array2<f64>, shifts: &[i64]) -> (Vec<f64>, Vec<
 /// for a broad, flat-topped curve (narrow bands, where the DM is weakly constrained) it is the
 /// centre of the plateau rather than the position of the largest noise fluctuation on it.
 fn dm_centroid(dms: &[f64], snr: &[f64]) -> f64 {
-    let (imax, &smax) =
-        snr.iter().enumerate().fold((0, &f64::NEG_INFINITY), |a, b| if b.1 > a.1 { b } else { a });
+    let (imax, &smax) = snr.iter().enumerate().fold((0, &f64::NEG_INFINITY), |a, b| if b.1 > a.1 { b } else { a });
     let smin = snr.iter().cloned().fold(f64::INFINITY, f64::min);
     if dms.len() < 3 || smax.partial_cmp(&smin) != Some(std::cmp::Ordering::Greater) {
         return dms.get(imax).copied().unwrap_or(0.0);
@@ -380,7 +379,13 @@ mod tests {
         // Flat top 20..40 with a noise bump at 24, falling outside.
         let snr: Vec<f64> = dms
             .iter()
-            .map(|&d| if (20.0..=40.0).contains(&d) { 90.0 + if d == 24.0 { 1.0 } else { 0.0 } } else { 90.0 - (d - 30.0).abs() })
+            .map(|&d| {
+                if (20.0..=40.0).contains(&d) {
+                    90.0 + if d == 24.0 { 1.0 } else { 0.0 }
+                } else {
+                    90.0 - (d - 30.0).abs()
+                }
+            })
             .collect();
         let c = dm_centroid(&dms, &snr);
         assert!((c - 30.0).abs() < 1.0, "{c}");

@@ -152,12 +152,8 @@ pub fn read_folds(cands_h5: &Path) -> Result<Vec<StoredFold>, FoldError> {
         return Ok(Vec::new());
     }
     let root = file.group("folds").map_err(h5e(cands_h5))?;
-    let mut ids: Vec<usize> = root
-        .member_names()
-        .map_err(h5e(cands_h5))?
-        .iter()
-        .filter_map(|n| n.parse().ok())
-        .collect();
+    let mut ids: Vec<usize> =
+        root.member_names().map_err(h5e(cands_h5))?.iter().filter_map(|n| n.parse().ok()).collect();
     ids.sort_unstable();
     let mut out = Vec::with_capacity(ids.len());
     for id in ids {

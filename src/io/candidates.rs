@@ -122,10 +122,8 @@ fn write_json_attrs(
 
 /// Current UTC time as ISO 8601 (`YYYY-MM-DDThh:mm:ssZ`), from the system clock.
 pub fn now_utc_iso8601() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
+    let secs =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     // Civil date from days since 1970-01-01 (H. Hinnant's days_from_civil inverse).
     let z = days + 719_468;

@@ -255,10 +255,7 @@ pub fn is_dropped_spectrum<'a>(mut values: impl Iterator<Item = &'a f32>) -> boo
 
 /// Writes `path` atomically: `write` fills a temporary file next to it, which is renamed
 /// to `path` only when `write` succeeds. A failed write leaves no partial output.
-pub fn write_atomically<T>(
-    path: &Path,
-    write: impl FnOnce(&Path) -> Result<T, IoError>,
-) -> Result<T, IoError> {
+pub fn write_atomically<T>(path: &Path, write: impl FnOnce(&Path) -> Result<T, IoError>) -> Result<T, IoError> {
     let file_name = path.file_name().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
     let tmp = path.with_file_name(format!(".{}.tmp{}", file_name, std::process::id()));
     match write(&tmp) {

@@ -101,7 +101,8 @@ mod cfits {
             let got = sys::ffgmsg(detail.as_mut_ptr());
             sys::ffcmsg();
             let s = CStr::from_ptr(short.as_ptr()).to_string_lossy().into_owned();
-            let d = if got > 0 { CStr::from_ptr(detail.as_ptr()).to_string_lossy().into_owned() } else { String::new() };
+            let d =
+                if got > 0 { CStr::from_ptr(detail.as_ptr()).to_string_lossy().into_owned() } else { String::new() };
             (s, d)
         };
         if d.is_empty() || d == s {
@@ -240,9 +241,7 @@ mod cfits {
         pub fn read_row_bytes(&mut self, row: usize, buf: &mut [u8]) -> Result<(), IoError> {
             let mut status = 0;
             // SAFETY: `buf` has room for exactly the `buf.len()` bytes requested.
-            unsafe {
-                sys::ffgtbb(self.ptr, row as i64 + 1, 1, buf.len() as i64, buf.as_mut_ptr(), &mut status)
-            };
+            unsafe { sys::ffgtbb(self.ptr, row as i64 + 1, 1, buf.len() as i64, buf.as_mut_ptr(), &mut status) };
             if status != 0 {
                 return Err(self.err(&format!("reading row {row}"), status));
             }
@@ -253,9 +252,7 @@ mod cfits {
         pub fn write_row_bytes(&mut self, row: usize, buf: &[u8]) -> Result<(), IoError> {
             let mut status = 0;
             // SAFETY: cfitsio only reads `buf.len()` bytes from the pointer (the C prototype is not const).
-            unsafe {
-                sys::ffptbb(self.ptr, row as i64 + 1, 1, buf.len() as i64, buf.as_ptr() as *mut u8, &mut status)
-            };
+            unsafe { sys::ffptbb(self.ptr, row as i64 + 1, 1, buf.len() as i64, buf.as_ptr() as *mut u8, &mut status) };
             if status != 0 {
                 return Err(self.err(&format!("writing row {row}"), status));
             }
@@ -282,8 +279,10 @@ mod cfits {
                 owned.push(cstr(&self.path, u)?);
             }
             let mut ttype: Vec<*mut c_char> = owned.iter().step_by(3).map(|c| c.as_ptr() as *mut c_char).collect();
-            let mut tform: Vec<*mut c_char> = owned.iter().skip(1).step_by(3).map(|c| c.as_ptr() as *mut c_char).collect();
-            let mut tunit: Vec<*mut c_char> = owned.iter().skip(2).step_by(3).map(|c| c.as_ptr() as *mut c_char).collect();
+            let mut tform: Vec<*mut c_char> =
+                owned.iter().skip(1).step_by(3).map(|c| c.as_ptr() as *mut c_char).collect();
+            let mut tunit: Vec<*mut c_char> =
+                owned.iter().skip(2).step_by(3).map(|c| c.as_ptr() as *mut c_char).collect();
             let ext = cstr(&self.path, extname)?;
             let mut status = 0;
             // SAFETY: the arrays hold `cols.len()` valid NUL-terminated strings kept alive by
@@ -708,7 +707,13 @@ fn sexagesimal_to_sigproc(s: &str) -> Option<f64> {
 
 /// SIGPROC `hhmmss.s` number to `hh:mm:ss.ssss`.
 fn sigproc_to_sexagesimal(v: f64, signed: bool) -> String {
-    let sign = if v < 0.0 { "-" } else if signed { "+" } else { "" };
+    let sign = if v < 0.0 {
+        "-"
+    } else if signed {
+        "+"
+    } else {
+        ""
+    };
     let a = v.abs();
     let h = (a / 10000.0).floor();
     let m = ((a - h * 10000.0) / 100.0).floor();
@@ -769,17 +774,16 @@ impl PsrfitsReader {
                 Some(m) => {
                     return Err(IoError::format(
                         path,
-                        format!("OBS_MODE = {m}: only SEARCH-mode PSRFITS can be read (fold-mode archives are not time series)"),
+                        format!(
+                        "OBS_MODE = {m}: only SEARCH-mode PSRFITS can be read (fold-mode archives are not time series)"
+                    ),
                     ))
                 }
                 None => tracing::warn!("{}: no OBS_MODE keyword; assuming SEARCH mode", path.display()),
             }
             // Start time of this file from its primary header (checked against the sequence).
-            let file_start = (
-                f.key_f64("STT_IMJD")?,
-                f.key_f64("STT_SMJD")?.unwrap_or(0.0),
-                f.key_f64("STT_OFFS")?.unwrap_or(0.0),
-            );
+            let file_start =
+                (f.key_f64("STT_IMJD")?, f.key_f64("STT_SMJD")?.unwrap_or(0.0), f.key_f64("STT_OFFS")?.unwrap_or(0.0));
             let primary = if i == 0 {
                 Some((
                     f.key_str("SRC_NAME")?.unwrap_or_default(),
@@ -859,9 +863,7 @@ impl PsrfitsReader {
                     source_name: src.trim().to_string(),
                     telescope_id: telescope_id(&telescop),
                     data_type: 1,
-                    tstart_mjd: imjd
-                        + (smjd + offs) / 86400.0
-                        + nsuboffs * layout.nsblk as f64 * layout.tbin / 86400.0,
+                    tstart_mjd: imjd + (smjd + offs) / 86400.0 + nsuboffs * layout.nsblk as f64 * layout.tbin / 86400.0,
                     tsamp_s: layout.tbin,
                     fch1_mhz: freqs[0],
                     foff_mhz: foff,
@@ -891,8 +893,18 @@ impl PsrfitsReader {
                             "does not continue {}: NCHAN/NPOL/NBITS/NSBLK/TBIN/POL_TYPE differ \
                              ({}/{}/{}/{}/{}/{} vs {}/{}/{}/{}/{}/{})",
                             segments[0].path.display(),
-                            layout.nchan, layout.npol, layout.nbits, layout.nsblk, layout.tbin, layout.pol_type,
-                            l0.nchan, l0.npol, l0.nbits, l0.nsblk, l0.tbin, l0.pol_type
+                            layout.nchan,
+                            layout.npol,
+                            layout.nbits,
+                            layout.nsblk,
+                            layout.tbin,
+                            layout.pol_type,
+                            l0.nchan,
+                            l0.npol,
+                            l0.nbits,
+                            l0.nsblk,
+                            l0.tbin,
+                            l0.pol_type
                         ),
                     ));
                 }
@@ -982,11 +994,8 @@ impl PsrfitsReader {
         if let Some((_, f)) = self.open.as_mut() {
             f.read_row_bytes(row, buf)?;
         }
-        let mut arr = if self.cache.len() >= 2 {
-            self.cache.remove(0).1
-        } else {
-            Array2::<f32>::zeros((lay.nsblk, lay.nchan))
-        };
+        let mut arr =
+            if self.cache.len() >= 2 { self.cache.remove(0).1 } else { Array2::<f32>::zeros((lay.nsblk, lay.nchan)) };
         decode_row(buf, lay, &mut arr);
         self.cache.push(((seg, row), arr));
         Ok(self.cache.len() - 1)
@@ -1125,8 +1134,16 @@ impl PsrfitsWriter {
             f.put_str("SRC_NAME", header.source_name.trim(), "Source or scan ID")?;
             f.put_str("COORD_MD", "J2000", "Coordinate mode")?;
             f.put_f64("EQUINOX", 2000.0, "Equinox of coords")?;
-            f.put_str("RA", &sigproc_to_sexagesimal(header.src_raj.unwrap_or(0.0), false), "Right ascension (hh:mm:ss.ssss)")?;
-            f.put_str("DEC", &sigproc_to_sexagesimal(header.src_dej.unwrap_or(0.0), true), "Declination (-dd:mm:ss.sss)")?;
+            f.put_str(
+                "RA",
+                &sigproc_to_sexagesimal(header.src_raj.unwrap_or(0.0), false),
+                "Right ascension (hh:mm:ss.ssss)",
+            )?;
+            f.put_str(
+                "DEC",
+                &sigproc_to_sexagesimal(header.src_dej.unwrap_or(0.0), true),
+                "Declination (-dd:mm:ss.sss)",
+            )?;
             f.put_str("TRK_MODE", "TRACK", "Track mode")?;
             let imjd = header.tstart_mjd.floor();
             let secs = (header.tstart_mjd - imjd) * 86400.0;

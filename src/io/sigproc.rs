@@ -62,10 +62,10 @@ enum Kind {
 
 fn keyword_kind(key: &str) -> Option<Kind> {
     Some(match key {
-        "telescope_id" | "machine_id" | "data_type" | "barycentric" | "pulsarcentric" | "nbits"
-        | "nchans" | "nifs" | "nbeams" | "ibeam" | "nsamples" => Kind::Int,
-        "tstart" | "tsamp" | "fch1" | "foff" | "refdm" | "period" | "az_start" | "za_start"
-        | "src_raj" | "src_dej" | "fchannel" => Kind::Double,
+        "telescope_id" | "machine_id" | "data_type" | "barycentric" | "pulsarcentric" | "nbits" | "nchans" | "nifs"
+        | "nbeams" | "ibeam" | "nsamples" => Kind::Int,
+        "tstart" | "tsamp" | "fch1" | "foff" | "refdm" | "period" | "az_start" | "za_start" | "src_raj" | "src_dej"
+        | "fchannel" => Kind::Double,
         "rawdatafile" | "source_name" => Kind::Str,
         "signed" => Kind::Byte,
         "FREQUENCY_START" | "FREQUENCY_END" | "HEADER_END" => Kind::Marker,
@@ -141,9 +141,28 @@ struct Raw {
 fn intern(key: &str) -> &'static str {
     // All keys passed here come from keyword_kind's list.
     const KEYS: [&str; 22] = [
-        "telescope_id", "machine_id", "data_type", "barycentric", "pulsarcentric", "nbits", "nchans",
-        "nifs", "nbeams", "ibeam", "nsamples", "tstart", "tsamp", "fch1", "foff", "refdm", "period",
-        "az_start", "za_start", "src_raj", "src_dej", "fchannel",
+        "telescope_id",
+        "machine_id",
+        "data_type",
+        "barycentric",
+        "pulsarcentric",
+        "nbits",
+        "nchans",
+        "nifs",
+        "nbeams",
+        "ibeam",
+        "nsamples",
+        "tstart",
+        "tsamp",
+        "fch1",
+        "foff",
+        "refdm",
+        "period",
+        "az_start",
+        "za_start",
+        "src_raj",
+        "src_dej",
+        "fchannel",
     ];
     KEYS.iter().copied().find(|k| *k == key).unwrap_or("?")
 }
@@ -170,7 +189,9 @@ fn parse_header<R: Read>(r: R, path: &Path) -> Result<Parsed, IoError> {
         _ => {
             return Err(IoError::format(
                 path,
-                format!("not a SIGPROC file: first 4 bytes {first:02x?} encode neither 12 little-endian nor big-endian"),
+                format!(
+                    "not a SIGPROC file: first 4 bytes {first:02x?} encode neither 12 little-endian nor big-endian"
+                ),
             ))
         }
     };
@@ -265,7 +286,8 @@ fn parse_header<R: Read>(r: R, path: &Path) -> Result<Parsed, IoError> {
     h.ibeam = raw.ints.get("ibeam").copied();
     let nsamples_keyword = raw.ints.get("nsamples").map(|&v| v.max(0) as u64);
 
-    h.tsamp_s = raw.doubles.get("tsamp").copied().ok_or_else(|| IoError::format(path, "SIGPROC header has no tsamp"))?;
+    h.tsamp_s =
+        raw.doubles.get("tsamp").copied().ok_or_else(|| IoError::format(path, "SIGPROC header has no tsamp"))?;
     if !(h.tsamp_s.is_finite() && h.tsamp_s > 0.0) {
         return Err(IoError::format(path, format!("invalid tsamp {} s", h.tsamp_s)));
     }
@@ -289,9 +311,11 @@ fn parse_header<R: Read>(r: R, path: &Path) -> Result<Parsed, IoError> {
         h.foff_mhz = if t.len() > 1 { (t[t.len() - 1] - t[0]) / (t.len() - 1) as f64 } else { 0.0 };
         h.freqs_mhz = Some(t);
     } else {
-        h.fch1_mhz = raw.doubles.get("fch1").copied().ok_or_else(|| {
-            IoError::format(path, "SIGPROC header has neither fch1 nor a FREQUENCY_START table")
-        })?;
+        h.fch1_mhz = raw
+            .doubles
+            .get("fch1")
+            .copied()
+            .ok_or_else(|| IoError::format(path, "SIGPROC header has neither fch1 nor a FREQUENCY_START table"))?;
         h.foff_mhz = match raw.doubles.get("foff") {
             Some(&f) => f,
             None if h.nchans == 1 => 0.0,
@@ -628,7 +652,10 @@ fn check_writable(path: &Path, h: &Header) -> Result<(), IoError> {
         }
     }
     if h.signed && !(h.nbits == 8 || h.nbits == 16) {
-        return Err(IoError::format(path, format!("signed samples are only supported with 8 or 16 bits, not {}", h.nbits)));
+        return Err(IoError::format(
+            path,
+            format!("signed samples are only supported with 8 or 16 bits, not {}", h.nbits),
+        ));
     }
     Ok(())
 }

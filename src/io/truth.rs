@@ -220,7 +220,8 @@ pub fn truth_path(observation: &Path) -> std::path::PathBuf {
 /// # Errors
 /// [`IoError::Os`] when the file cannot be written, [`IoError::Format`] if serialisation fails.
 pub fn write_truth(path: &Path, truth: &Truth) -> Result<(), IoError> {
-    let text = serde_json::to_string_pretty(truth).map_err(|e| IoError::format(path, format!("cannot encode truth: {e}")))?;
+    let text =
+        serde_json::to_string_pretty(truth).map_err(|e| IoError::format(path, format!("cannot encode truth: {e}")))?;
     super::write_atomically(path, |tmp| std::fs::write(tmp, text.as_bytes()).map_err(|e| IoError::os(tmp, e)))
 }
 

@@ -112,7 +112,15 @@ fn greyscale(
         .y_label_area_size(55)
         .build_cartesian_2d(0f64..2f64, y0..y1)
         .map_err(es)?;
-    chart.configure_mesh().disable_mesh().x_labels(5).x_desc("phase (turns)").y_desc(y_desc).label_style(("sans-serif", 12)).draw().map_err(es)?;
+    chart
+        .configure_mesh()
+        .disable_mesh()
+        .x_labels(5)
+        .x_desc("phase (turns)")
+        .y_desc(y_desc)
+        .label_style(("sans-serif", 12))
+        .draw()
+        .map_err(es)?;
     if nr == 0 || nb == 0 {
         return Ok(());
     }
@@ -206,7 +214,14 @@ pub fn plot_fold(result: &FoldResult, header: &Header, path: &Path) -> Result<()
             .y_label_area_size(55)
             .build_cartesian_2d(0f64..2f64, (zmin - pad)..(zmax + pad))
             .map_err(es)?;
-        ch.configure_mesh().disable_mesh().x_labels(5).x_desc("phase (turns)").y_desc("σ per bin").label_style(("sans-serif", 12)).draw().map_err(es)?;
+        ch.configure_mesh()
+            .disable_mesh()
+            .x_labels(5)
+            .x_desc("phase (turns)")
+            .y_desc("σ per bin")
+            .label_style(("sans-serif", 12))
+            .draw()
+            .map_err(es)?;
         let pts: Vec<(f64, f64)> = (0..2 * nb)
             .flat_map(|j| {
                 let x0 = j as f64 / nb as f64;
@@ -243,7 +258,14 @@ pub fn plot_fold(result: &FoldResult, header: &Header, path: &Path) -> Result<()
             .y_label_area_size(55)
             .build_cartesian_2d(dlo..dhi, slo..shi + 0.05 * (shi - slo))
             .map_err(es)?;
-        ch.configure_mesh().disable_mesh().x_labels(6).x_desc("DM (pc/cc)").y_desc("S/N").label_style(("sans-serif", 12)).draw().map_err(es)?;
+        ch.configure_mesh()
+            .disable_mesh()
+            .x_labels(6)
+            .x_desc("DM (pc/cc)")
+            .y_desc("S/N")
+            .label_style(("sans-serif", 12))
+            .draw()
+            .map_err(es)?;
         let pts: Vec<(f64, f64)> = r.dm_trials.iter().cloned().zip(r.dm_snr.iter().cloned()).collect();
         ch.draw_series(LineSeries::new(pts.clone(), &BLUE)).map_err(es)?;
         ch.draw_series(pts.iter().map(|&p| Circle::new(p, 2, BLUE.filled()))).map_err(es)?;
@@ -306,7 +328,8 @@ pub fn plot_fold(result: &FoldResult, header: &Header, path: &Path) -> Result<()
 /// As [`plot_fold`].
 pub fn plot_candidates(cands: &[Candidate], path: &Path) -> Result<(), PlotError> {
     with_png(path, CANDIDATES_PLOT_SIZE, |root| {
-        let ok: Vec<&Candidate> = cands.iter().filter(|c| c.period_s.is_finite() && c.period_s > 0.0 && c.dm.is_finite()).collect();
+        let ok: Vec<&Candidate> =
+            cands.iter().filter(|c| c.period_s.is_finite() && c.period_s > 0.0 && c.dm.is_finite()).collect();
         let pmin = ok.iter().map(|c| c.period_s).fold(f64::INFINITY, f64::min);
         let pmax = ok.iter().map(|c| c.period_s).fold(f64::NEG_INFINITY, f64::max);
         let (pmin, pmax) = if ok.is_empty() { (1e-3, 10.0) } else { (pmin / 1.5, pmax * 1.5) };
@@ -320,7 +343,12 @@ pub fn plot_candidates(cands: &[Candidate], path: &Path) -> Result<(), PlotError
             .y_label_area_size(60)
             .build_cartesian_2d((pmin..pmax).log_scale(), dmin..dmax)
             .map_err(es)?;
-        ch.configure_mesh().x_desc("period (s)").y_desc("DM (pc/cc)").label_style(("sans-serif", 14)).draw().map_err(es)?;
+        ch.configure_mesh()
+            .x_desc("period (s)")
+            .y_desc("DM (pc/cc)")
+            .label_style(("sans-serif", 14))
+            .draw()
+            .map_err(es)?;
         if ok.is_empty() {
             root.draw_text("no candidates", &("sans-serif", 24).into_font().color(&BLACK), (420, 340)).map_err(es)?;
             return Ok(());

@@ -18,8 +18,8 @@
 
 use super::harmonic::{harmonic_stages, harmonic_sum};
 use super::spectrum::{
-    halfbin_powers_plain, has_nyquist, interbin_powers, nbins, real_spectrum_destructive,
-    whiten_spectrum_with, WhitenConfig,
+    halfbin_powers_plain, has_nyquist, interbin_powers, nbins, real_spectrum_destructive, whiten_spectrum_with,
+    WhitenConfig,
 };
 use super::stats::{candidate_sigma, power_for_sigma, snr_from_power};
 use super::Candidate;
@@ -77,15 +77,10 @@ pub fn search_series(series: &[f32], tsamp_s: f64, dm: f64, cfg: &PeriodicConfig
     if n < 8 || !(tsamp_s.is_finite() && tsamp_s > 0.0) {
         return Vec::new();
     }
-    let (sum, count) = series
-        .iter()
-        .filter(|v| v.is_finite())
-        .fold((0.0f64, 0usize), |(s, c), &v| (s + v as f64, c + 1));
+    let (sum, count) =
+        series.iter().filter(|v| v.is_finite()).fold((0.0f64, 0usize), |(s, c), &v| (s + v as f64, c + 1));
     let mean = if count > 0 { sum / count as f64 } else { 0.0 };
-    let mut x: Vec<f32> = series
-        .iter()
-        .map(|&v| if v.is_finite() { (v as f64 - mean) as f32 } else { 0.0 })
-        .collect();
+    let mut x: Vec<f32> = series.iter().map(|&v| if v.is_finite() { (v as f64 - mean) as f32 } else { 0.0 }).collect();
     let mut spec = real_spectrum_destructive(&mut x);
     drop(x);
     search_whitened(&mut spec, n, tsamp_s, dm, cfg)
@@ -153,11 +148,8 @@ fn search_whitened(
     if nb_search < 3 {
         return Vec::new();
     }
-    let mut halfbin = if cfg.interbin {
-        interbin_powers(&spec[..nb_search])
-    } else {
-        halfbin_powers_plain(&spec[..nb_search])
-    };
+    let mut halfbin =
+        if cfg.interbin { interbin_powers(&spec[..nb_search]) } else { halfbin_powers_plain(&spec[..nb_search]) };
     // DC and the half bin next to it carry no signal information (DC is zeroed by whitening).
     halfbin[0] = 0.0;
     halfbin[1] = 0.0;
@@ -191,20 +183,10 @@ fn search_whitened(
                 continue;
             }
             let power = p as f64;
-            peaks.push(Peak {
-                nharm: hh,
-                fbin: j as f64 / scale,
-                power,
-                sigma: candidate_sigma(power, hh, ntrials),
-            });
+            peaks.push(Peak { nharm: hh, fbin: j as f64 / scale, power, sigma: candidate_sigma(power, hh, ntrials) });
         }
     }
-    peaks.sort_by(|a, b| {
-        b.sigma
-            .total_cmp(&a.sigma)
-            .then(b.power.total_cmp(&a.power))
-            .then(a.fbin.total_cmp(&b.fbin))
-    });
+    peaks.sort_by(|a, b| b.sigma.total_cmp(&a.sigma).then(b.power.total_cmp(&a.power)).then(a.fbin.total_cmp(&b.fbin)));
 
     // One candidate per signal: drop peaks within 1 bin of a stronger one, and peaks whose excess
     // power could be sinc² leakage of a stronger one (≤ 4·E/(π d)², d in bins, E the stronger
@@ -222,10 +204,7 @@ fn search_whitened(
         if dominated {
             continue;
         }
-        let e = stages
-            .iter()
-            .map(|&hh| stage_power_at(&halfbin, hh, pk.fbin))
-            .fold(excess, f64::max);
+        let e = stages.iter().map(|&hh| stage_power_at(&halfbin, hh, pk.fbin)).fold(excess, f64::max);
         accepted.push((pk, e));
     }
 

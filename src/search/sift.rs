@@ -164,9 +164,6 @@ pub fn sift(cands: Vec<Candidate>, cfg: &SiftConfig) -> Vec<Candidate> {
 
 fn sort_by_sigma(v: &mut [Candidate]) {
     v.sort_by(|a, b| {
-        b.sigma
-            .total_cmp(&a.sigma)
-            .then(b.power.total_cmp(&a.power))
-            .then(a.frequency_hz.total_cmp(&b.frequency_hz))
+        b.sigma.total_cmp(&a.sigma).then(b.power.total_cmp(&a.power)).then(a.frequency_hz.total_cmp(&b.frequency_hz))
     });
 }

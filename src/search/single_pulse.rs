@@ -422,11 +422,8 @@ pub fn cluster(events: Vec<SinglePulse>, cfg: &ClusterConfig) -> Vec<SinglePulse
         return Vec::new();
     }
     // DM trial index of each event.
-    let mut grid: Vec<f64> = if cfg.dm_trials.is_empty() {
-        events.iter().map(|e| e.dm).collect()
-    } else {
-        cfg.dm_trials.clone()
-    };
+    let mut grid: Vec<f64> =
+        if cfg.dm_trials.is_empty() { events.iter().map(|e| e.dm).collect() } else { cfg.dm_trials.clone() };
     grid.retain(|d| d.is_finite());
     grid.sort_by(f64::total_cmp);
     grid.dedup();
@@ -506,9 +503,7 @@ pub fn cluster(events: Vec<SinglePulse>, cfg: &ClusterConfig) -> Vec<SinglePulse
             })
         })
         .collect();
-    out.sort_by(|a, b| {
-        b.snr.total_cmp(&a.snr).then(a.time_s.total_cmp(&b.time_s)).then(a.dm.total_cmp(&b.dm))
-    });
+    out.sort_by(|a, b| b.snr.total_cmp(&a.snr).then(a.time_s.total_cmp(&b.time_s)).then(a.dm.total_cmp(&b.dm)));
     out
 }
 
@@ -633,7 +628,6 @@ pub fn channel_stats(obs: &mut dyn Observation, block_samples: usize) -> Result<
     Ok(ChannelStats { mean, std, excess_kurtosis, n_dropped })
 }
 
-
 /// Whether each channel should be zapped: zero (or non-finite) variance — e.g. the all-zero band
 /// edge of the FRB 121102 file, channels 53–63 — or, when `max_excess_kurtosis` is set, excess
 /// kurtosis above it. A channel is zero-variance when `std <= 1e-6 · (|mean| + 1e-30)` or 0.
@@ -685,12 +679,7 @@ impl NormalisedObservation {
         }
         let zapped = zap_mask(&stats, cfg.max_excess_kurtosis);
         let mean = stats.mean.iter().map(|&m| if m.is_finite() { m as f32 } else { 0.0 }).collect();
-        let scale = stats
-            .std
-            .iter()
-            .zip(&zapped)
-            .map(|(&s, &z)| if z { 0.0 } else { (1.0 / s) as f32 })
-            .collect();
+        let scale = stats.std.iter().zip(&zapped).map(|(&s, &z)| if z { 0.0 } else { (1.0 / s) as f32 }).collect();
         Ok(NormalisedObservation { inner, mean, scale, zapped })
     }
 
@@ -711,11 +700,7 @@ impl Observation for NormalisedObservation {
                 continue;
             }
             for (c, v) in row.iter_mut().enumerate() {
-                let z = if c < self.scale.len() && !self.zapped[c] {
-                    (*v - self.mean[c]) * self.scale[c]
-                } else {
-                    0.0
-                };
+                let z = if c < self.scale.len() && !self.zapped[c] { (*v - self.mean[c]) * self.scale[c] } else { 0.0 };
                 *v = if z.is_finite() { z } else { 0.0 };
             }
         }

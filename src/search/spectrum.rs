@@ -65,8 +65,7 @@ pub fn real_spectrum_destructive(input: &mut [f32]) -> Vec<Complex32> {
     PLANNER.with(|p| {
         let plan = p.borrow_mut().plan_fft_forward(n);
         // Buffer lengths come from the plan length, so process() cannot fail.
-        plan.process(input, &mut out)
-            .expect("realfft buffers sized from the plan length");
+        plan.process(input, &mut out).expect("realfft buffers sized from the plan length");
     });
     // realfft leaves rounding residue in the imaginary parts of DC and Nyquist: make them exact.
     out[0].im = 0.0;
@@ -87,11 +86,7 @@ pub fn presto_pack(spec: &[Complex32], nsamples: usize) -> Result<Vec<Complex32>
         return Err(SpectrumError::OddLength(nsamples));
     }
     if spec.len() != nbins(nsamples) {
-        return Err(SpectrumError::LengthMismatch {
-            got: spec.len(),
-            nsamples,
-            expected: nbins(nsamples),
-        });
+        return Err(SpectrumError::LengthMismatch { got: spec.len(), nsamples, expected: nbins(nsamples) });
     }
     let half = nsamples / 2;
     let mut out = spec[..half].to_vec();
@@ -191,8 +186,7 @@ pub fn whiten_spectrum_with(spec: &mut [Complex32], cfg: &WhitenConfig) -> White
     let mut scratch: Vec<f32> = Vec::with_capacity(max_width);
     let mut k = 1usize;
     while k < nb {
-        let w = ((start_width as f64 + cfg.growth.max(0.0) * k as f64).round() as usize)
-            .clamp(start_width, max_width);
+        let w = ((start_width as f64 + cfg.growth.max(0.0) * k as f64).round() as usize).clamp(start_width, max_width);
         let mut end = (k + w).min(nb);
         // Merge a short tail into the previous window rather than estimating from a few bins.
         if nb - end < start_width {

@@ -242,10 +242,7 @@ impl SimulatedObservation {
         };
         let pulsars = cfg.pulsars.iter().map(|p| pulsar::PulsarModel::new(p, &band)).collect::<Result<Vec<_>, _>>()?;
         let bursts = cfg.bursts.iter().map(|b| burst::BurstModel::new(b, &band)).collect::<Result<Vec<_>, _>>()?;
-        let rfi = cfg
-            .rfi
-            .as_ref()
-            .map(|r| rfi::RfiModel::new(r, tel.nchans, tel.tsamp_s, band.duration_s, cfg.seed));
+        let rfi = cfg.rfi.as_ref().map(|r| rfi::RfiModel::new(r, tel.nchans, tel.tsamp_s, band.duration_s, cfg.seed));
         Ok(SimulatedObservation {
             cfg: cfg.clone(),
             header,

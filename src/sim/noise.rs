@@ -364,7 +364,12 @@ mod tests {
         let z = ZigguratF32::get();
         let mut rng = rng_for(7, DOMAIN_NOISE, 0, 0);
         let n = 1usize << 22;
-        let xs: Vec<f64> = (0..n).map(|_| { let u = rng.next_u32(); z.sample(u, &mut rng) as f64 }).collect();
+        let xs: Vec<f64> = (0..n)
+            .map(|_| {
+                let u = rng.next_u32();
+                z.sample(u, &mut rng) as f64
+            })
+            .collect();
         let mean = xs.iter().sum::<f64>() / n as f64;
         let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n as f64;
         let kurt = xs.iter().map(|x| (x - mean).powi(4)).sum::<f64>() / n as f64 / (var * var);

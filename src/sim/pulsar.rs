@@ -112,10 +112,7 @@ pub struct PulsarSpec {
 }
 
 fn num(key: &str, v: &str, spec: &str) -> Result<f64, SimError> {
-    let x: f64 = v
-        .trim()
-        .parse()
-        .map_err(|_| SimError::Config(format!("'{key}={v}' in \"{spec}\": not a number")))?;
+    let x: f64 = v.trim().parse().map_err(|_| SimError::Config(format!("'{key}={v}' in \"{spec}\": not a number")))?;
     if !x.is_finite() {
         return Err(SimError::Config(format!("'{key}={v}' in \"{spec}\": not finite")));
     }
@@ -127,9 +124,8 @@ pub(crate) fn split_spec(spec: &str) -> Result<Vec<(String, String)>, SimError> 
     spec.split(',')
         .filter(|p| !p.trim().is_empty())
         .map(|p| {
-            let (k, v) = p
-                .split_once('=')
-                .ok_or_else(|| SimError::Config(format!("'{p}' in \"{spec}\" is not key=value")))?;
+            let (k, v) =
+                p.split_once('=').ok_or_else(|| SimError::Config(format!("'{p}' in \"{spec}\" is not key=value")))?;
             Ok((k.trim().to_ascii_lowercase(), v.trim().to_string()))
         })
         .collect()
@@ -548,7 +544,10 @@ mod tests {
 
     #[test]
     fn parse_keys_and_errors() {
-        let p = PulsarSpec::parse("period=0.2531,dm=71,snr=20,width=0.01,accel=5,spindex=-1.4,phase=0.25,comp=0.3:0.005:0.5:vonmises").unwrap();
+        let p = PulsarSpec::parse(
+            "period=0.2531,dm=71,snr=20,width=0.01,accel=5,spindex=-1.4,phase=0.25,comp=0.3:0.005:0.5:vonmises",
+        )
+        .unwrap();
         assert_eq!(p.period_s, 0.2531);
         assert_eq!(p.width(), 0.01);
         assert_eq!(p.components.len(), 1);
