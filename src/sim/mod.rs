@@ -402,15 +402,7 @@ impl Observation for SimulatedObservation {
     }
 
     fn read_block(&mut self, start_sample: u64, nsamples: usize) -> Result<Array2<f32>, IoError> {
-        let end = start_sample + nsamples as u64;
-        if end > self.header.nsamples {
-            return Err(IoError::OutOfRange {
-                path: "<simulator>".into(),
-                start: start_sample,
-                end,
-                nsamples: self.header.nsamples,
-            });
-        }
+        let end = IoError::check_range("<simulator>", start_sample, nsamples, self.header.nsamples)?;
         let mut out = Array2::zeros((nsamples, self.header.nchans));
         let cs = CHUNK_SAMPLES as u64;
         let mut pos = start_sample;
