@@ -185,32 +185,20 @@ impl DirectDedisperser {
         let total = (n_ds * downsamp) as u64;
 
         // First fill: the overlap region (the first max_delay samples).
-        if max_delay > 0 {
-            let raw = obs.read_block(0, max_delay * downsamp)?;
-            let raw = raw.as_standard_layout();
-            let src =
-                raw.as_slice().ok_or_else(|| DedispError::Invalid("reader returned a non-contiguous block".into()))?;
-            super::transpose_downsample(src, nchans, downsamp, max_delay, &mut buf, stride, 0);
-        }
+        super::read_channel_major(obs, 0, max_delay, downsamp, &mut buf, stride, 0)?;
         let mut o0 = 0usize;
         while o0 < nout {
             let len = block.min(nout - o0);
             // Needed: downsampled samples o0 .. o0 + len + max_delay; o0 .. o0 + max_delay are in place.
-            let start = ((o0 + max_delay) * downsamp) as u64;
-            let raw = obs.read_block(start, len * downsamp)?;
-            let raw = raw.as_standard_layout();
-            let src =
-                raw.as_slice().ok_or_else(|| DedispError::Invalid("reader returned a non-contiguous block".into()))?;
-            if raw.ncols() != nchans || raw.nrows() != len * downsamp {
-                return Err(DedispError::Invalid(format!(
-                    "{}: reader returned a {}×{} block, expected {}×{nchans}",
-                    obs.source_description(),
-                    raw.nrows(),
-                    raw.ncols(),
-                    len * downsamp
-                )));
-            }
-            super::transpose_downsample(src, nchans, downsamp, len, &mut buf, stride, max_delay);
+            super::read_channel_major(
+                obs,
+                o0 + max_delay,
+                o0 + max_delay + len,
+                downsamp,
+                &mut buf,
+                stride,
+                max_delay,
+            )?;
 
             let rows = data.as_slice_mut().expect("a fresh standard-layout array is contiguous");
             dedisperse_tiles(&buf, stride, &delays, len, rows, nout, o0);

@@ -492,38 +492,6 @@ fn setup(obs: &dyn Observation, dms: &[f64], downsamp: usize, block_size: usize)
     Ok(Setup { header, nchans, tsamp_out, n_ds, shifts, max_delay })
 }
 
-/// Reads downsampled samples `a .. b` of `obs` into columns `offset ..` of the channel-major
-/// buffer `rows` (`[nchans][stride]`), summing `downsamp` input samples per output sample.
-fn read_channel_major(
-    obs: &mut dyn Observation,
-    a: usize,
-    b: usize,
-    downsamp: usize,
-    rows: &mut [f32],
-    stride: usize,
-    offset: usize,
-) -> Result<(), DedispError> {
-    let nchans = obs.header().nchans;
-    let nt = b - a;
-    if nt == 0 {
-        return Ok(());
-    }
-    let raw = obs.read_block((a * downsamp) as u64, nt * downsamp)?;
-    if raw.ncols() != nchans || raw.nrows() != nt * downsamp {
-        return Err(DedispError::Invalid(format!(
-            "{}: reader returned a {}×{} block, expected {}×{nchans}",
-            obs.source_description(),
-            raw.nrows(),
-            raw.ncols(),
-            nt * downsamp
-        )));
-    }
-    let raw = raw.as_standard_layout();
-    let src = raw.as_slice().ok_or_else(|| DedispError::Invalid("reader returned a non-contiguous block".into()))?;
-    super::transpose_downsample(src, nchans, downsamp, nt, rows, stride, offset);
-    Ok(())
-}
-
 /// Subtracts from columns `lo .. hi` of each row (`[nchans][stride]`) the row's mean over those
 /// columns; returns the means (f64).
 fn subtract_means(rows: &mut [f32], stride: usize, lo: usize, hi: usize) -> Vec<f64> {
@@ -577,7 +545,7 @@ impl FddDedisperser {
         let mut a = 0usize;
         while a < n {
             let b = (a + self.block_size).min(n);
-            read_channel_major(obs, a, b, downsamp, &mut rows, nfft, a)?;
+            super::read_channel_major(obs, a, b, downsamp, &mut rows, nfft, a)?;
             a = b;
         }
         subtract_means(&mut rows, nfft, 0, n);
@@ -661,7 +629,7 @@ impl Dedisperser for FddDedisperser {
             let b = (o0 + len + d + GUARD).min(s.n_ds);
             let off = a + GUARD - o0;
             rows.fill(0.0);
-            read_channel_major(obs, a, b, downsamp, &mut rows, nfft, off)?;
+            super::read_channel_major(obs, a, b, downsamp, &mut rows, nfft, off)?;
             let means = subtract_means(&mut rows, nfft, off, off + (b - a));
             let mean_sum: f64 = means.iter().sum();
             let spectra = ChannelSpectra::from_rows(&mut rows, nfft)?;

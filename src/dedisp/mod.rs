@@ -90,3 +90,36 @@ pub fn transpose_downsample(
         }
     });
 }
+
+/// Reads downsampled samples `a .. b` of `obs` into columns `offset ..` of the channel-major
+/// buffer `rows` (`[nchans][stride]`), summing `downsamp` input samples per output sample
+/// ([`transpose_downsample`]). A block of the wrong shape from the reader is an error.
+pub(crate) fn read_channel_major(
+    obs: &mut dyn crate::io::Observation,
+    a: usize,
+    b: usize,
+    downsamp: usize,
+    rows: &mut [f32],
+    stride: usize,
+    offset: usize,
+) -> Result<(), DedispError> {
+    let nchans = obs.header().nchans;
+    let nt = b - a;
+    if nt == 0 {
+        return Ok(());
+    }
+    let raw = obs.read_block((a * downsamp) as u64, nt * downsamp)?;
+    if raw.ncols() != nchans || raw.nrows() != nt * downsamp {
+        return Err(DedispError::Invalid(format!(
+            "{}: reader returned a {}×{} block, expected {}×{nchans}",
+            obs.source_description(),
+            raw.nrows(),
+            raw.ncols(),
+            nt * downsamp
+        )));
+    }
+    let raw = raw.as_standard_layout();
+    let src = raw.as_slice().ok_or_else(|| DedispError::Invalid("reader returned a non-contiguous block".into()))?;
+    transpose_downsample(src, nchans, downsamp, nt, rows, stride, offset);
+    Ok(())
+}

@@ -248,21 +248,7 @@ impl ChannelBlocks {
                 break;
             }
             let n = (end - col).min(self.n_ds - s).min(READ_CHUNK);
-            let raw = obs.read_block((s * self.downsamp) as u64, n * self.downsamp)?;
-            if raw.ncols() != self.nchans || raw.nrows() != n * self.downsamp {
-                return Err(DedispError::Invalid(format!(
-                    "{}: reader returned a {}×{} block, expected {}×{}",
-                    obs.source_description(),
-                    raw.nrows(),
-                    raw.ncols(),
-                    n * self.downsamp,
-                    self.nchans
-                )));
-            }
-            let raw = raw.as_standard_layout();
-            let src =
-                raw.as_slice().ok_or_else(|| DedispError::Invalid("reader returned a non-contiguous block".into()))?;
-            super::transpose_downsample(src, self.nchans, self.downsamp, n, &mut self.buf, stride, col);
+            super::read_channel_major(obs, s, s + n, self.downsamp, &mut self.buf, stride, col)?;
             col += n;
         }
         self.loaded = Some((o0, len));
