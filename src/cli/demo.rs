@@ -53,7 +53,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     pb.finish_and_clear();
     eprintln!("    wrote {} and its truth file", obs_path.display());
 
-    eprintln!("2/3 searching DM 0–{} (periodic and single-pulse)", args.dm_max);
+    eprintln!("2/3 searching DM 0–{} for periodic signals", args.dm_max);
     let search = super::search::SearchArgs {
         files: vec![obs_path.clone()],
         output: args.out_dir.join("demo_candidates.h5"),
