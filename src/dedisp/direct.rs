@@ -140,33 +140,11 @@ impl DirectDedisperser {
         downsamp: usize,
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<DedispersedSeries, DedispError> {
+        super::validate(obs, dms, downsamp, self.block_size, "direct")?;
         let header = obs.header().clone();
-        if downsamp == 0 {
-            return Err(DedispError::Invalid("downsampling factor must be ≥ 1".into()));
-        }
-        if self.block_size == 0 {
-            return Err(DedispError::Invalid("direct dedispersion block size must be ≥ 1".into()));
-        }
-        if let Some(d) = dms.iter().find(|d| !(**d >= 0.0 && d.is_finite())) {
-            return Err(DedispError::Invalid(format!("DM {d} is negative or not finite")));
-        }
-        if header.nchans == 0 || header.tsamp_s.is_nan() || header.tsamp_s <= 0.0 {
-            return Err(DedispError::Invalid(format!(
-                "{}: header has {} channels and tsamp {} s",
-                obs.source_description(),
-                header.nchans,
-                header.tsamp_s
-            )));
-        }
         let nchans = header.nchans;
         let tsamp_out = header.tsamp_s * downsamp as f64;
         let delays: Vec<Vec<usize>> = dms.iter().map(|&dm| delay_samples(&header, dm, tsamp_out)).collect();
-        if delays.iter().any(|d| d.len() != nchans) {
-            return Err(DedispError::Invalid(format!(
-                "{}: header frequency table does not have {nchans} channels",
-                obs.source_description()
-            )));
-        }
         let max_delay = delays.iter().flatten().copied().max().unwrap_or(0);
         let n_ds = (header.nsamples / downsamp as u64) as usize;
         if max_delay >= n_ds {

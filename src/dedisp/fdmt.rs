@@ -53,7 +53,8 @@
 //! for each block (a fraction ≈ `N_Δ/(2·block_size)` of extra work). Rayon runs over channels
 //! (initialisation) and over sub-bands and rows (merges); each value has one writer and a
 //! fixed summation order, so results do not depend on the thread count.
-use super::subband::{sweep_error, validate, ChannelBlocks};
+use super::subband::{sweep_error, ChannelBlocks};
+use super::validate;
 use super::{DedispError, DedispersedSeries, Dedisperser};
 use crate::consts::K_DM;
 use crate::io::{Header, Observation};

@@ -450,30 +450,9 @@ struct Setup {
 fn setup(obs: &dyn Observation, dms: &[f64], downsamp: usize, block_size: usize) -> Result<Setup, DedispError> {
     let header = obs.header().clone();
     let src = obs.source_description();
-    if downsamp == 0 {
-        return Err(DedispError::Invalid("downsampling factor must be ≥ 1".into()));
-    }
-    if block_size == 0 {
-        return Err(DedispError::Invalid("FDD block size must be ≥ 1".into()));
-    }
+    super::validate(obs, dms, downsamp, block_size, "FDD")?;
     if dms.is_empty() {
         return Err(DedispError::Invalid("no DM trials given".into()));
-    }
-    if let Some(d) = dms.iter().find(|d| !(**d >= 0.0 && d.is_finite())) {
-        return Err(DedispError::Invalid(format!("DM {d} is negative or not finite")));
-    }
-    if header.nchans == 0 || !(header.tsamp_s > 0.0 && header.tsamp_s.is_finite()) {
-        return Err(DedispError::Invalid(format!(
-            "{src}: header has {} channels and tsamp {} s",
-            header.nchans, header.tsamp_s
-        )));
-    }
-    let freqs = header.chan_freqs_mhz();
-    if freqs.len() != header.nchans || freqs.iter().any(|f| !(*f > 0.0 && f.is_finite())) {
-        return Err(DedispError::Invalid(format!(
-            "{src}: header frequency table does not hold {} positive channel frequencies",
-            header.nchans
-        )));
     }
     let nchans = header.nchans;
     let tsamp_out = header.tsamp_s * downsamp as f64;

@@ -123,3 +123,51 @@ pub(crate) fn read_channel_major(
     transpose_downsample(src, nchans, downsamp, nt, rows, stride, offset);
     Ok(())
 }
+
+/// Checks the arguments every dedisperser shares: `downsamp` and `block_size` ≥ 1, every DM
+/// finite and ≥ 0, a header with channels, a positive finite tsamp and `nchans` positive channel
+/// frequencies. `name` labels the block-size message.
+///
+/// # Errors
+/// [`DedispError::Invalid`] naming the observation and the problem.
+pub(crate) fn validate(
+    obs: &dyn crate::io::Observation,
+    dms: &[f64],
+    downsamp: usize,
+    block_size: usize,
+    name: &str,
+) -> Result<(), DedispError> {
+    let header = obs.header();
+    if downsamp == 0 {
+        return Err(DedispError::Invalid("downsampling factor must be ≥ 1".into()));
+    }
+    if block_size == 0 {
+        return Err(DedispError::Invalid(format!("{name} dedispersion block size must be ≥ 1")));
+    }
+    if let Some(d) = dms.iter().find(|d| !(**d >= 0.0 && d.is_finite())) {
+        return Err(DedispError::Invalid(format!("DM {d} is negative or not finite")));
+    }
+    if header.nchans == 0 || !(header.tsamp_s > 0.0 && header.tsamp_s.is_finite()) {
+        return Err(DedispError::Invalid(format!(
+            "{}: header has {} channels and tsamp {} s",
+            obs.source_description(),
+            header.nchans,
+            header.tsamp_s
+        )));
+    }
+    let freqs = header.chan_freqs_mhz();
+    if freqs.len() != header.nchans {
+        return Err(DedispError::Invalid(format!(
+            "{}: header frequency table does not have {} channels",
+            obs.source_description(),
+            header.nchans
+        )));
+    }
+    if let Some(f) = freqs.iter().find(|f| !(**f > 0.0 && f.is_finite())) {
+        return Err(DedispError::Invalid(format!(
+            "{}: channel frequency {f} MHz is not positive",
+            obs.source_description()
+        )));
+    }
+    Ok(())
+}

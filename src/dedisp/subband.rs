@@ -138,49 +138,6 @@ pub fn auto_nsub(header: &Header, dms: &[f64], downsamp: usize, max_smear_sample
     cands.into_iter().min_by_key(|&n| cost(n)).unwrap_or(1)
 }
 
-/// Checks the arguments shared by the fast dedispersers.
-pub(crate) fn validate(
-    obs: &dyn Observation,
-    dms: &[f64],
-    downsamp: usize,
-    block_size: usize,
-    name: &str,
-) -> Result<(), DedispError> {
-    let header = obs.header();
-    if downsamp == 0 {
-        return Err(DedispError::Invalid("downsampling factor must be ≥ 1".into()));
-    }
-    if block_size == 0 {
-        return Err(DedispError::Invalid(format!("{name} dedispersion block size must be ≥ 1")));
-    }
-    if let Some(d) = dms.iter().find(|d| !(**d >= 0.0 && d.is_finite())) {
-        return Err(DedispError::Invalid(format!("DM {d} is negative or not finite")));
-    }
-    if header.nchans == 0 || !(header.tsamp_s > 0.0 && header.tsamp_s.is_finite()) {
-        return Err(DedispError::Invalid(format!(
-            "{}: header has {} channels and tsamp {} s",
-            obs.source_description(),
-            header.nchans,
-            header.tsamp_s
-        )));
-    }
-    let freqs = header.chan_freqs_mhz();
-    if freqs.len() != header.nchans {
-        return Err(DedispError::Invalid(format!(
-            "{}: header frequency table does not have {} channels",
-            obs.source_description(),
-            header.nchans
-        )));
-    }
-    if let Some(f) = freqs.iter().find(|f| !(**f > 0.0 && f.is_finite())) {
-        return Err(DedispError::Invalid(format!(
-            "{}: channel frequency {f} MHz is not positive",
-            obs.source_description()
-        )));
-    }
-    Ok(())
-}
-
 /// The B13 error: the sweep needs `max_delay` samples but the data have `n_ds`.
 pub(crate) fn sweep_error(
     obs: &dyn Observation,
@@ -337,7 +294,7 @@ impl SubbandDedisperser {
         downsamp: usize,
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<DedispersedSeries, DedispError> {
-        validate(obs, dms, downsamp, self.block_size, "subband")?;
+        super::validate(obs, dms, downsamp, self.block_size, "subband")?;
         let header = obs.header().clone();
         let plan = self.plan(&header, dms, downsamp)?;
         let nchans = header.nchans;
