@@ -84,27 +84,17 @@ fn binned_gaussian(duty: f64, nb: usize, offset: f64) -> Vec<f64> {
         .collect()
 }
 
-/// Best cyclic boxcar `max_{w ≤ nb/2, s} Σ_on (p_i − p̄_off)/sqrt(w)` (the simulator's rule).
-fn best_boxcar(p: &[f64]) -> f64 {
-    let n = p.len();
-    let total: f64 = p.iter().sum();
-    let mut best = f64::NEG_INFINITY;
-    for w in 1..=n / 2 {
-        for s in 0..n {
-            let on: f64 = (0..w).map(|k| p[(s + k) % n]).sum();
-            let off = (total - on) / (n - w) as f64;
-            best = best.max((on - w as f64 * off) / (w as f64).sqrt());
-        }
-    }
-    best
-}
-
 /// `B(δ)` of the module docs: the best-boxcar statistic of a unit-peak Gaussian of duty cycle
 /// `duty` in [`SNR_NBINS`] bins, averaged over four phase offsets (0, ¼, ½, ¾ bin) as the
 /// simulator does.
 pub fn boxcar_statistic(duty: f64) -> f64 {
     let nb = SNR_NBINS;
-    (0..4).map(|o| best_boxcar(&binned_gaussian(duty, nb, 0.5 + o as f64 / (4.0 * nb as f64)))).sum::<f64>() / 4.0
+    (0..4)
+        .map(|o| {
+            crate::sim::pulsar::best_boxcar_profile(&binned_gaussian(duty, nb, 0.5 + o as f64 / (4.0 * nb as f64)))
+        })
+        .sum::<f64>()
+        / 4.0
 }
 
 /// Expected signal powers `S_h`, `h = 1 ..= nharm` (index `h − 1`), normalised to unit noise mean,
