@@ -73,7 +73,7 @@ impl Default for SearchConfig {
     fn default() -> Self {
         SearchConfig {
             dm_min: 0.0,
-            dm_max: 200.0,
+            dm_max: crate::dedisp::plan::DEFAULT_DM_MAX,
             dm_step: None,
             dm_list: None,
             plan: PlanConfig::default(),
@@ -111,13 +111,15 @@ pub struct SearchOutput {
 
 /// Builds the DM plan of `cfg` for `header` (list, fixed step or DDplan grid, in that order).
 pub fn build_plan(header: &Header, cfg: &SearchConfig) -> Result<DmPlan, PipelineError> {
-    let plan = if let Some(list) = &cfg.dm_list {
+    let mut plan = if let Some(list) = &cfg.dm_list {
         DmPlan::from_list(list.clone())?
     } else if let Some(step) = cfg.dm_step {
         DmPlan::fixed_step(cfg.dm_min, cfg.dm_max, step)?
     } else {
-        DmPlan::ddplan(header, cfg.dm_min, cfg.dm_max, &cfg.plan)?
+        return Ok(DmPlan::grid(header, cfg.dm_min, cfg.dm_max, &cfg.plan)?);
     };
+    // A list or fixed step: every trial at `plan.downsamp` (prepsubband -downsamp).
+    plan.steps.iter_mut().for_each(|s| s.downsamp = cfg.plan.downsamp.max(1));
     Ok(plan)
 }
 
@@ -211,7 +213,7 @@ fn clip_plan_to_data(header: &Header, plan: &DmPlan) -> (DmPlan, usize) {
         })
         .filter(|s| !s.dms.is_empty())
         .collect();
-    (DmPlan { steps, algorithm: plan.algorithm.clone(), reason: plan.reason.clone() }, removed)
+    (DmPlan { steps, ..plan.clone() }, removed)
 }
 
 /// Splits the trials of one plan step into groups dedispersed together.

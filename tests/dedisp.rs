@@ -201,7 +201,7 @@ fn plan_ddplan_covers_range_and_respects_tolerance() {
     let cfg = PlanConfig::default();
     assert_eq!(cfg.tolerance, 1.25);
     let (dm_min, dm_max) = (0.0, 2000.0);
-    let plan = DmPlan::ddplan(&h, dm_min, dm_max, &cfg).unwrap();
+    let plan = DmPlan::tianyan_grid(&h, dm_min, dm_max, &cfg).unwrap();
     let dms = plan.dms();
     println!("{}", plan.describe(&h));
     assert_eq!(dms[0], dm_min);

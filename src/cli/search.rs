@@ -19,7 +19,7 @@ pub struct SearchArgs {
     pub dm_min: f64,
     /// Highest DM searched, pc cm⁻³ (trials whose sweep is longer than the data are dropped
     /// with a warning).
-    #[arg(long, default_value_t = 1000.0)]
+    #[arg(long, default_value_t = tianyan::dedisp::plan::DEFAULT_DM_MAX)]
     pub dm_max: f64,
     /// Fixed DM step, pc cm⁻³ (default: a DDplan-style grid from the smearing budget).
     #[arg(long)]
@@ -27,9 +27,27 @@ pub struct SearchArgs {
     /// File with one DM trial per line (`#` comments), instead of a grid.
     #[arg(long)]
     pub dm_list: Option<PathBuf>,
-    /// DDplan smearing tolerance (ratio of the DM-step smearing to the other terms).
+    /// Tianyan grid smearing tolerance (ratio of the DM-step smearing to the other terms).
     #[arg(long, default_value_t = 1.25)]
     pub tolerance: f64,
+    /// Which generated grid: `ddplan` (PRESTO DDplan.py's steps, the default) or `tianyan`
+    /// (cheaper: downsamples at about 0.6× DDplan's DM).
+    #[arg(long, default_value = "ddplan")]
+    pub grid: tianyan::dedisp::GridKind,
+    /// DM the channels were coherently dedispersed to, pc cm⁻³ (DDplan -c; 0 = none).
+    #[arg(long, default_value_t = 0.0)]
+    pub coherent_dm: f64,
+    /// Acceptable time resolution of the DDplan grid, ms (DDplan -r; 0 = the best the data allow).
+    #[arg(long, default_value_t = 0.0)]
+    pub time_res: f64,
+    /// Subbands in the DDplan grid's smearing budget (DDplan -s; 0 = none).
+    #[arg(long, default_value_t = 0)]
+    pub nsub: usize,
+    /// Downsampling of every trial of --dm-step/--dm-list (prepsubband -downsamp), and the
+    /// first factor of a generated grid.
+    #[arg(long, default_value_t = 1)]
+    pub downsamp: usize,
+
     /// Dedispersion algorithm: direct (exact, integer delays), subband, fdmt, fdd (Fourier domain,
     /// fused with the FFT search) or auto (cost model per DM-grid step; `tianyan plan --dedisp auto`
     /// shows its choice).
@@ -109,6 +127,15 @@ impl SearchArgs {
             cfg.dm_list = Some(plan.dms());
         }
         cfg.plan.tolerance = self.tolerance;
+        if self.downsamp == 0 {
+            anyhow::bail!("--downsamp must be at least 1");
+        }
+        cfg.plan.grid = self.grid;
+        cfg.plan.coherent_dm = self.coherent_dm;
+        cfg.plan.time_res_s = self.time_res * 1e-3;
+        cfg.plan.nsub = self.nsub;
+        cfg.plan.downsamp = self.downsamp;
+        cfg.plan.max_downsamp = cfg.plan.max_downsamp.max(self.downsamp);
         cfg.periodic_cfg.nharm_max = self.nharm;
         cfg.periodic_cfg.sigma_threshold = self.sigma;
         cfg.periodic_cfg.fmin_hz = self.fmin;

@@ -14,7 +14,7 @@ pub mod plan;
 pub mod subband;
 
 pub use direct::{dedisperse_series, DirectDedisperser};
-pub use plan::{delay_samples, max_delay_samples, DmPlan, DmStep, PlanConfig};
+pub use plan::{delay_samples, max_delay_samples, DmPlan, DmStep, GridKind, PlanConfig};
 
 /// Errors of the dedispersion stage.
 #[derive(Debug, thiserror::Error)]
