@@ -54,7 +54,7 @@ pub struct SearchConfig {
     pub periodic: bool,
     /// Run the single-pulse search.
     pub single_pulse: bool,
-    /// FFT search parameters (`ntrials_dm` is set from the plan).
+    /// FFT search parameters (`total_trials` is set from the plan, [`crate::search::trials::search_trials`]).
     pub periodic_cfg: PeriodicConfig,
     /// Sifting parameters.
     pub sift: SiftConfig,
@@ -107,6 +107,9 @@ pub struct SearchOutput {
     pub dedisperser: String,
     /// Channels zeroed by the normalisation (file order), empty when not normalised.
     pub zapped_channels: Vec<usize>,
+    /// Effective independent trials `W` of the periodic search, used in every candidate's sigma
+    /// ([`crate::search::trials::search_trials`]).
+    pub periodic_trials: f64,
 }
 
 /// Builds the DM plan of `cfg` for `header` (list, fixed step or DDplan grid, in that order).
@@ -311,7 +314,14 @@ pub fn run_search(
     let dm_trials = plan.dms();
     let total = dm_trials.len() as u64;
     let mut pcfg = cfg.periodic_cfg.clone();
-    pcfg.ntrials_dm = dm_trials.len().max(1);
+    let periodic_trials = crate::search::trials::search_trials(
+        &header,
+        &plan,
+        &crate::search::harmonic::harmonic_stages(pcfg.nharm_max),
+        pcfg.fmin_hz,
+        pcfg.fmax_hz,
+    );
+    pcfg.total_trials = periodic_trials;
 
     let mut raw_cands: Vec<Candidate> = Vec::new();
     let mut raw_pulses: Vec<SinglePulse> = Vec::new();
@@ -402,5 +412,6 @@ pub fn run_search(
         candidates,
         single_pulses,
         zapped_channels,
+        periodic_trials,
     })
 }

@@ -250,8 +250,9 @@ fn psr_dms() -> Vec<f64> {
     (0..=20).map(|k| 30.0 + 2.0 * k as f64).collect()
 }
 
+/// The same fixed trials count for both dedispersers, so their sigmas compare directly.
 fn psr_cfg(ntrials_dm: usize) -> PeriodicConfig {
-    PeriodicConfig { nharm_max: 8, fmin_hz: 1.0, ntrials_dm, ..PeriodicConfig::default() }
+    PeriodicConfig { nharm_max: 8, fmin_hz: 1.0, total_trials: 1e5 * ntrials_dm as f64, ..PeriodicConfig::default() }
 }
 
 /// The strongest candidate whose frequency is within 2 bins (of `tobs_s`) of the pulsar's.

@@ -198,21 +198,6 @@ pub fn search_config(cfg: &GridConfig, noise: bool) -> SearchConfig {
     }
 }
 
-/// Independent trials of a series of `nsamples_native / downsamp` samples in the search's
-/// sigma correction (the rule of [`crate::search::periodic`]: integer bins between `fmin` and
-/// `fmax`, Nyquist excluded, × stages × DM trials).
-pub fn search_ntrials(nsamples_native: u64, tsamp_s: f64, downsamp: usize, cfg: &PeriodicConfig, ndm: usize) -> f64 {
-    let ds = downsamp.max(1);
-    let n = (nsamples_native as usize / ds).max(8);
-    let nb = n / 2 + 1;
-    let nb_search = if n % 2 == 0 { nb - 1 } else { nb };
-    let tobs = n as f64 * tsamp_s * ds as f64;
-    let lo = (cfg.fmin_hz * tobs).max(1.0);
-    let hi = (cfg.fmax_hz * tobs).min((nb_search - 1) as f64);
-    let nbins = (hi.floor() - lo.ceil() + 1.0).max(1.0);
-    nbins * harmonic_stages(cfg.nharm_max).len() as f64 * ndm.max(1) as f64
-}
-
 /// Simulates, searches and scores one injection (deterministic given `inj` and `cfg`).
 ///
 /// # Errors
@@ -314,7 +299,9 @@ pub fn run_injection(inj: &Injection, cfg: &GridConfig) -> Result<ResultLine, Ac
         .min_by(|a, b| (a.0 - inj.dm).abs().total_cmp(&(b.0 - inj.dm).abs()))
         .map(|x| x.1)
         .unwrap_or(1);
-    row.ntrials = search_ntrials(header.nsamples, header.tsamp_s, ds, &scfg.periodic_cfg, ndm);
+    // The search's own trials count (one rule: crate::search::trials::search_trials).
+    row.ntrials = out.periodic_trials;
+    let series_len = (row.tobs_s / (header.tsamp_s * ds as f64)).round().max(2.0) as usize;
     let thr = cfg.sigma_threshold as f32;
     let mut noise_sigmas = Vec::new();
     if inj.is_noise() {
@@ -330,7 +317,7 @@ pub fn run_injection(inj: &Injection, cfg: &GridConfig) -> Result<ResultLine, Ac
         row.dm_width_scale = row.duty_eff * period / (crate::consts::K_DM * (flo.powi(-2) - fhi.powi(-2))).max(1e-300);
         let powers = theory::expected_harmonic_powers(row.expected_snr, row.duty_eff, cfg.nharm.max(1));
         let stages = harmonic_stages(cfg.nharm);
-        let (p, h) = theory::ideal_detection_probability(&powers, &stages, cfg.sigma_threshold, row.ntrials);
+        let (p, h) = theory::ideal_detection_probability(&powers, &stages, cfg.sigma_threshold, row.ntrials, series_len);
         row.ideal_probability = p;
         row.ideal_nharm = h;
         let m = find_match(&out.candidates, freq, inj.dm, row.tobs_s, row.dm_spacing, row.dm_width_scale, &tol);

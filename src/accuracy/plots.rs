@@ -124,7 +124,8 @@ pub fn write_plots(dir: &Path, cfg: &GridConfig, lines: &[ResultLine], s: &Accur
                     .map(|k| {
                         let snr = smin + (smax - smin) * k as f64 / 40.0;
                         let p = theory::expected_harmonic_powers(snr, r0.duty_eff, cfg.nharm.max(1));
-                        (snr, theory::ideal_detection_probability(&p, &stages, cfg.sigma_threshold, r0.ntrials).0)
+                        let n = (r0.tobs_s / r0.tsamp_s).round().max(2.0) as usize;
+                        (snr, theory::ideal_detection_probability(&p, &stages, cfg.sigma_threshold, r0.ntrials, n).0)
                     })
                     .collect();
                 for seg in dashed(&ideal, 4) {

@@ -32,7 +32,7 @@
 //! of freedom and non-centrality `λ = 2 Σ_{h≤H} S_h`. Its tail is the Poisson mixture
 //! `Pr(P > T) = Σ_j Pois(j; λ/2) · Q(H + j, T)` with `Q` the regularised upper incomplete gamma
 //! function ([`crate::search::stats::chi2_logsf`]). The search thresholds stage `H` at
-//! `T_H = power_for_sigma(σ_thr, H, ntrials)`; the ideal completeness is the largest stage
+//! `T_H = search_power_for_sigma(σ_thr, H, W)`; the ideal completeness is the largest stage
 //! probability `max_H Pr(P_H > T_H)` (a lower bound on the union of stages, which are strongly
 //! correlated) for a signal exactly on a Fourier bin at the true DM: every real loss (scalloping
 //! between bins, DM-grid mismatch, whitening) lowers the measured curve below it.
@@ -44,7 +44,8 @@
 //! `ntrials · (1 − (1 − Q_gauss(s))^{1/ntrials}) ≈ −ln(1 − Q_gauss(s))`, about `Q_gauss(s)` for
 //! large `s` (≈ 1.0 × 10⁻⁹ per observation at 6σ) — whatever the number of trials.
 
-use crate::search::stats::{chi2_logsf, ln_gauss_sf, power_for_sigma};
+use crate::search::stats::{chi2_logsf, ln_gauss_sf};
+use crate::search::trials::search_power_for_sigma;
 
 /// Number of folded-profile bins of the simulator's expected S/N
 /// ([`crate::sim::pulsar::EXPECTED_SNR_NBINS`]).
@@ -142,13 +143,15 @@ pub fn ln_detection_probability(signal: f64, nharm: u32, threshold: f64) -> f64 
 }
 
 /// Ideal detection probability of one signal: `max_H Pr(P_H > T_H)` over the harmonic stages
-/// `stages` (1, 2, 4, …), with `powers[h−1] = S_h` and `T_H = power_for_sigma(sigma, H, ntrials)`.
+/// `stages` (1, 2, 4, …), with `powers[h−1] = S_h` and `T_H = search_power_for_sigma(sigma, H, ntrials, nsamples)`
+/// (`ntrials`: the search's reference-level trials `W₀`, [`crate::search::trials`]; `nsamples`:
+/// samples in the searched time series, which sets the level exponent of the trials model).
 /// Returns `(probability, best stage)`.
-pub fn ideal_detection_probability(powers: &[f64], stages: &[u32], sigma: f64, ntrials: f64) -> (f64, u32) {
+pub fn ideal_detection_probability(powers: &[f64], stages: &[u32], sigma: f64, ntrials: f64, nsamples: usize) -> (f64, u32) {
     let mut best = (0.0, stages.first().copied().unwrap_or(1));
     for &hh in stages {
         let s: f64 = powers.iter().take(hh as usize).sum();
-        let thr = power_for_sigma(sigma, hh, ntrials);
+        let thr = search_power_for_sigma(sigma, hh, ntrials, nsamples);
         let p = ln_detection_probability(s, hh, thr).exp();
         if p > best.0 {
             best = (p, hh);

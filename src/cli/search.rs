@@ -181,7 +181,7 @@ pub fn search_and_write(args: &SearchArgs) -> anyhow::Result<tianyan::pipeline::
     let elapsed = start.elapsed().as_secs_f64();
     // Store the configuration as run: the trials correction used every DM trial searched.
     let mut cfg = cfg;
-    cfg.periodic_cfg.ntrials_dm = out.dm_trials.len().max(1);
+    cfg.periodic_cfg.total_trials = out.periodic_trials;
     let cf = CandidateFile {
         run: RunInfo {
             command: std::env::args().collect::<Vec<_>>().join(" "),

@@ -645,7 +645,8 @@ impl Dedisperser for FddDedisperser {
 /// documentation); then per DM trial the dedispersed spectrum `Σ_c X_c[k] e^{2πikτ_c/N}` goes
 /// straight to [`search_spectrum`] (no inverse FFT) as the spectrum of an `N`-sample series at
 /// `tsamp · downsamp`: `fft_bin` and `frequency_hz = fft_bin / (N · tsamp · downsamp)` refer to
-/// that length. `cfg.ntrials_dm` is used as given (the caller sets the total number of trials).
+/// that length. `cfg.total_trials` is used as given (the caller sets the trials of the whole search,
+/// [`crate::search::trials::search_trials`]).
 ///
 /// Returns the candidates of every trial (not sifted), sorted by `sigma` descending.
 /// Memory: `nchans × (N/2+1) × 8` bytes of spectra (at most [`MAX_SPECTRA_BYTES`]) plus

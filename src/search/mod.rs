@@ -7,3 +7,4 @@ pub mod sift;
 pub mod single_pulse;
 pub mod spectrum;
 pub mod stats;
+pub mod trials;

@@ -7,21 +7,21 @@
 //! local maxima → one candidate per signal (the stage with the highest sigma wins; weaker peaks
 //! within 1 bin, or explainable as spectral leakage of a stronger peak, are dropped).
 //!
-//! Trials: the number of independent trials used in the sigma correction is
-//! `nbins_searched × nstages × ntrials_dm`, where `nbins_searched` is the number of integer
-//! Fourier bins between `fmin_hz` and `fmax_hz` and `nstages` the number of harmonic stages.
-//! (The finer fundamental grid of higher stages and interbinning are not counted separately, as in
-//! the usual PRESTO-style estimate.) DM trials are accounted by the caller in `ntrials_dm`.
+//! Trials: every sigma is corrected for the effective number of independent trials `W` of the
+//! whole search ([`super::trials`], calibrated on noise): the caller that searches many DM trials
+//! sets [`PeriodicConfig::total_trials`] from [`super::trials::search_trials`]; left at 0, `W` is
+//! that of the one series searched. Every half-bin and harmonic-sum power is unit-mean
+//! exponential on whitened noise ([`super::spectrum::HalfBin`]), so `Q(H, P)` is exact per trial.
 //!
 //! Thread safety: FFT plans are cached per thread, so callers may run [`search_series`] on many
 //! DM trials in parallel with rayon.
 
 use super::harmonic::{harmonic_stages, harmonic_sum};
-use super::spectrum::{
-    halfbin_powers_plain, has_nyquist, interbin_powers, nbins, real_spectrum_destructive, whiten_spectrum_with,
-    WhitenConfig,
-};
-use super::stats::{candidate_sigma, power_for_sigma, snr_from_power};
+use super::spectrum::{halfbin_grid, has_nyquist, nbins, real_spectrum_destructive, whiten_spectrum_with, WhitenConfig};
+pub use super::spectrum::HalfBin;
+use super::trials::{searched_bins, series_trials, DmSpan};
+use super::stats::snr_from_power;
+use super::trials::{search_power_for_sigma, search_sigma};
 use super::Candidate;
 use num_complex::Complex32;
 use serde::{Deserialize, Serialize};
@@ -38,11 +38,12 @@ pub struct PeriodicConfig {
     pub fmin_hz: f64,
     /// Highest fundamental frequency searched, Hz (clamped below the Nyquist bin). Default 10 kHz.
     pub fmax_hz: f64,
-    /// Number of DM trials searched in total, multiplied into the trials correction. Default 1.
-    pub ntrials_dm: usize,
-    /// PRESTO interbinning (half-bin powers from `(π/4)(A_k − A_{k+1})`). Default true; when false
-    /// half bins take the larger neighbouring power.
-    pub interbin: bool,
+    /// Effective independent trials of the whole search (all DM trials and stages), from
+    /// [`super::trials::search_trials`]. `0` (default): the trials of this one series,
+    /// [`super::trials::series_trials`] with [`super::trials::DmSpan::SINGLE`].
+    pub total_trials: f64,
+    /// How half bins are formed ([`HalfBin`]); default the 16-tap Fourier interpolation.
+    pub halfbin: HalfBin,
     /// Red-noise whitening windows.
     pub whiten: WhitenConfig,
     /// At most this many candidates per series (the most significant). Default 1000.
@@ -56,8 +57,8 @@ impl Default for PeriodicConfig {
             sigma_threshold: 6.0,
             fmin_hz: 0.1,
             fmax_hz: 1.0e4,
-            ntrials_dm: 1,
-            interbin: true,
+            total_trials: 0.0,
+            halfbin: HalfBin::Kernel,
             whiten: WhitenConfig::default(),
             max_candidates: 1000,
         }
@@ -148,27 +149,23 @@ fn search_whitened(
     if nb_search < 3 {
         return Vec::new();
     }
-    let mut halfbin =
-        if cfg.interbin { interbin_powers(&spec[..nb_search]) } else { halfbin_powers_plain(&spec[..nb_search]) };
+    let mut halfbin = halfbin_grid(&spec[..nb_search], cfg.halfbin);
     // DC and the half bin next to it carry no signal information (DC is zeroed by whitening).
     halfbin[0] = 0.0;
     halfbin[1] = 0.0;
 
     let tobs = nsamples as f64 * tsamp_s;
-    let last_bin = (nb_search - 1) as f64;
-    let lo = (cfg.fmin_hz * tobs).max(1.0);
-    let hi = if cfg.fmax_hz.is_finite() { (cfg.fmax_hz * tobs).min(last_bin) } else { last_bin };
-    if hi < lo {
+    let Some((lo, hi)) = searched_bins(nsamples, tsamp_s, cfg.fmin_hz, cfg.fmax_hz) else {
         return Vec::new();
-    }
-    let nbins_searched = (hi.floor() - lo.ceil() + 1.0).max(1.0);
+    };
     let stages = harmonic_stages(cfg.nharm_max);
-    let ntrials = nbins_searched * stages.len() as f64 * cfg.ntrials_dm.max(1) as f64;
+    let ntrials =
+        if cfg.total_trials > 0.0 { cfg.total_trials } else { series_trials(lo, hi, tobs, &stages, DmSpan::SINGLE) };
 
     let mut peaks: Vec<Peak> = Vec::new();
     for &hh in &stages {
         let sums = harmonic_sum(&halfbin, hh);
-        let thr = power_for_sigma(cfg.sigma_threshold, hh, ntrials) as f32;
+        let thr = search_power_for_sigma(cfg.sigma_threshold, hh, ntrials, nsamples) as f32;
         let scale = 2.0 * hh as f64;
         let jlo = ((lo * scale).ceil() as usize).max(1);
         let jhi = ((hi * scale).floor() as usize).min(sums.len() - 1);
@@ -183,7 +180,7 @@ fn search_whitened(
                 continue;
             }
             let power = p as f64;
-            peaks.push(Peak { nharm: hh, fbin: j as f64 / scale, power, sigma: candidate_sigma(power, hh, ntrials) });
+            peaks.push(Peak { nharm: hh, fbin: j as f64 / scale, power, sigma: search_sigma(power, hh, ntrials, nsamples) });
         }
     }
     peaks.sort_by(|a, b| b.sigma.total_cmp(&a.sigma).then(b.power.total_cmp(&a.power)).then(a.fbin.total_cmp(&b.fbin)));
