@@ -143,8 +143,14 @@ fn interbinning_recovers_half_bin_tone() {
     assert_eq!(ib.len(), 2 * spec.len() - 1);
     let kept = ib[201] / p_ref;
     let plain = halfbin_powers_plain(&spec)[201] / p_ref;
-    println!("half-bin tone: interbinned keeps {kept:.3}, nearest bin keeps {plain:.3}");
-    assert!(kept >= 0.85, "interbinning kept {kept}");
+    let kern = tianyan::search::spectrum::kernel_halfbin_powers(&spec, 8)[201] / p_ref;
+    println!("half-bin tone: kernel keeps {kern:.3}, interbinned keeps {kept:.3}, nearest bin keeps {plain:.3}");
+    // Unit-mean interbinning keeps 8/π² of a mid-bin tone (PRESTO's π²/8-inflated form keeps
+    // all of it). The 8-taps-a-side kernel keeps Σ_j 1/(π²(j−½)²) over j = −7..=8, 0.9747.
+    let pi2 = std::f32::consts::PI.powi(2);
+    assert!((kept - 8.0 / pi2).abs() < 0.01, "interbinning kept {kept}");
+    let w2: f32 = (-7..=8).map(|j: i32| 1.0 / (pi2 * (j as f32 - 0.5).powi(2))).sum();
+    assert!((kern - w2).abs() < 0.01, "kernel kept {kern}, expected {w2}");
     assert!((plain - 4.0 / std::f32::consts::PI.powi(2)).abs() < 0.02, "plain {plain}");
     // and the search reports the half bin
     let mut x = noise(n, 5, 1.0);
