@@ -35,7 +35,7 @@ fn sample_file() -> CandidateFile {
         harmonic_den: if h >= 0 { 1 } else { 0 },
     };
     CandidateFile {
-        run: RunInfo { command: "tianyan search x.fil -o c.h5".into(), input_file: "x.fil".into() },
+        run: RunInfo { command: "tianyan search x.fil -o c.h5".into(), input_file: "x.fil".into(), ..RunInfo::default() },
         header,
         search_config: serde_json::json!({"dm_min": 0.0, "dm_max": 200.0, "nharm": 16, "sigma": 6.0,
             "dedisp": "direct", "no_dm0": true, "periodic": {"fmax_hz": 1000.0}}),

@@ -2,7 +2,7 @@
 //!
 //! Layout written by [`write_candidate_file`]:
 //! * root attributes: `software`, `software_version`, `created_utc` (ISO 8601), `command`,
-//!   `input_file`, the observation header (`source_name`, `tstart_mjd`, `tsamp_s`, `fch1_mhz`,
+//!   `input_file`, `input_size_bytes` (when known), the observation header (`source_name`, `tstart_mjd`, `tsamp_s`, `fch1_mhz`,
 //!   `foff_mhz`, `nchans`, `nsamples`, `nbits`), and the dispersion convention
 //!   (`dm_constant` in s MHz² pc⁻¹ cm³ and `reference_frequency_mhz`, the highest channel centre);
 //! * `/search`: one attribute per search parameter (flattened from the run's JSON configuration,
@@ -37,6 +37,9 @@ pub struct RunInfo {
     pub command: String,
     /// Input observation file(s), joined with `;` when several.
     pub input_file: String,
+    /// Total size of the input file(s) in bytes (root attribute `input_size_bytes`; 0 = unknown,
+    /// not written). `tianyan fold --candidates` checks it against the file it folds.
+    pub input_size_bytes: u64,
 }
 
 /// Everything one candidate file holds.
@@ -145,16 +148,26 @@ pub fn now_utc_iso8601() -> String {
 /// # Errors
 /// [`CandidatesError`] naming `path` when HDF5 fails or the file cannot be renamed.
 pub fn write_candidate_file(path: &Path, file: &CandidateFile) -> Result<(), CandidatesError> {
-    let name = path.file_name().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{}.tmp{}", name, std::process::id()));
-    let result = write_to(&tmp, path, file);
-    match result {
-        Ok(()) => std::fs::rename(&tmp, path).map_err(|e| CandidatesError::Os { path: path.to_path_buf(), source: e }),
-        Err(e) => {
-            let _ = std::fs::remove_file(&tmp);
-            Err(e)
-        }
+    write_candidate_file_staged(path, file)?.commit().map_err(from_io)
+}
+
+/// The candidate-file error for an [`IoError`] (same path, same message).
+fn from_io(e: crate::io::IoError) -> CandidatesError {
+    use crate::io::IoError;
+    match e {
+        IoError::Os { path, source } => CandidatesError::Os { path, source },
+        IoError::Format { path, msg } => CandidatesError::Invalid { path, msg },
+        other => CandidatesError::Invalid { path: PathBuf::new(), msg: other.to_string() },
     }
+}
+
+/// As [`write_candidate_file`] but leaves the complete file under its temporary name, so later
+/// stages (folds) can be added and it can appear together with its plots
+/// ([`crate::io::output::OutputSet`]). Errors name `path`.
+pub fn write_candidate_file_staged(path: &Path, file: &CandidateFile) -> Result<crate::io::output::Staged, CandidatesError> {
+    let staged = crate::io::output::Staged::new(path);
+    write_to(staged.tmp(), path, file)?;
+    Ok(staged)
 }
 
 fn write_to(tmp: &Path, path: &Path, cf: &CandidateFile) -> Result<(), CandidatesError> {
@@ -165,6 +178,9 @@ fn write_to(tmp: &Path, path: &Path, cf: &CandidateFile) -> Result<(), Candidate
     attr_str(&f, path, "created_utc", &now_utc_iso8601())?;
     attr_str(&f, path, "command", &cf.run.command)?;
     attr_str(&f, path, "input_file", &cf.run.input_file)?;
+    if cf.run.input_size_bytes > 0 {
+        attr_num(&f, path, "input_size_bytes", cf.run.input_size_bytes)?;
+    }
     attr_str(&f, path, "source_name", &h.source_name)?;
     attr_num(&f, path, "tstart_mjd", h.tstart_mjd)?;
     attr_num(&f, path, "tsamp_s", h.tsamp_s)?;
@@ -203,6 +219,7 @@ fn write_to(tmp: &Path, path: &Path, cf: &CandidateFile) -> Result<(), Candidate
 /// # Errors
 /// [`CandidatesError`] naming `path` when it is not an HDF5 candidate file.
 pub fn read_candidates(path: &Path) -> Result<Vec<Candidate>, CandidatesError> {
+    crate::io::check_regular_file(path).map_err(from_io)?;
     let f = hdf5::File::open(path).map_err(h5err(path))?;
     let ds = f.dataset("candidates").map_err(|_| CandidatesError::Invalid {
         path: path.to_path_buf(),
