@@ -17,7 +17,7 @@ pub struct PlotArgs {
 /// The observation header as far as the candidate file's root attributes give it.
 fn header_from_file(path: &std::path::Path) -> Header {
     let mut h = Header::default();
-    if let Ok(f) = hdf5::File::open(path) {
+    if let Ok(f) = tianyan::io::h5file::open(path) {
         let num = |name: &str| f.attr(name).and_then(|a| a.read_scalar::<f64>()).ok();
         if let Ok(s) = tianyan::io::candidates::read_root_string_attr(path, "source_name") {
             h.source_name = s;

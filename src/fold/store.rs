@@ -115,7 +115,7 @@ fn write_one(g: &hdf5::Group, path: &Path, f: &StoredFold, cfg_json: &str) -> Re
 /// # Errors
 /// [`FoldError::Hdf5`] when the file cannot be read.
 pub fn next_fold_id(cands_h5: &Path) -> Result<usize, FoldError> {
-    let file = hdf5::File::open(cands_h5).map_err(h5e(cands_h5))?;
+    let file = crate::io::h5file::open(cands_h5).map_err(h5e(cands_h5))?;
     next_id_in(&file, cands_h5)
 }
 
@@ -132,7 +132,7 @@ fn next_id_in(file: &hdf5::File, label: &Path) -> Result<usize, FoldError> {
 /// errors) as `/folds/<id>/`, beside any folds already there. A fold whose group exists is an
 /// error, never a replacement.
 pub(crate) fn add_folds(h5: &Path, label: &Path, folds: &[StoredFold], cfg: &FoldConfig) -> Result<(), FoldError> {
-    let file = hdf5::File::open_rw(h5).map_err(h5e(label))?;
+    let file = crate::io::h5file::open_rw(h5).map_err(h5e(label))?;
     let json = serde_json::to_string(cfg).unwrap_or_default();
     let root = if file.link_exists("folds") {
         file.group("folds").map_err(h5e(label))?
@@ -194,7 +194,7 @@ fn get_2d(g: &hdf5::Group, path: &Path, name: &str) -> Result<Array2<f64>, FoldE
 /// # Errors
 /// [`FoldError::Hdf5`] when the file cannot be read or a fold group lacks a field.
 pub fn read_folds(cands_h5: &Path) -> Result<Vec<StoredFold>, FoldError> {
-    let file = hdf5::File::open(cands_h5).map_err(h5e(cands_h5))?;
+    let file = crate::io::h5file::open(cands_h5).map_err(h5e(cands_h5))?;
     if !file.link_exists("folds") {
         return Ok(Vec::new());
     }
@@ -285,7 +285,7 @@ pub fn check_candidates_match(
     input_paths: &[PathBuf],
     header: &crate::io::Header,
 ) -> Result<(), FoldError> {
-    let f = hdf5::File::open(cands_h5).map_err(h5e(cands_h5))?;
+    let f = crate::io::h5file::open(cands_h5).map_err(h5e(cands_h5))?;
     let mut diffs: Vec<String> = Vec::new();
     let recorded = crate::io::candidates::read_root_string_attr(cands_h5, "input_file").unwrap_or_default();
     if !recorded.trim().is_empty() {
@@ -399,7 +399,7 @@ pub fn fold_top_candidates_staged(
         set.ensure_dir(d)?;
     }
     let first_id = {
-        let file = hdf5::File::open(staged_h5.tmp()).map_err(h5e(label))?;
+        let file = crate::io::h5file::open(staged_h5.tmp()).map_err(h5e(label))?;
         next_id_in(&file, label)?
     };
     let stored = fold_rows(obs, cands, top, first_id, cfg, plot_dir, set, label)?;

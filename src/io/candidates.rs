@@ -220,7 +220,7 @@ fn write_to(tmp: &Path, path: &Path, cf: &CandidateFile) -> Result<(), Candidate
 /// [`CandidatesError`] naming `path` when it is not an HDF5 candidate file.
 pub fn read_candidates(path: &Path) -> Result<Vec<Candidate>, CandidatesError> {
     crate::io::check_regular_file(path).map_err(from_io)?;
-    let f = hdf5::File::open(path).map_err(h5err(path))?;
+    let f = crate::io::h5file::open(path).map_err(h5err(path))?;
     let ds = f.dataset("candidates").map_err(|_| CandidatesError::Invalid {
         path: path.to_path_buf(),
         msg: "no /candidates dataset: not a tianyan candidate file".into(),
@@ -230,7 +230,7 @@ pub fn read_candidates(path: &Path) -> Result<Vec<Candidate>, CandidatesError> {
 
 /// Reads `/single_pulses` of a candidate file; an empty list when the dataset is absent.
 pub fn read_single_pulses(path: &Path) -> Result<Vec<SinglePulse>, CandidatesError> {
-    let f = hdf5::File::open(path).map_err(h5err(path))?;
+    let f = crate::io::h5file::open(path).map_err(h5err(path))?;
     match f.dataset("single_pulses") {
         Ok(ds) => ds.read_raw::<SinglePulse>().map_err(h5err(path)),
         Err(_) => Ok(Vec::new()),
@@ -239,7 +239,7 @@ pub fn read_single_pulses(path: &Path) -> Result<Vec<SinglePulse>, CandidatesErr
 
 /// Reads a string root attribute (e.g. `input_file`) of a candidate file.
 pub fn read_root_string_attr(path: &Path, name: &str) -> Result<String, CandidatesError> {
-    let f = hdf5::File::open(path).map_err(h5err(path))?;
+    let f = crate::io::h5file::open(path).map_err(h5err(path))?;
     let a = f.attr(name).map_err(h5err(path))?;
     let v: VarLenUnicode = a.read_scalar().map_err(h5err(path))?;
     Ok(v.as_str().to_string())
@@ -247,7 +247,7 @@ pub fn read_root_string_attr(path: &Path, name: &str) -> Result<String, Candidat
 
 /// Reads `/search/dm_trials` (pc cm⁻³).
 pub fn read_dm_trials(path: &Path) -> Result<Vec<f64>, CandidatesError> {
-    let f = hdf5::File::open(path).map_err(h5err(path))?;
+    let f = crate::io::h5file::open(path).map_err(h5err(path))?;
     let d = f.dataset("search/dm_trials").map_err(h5err(path))?;
     d.read_raw::<f64>().map_err(h5err(path))
 }

@@ -8,6 +8,7 @@
 
 pub mod candidates;
 pub mod memory;
+pub mod h5file;
 pub mod output;
 pub mod psrfits;
 pub mod sigproc;
