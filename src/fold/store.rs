@@ -161,8 +161,16 @@ pub(crate) fn add_folds(h5: &Path, label: &Path, folds: &[StoredFold], cfg: &Fol
 fn copy_with_folds(cands_h5: &Path, folds: &[StoredFold], cfg: &FoldConfig) -> Result<Staged, FoldError> {
     let staged = Staged::new(cands_h5);
     std::fs::copy(cands_h5, staged.tmp()).map_err(|e| FoldError::Os { path: cands_h5.to_path_buf(), source: e })?;
-    add_folds(staged.tmp(), cands_h5, folds, cfg)?;
+    add_folds(staged.tmp(), cands_h5, folds, cfg).map_err(|e| relabel(e, &staged))?;
     Ok(staged)
+}
+
+/// HDF5's messages name the file it opened: put the user's path in place of the temporary.
+fn relabel(e: FoldError, staged: &Staged) -> FoldError {
+    match e {
+        FoldError::Hdf5 { path, msg } => FoldError::Hdf5 { path, msg: staged.relabel(&msg) },
+        other => other,
+    }
 }
 
 /// Adds `folds` to `cands_h5` under `/folds/<id>/` (ids from [`next_fold_id`]), beside the folds
@@ -399,11 +407,11 @@ pub fn fold_top_candidates_staged(
         set.ensure_dir(d)?;
     }
     let first_id = {
-        let file = crate::io::h5file::open(staged_h5.tmp()).map_err(h5e(label))?;
+        let file = crate::io::h5file::open(staged_h5.tmp()).map_err(h5e(label)).map_err(|e| relabel(e, staged_h5))?;
         next_id_in(&file, label)?
     };
     let stored = fold_rows(obs, cands, top, first_id, cfg, plot_dir, set, label)?;
-    add_folds(staged_h5.tmp(), label, &stored, cfg)?;
+    add_folds(staged_h5.tmp(), label, &stored, cfg).map_err(|e| relabel(e, staged_h5))?;
     Ok(stored)
 }
 

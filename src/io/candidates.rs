@@ -166,7 +166,13 @@ fn from_io(e: crate::io::IoError) -> CandidatesError {
 /// ([`crate::io::output::OutputSet`]). Errors name `path`.
 pub fn write_candidate_file_staged(path: &Path, file: &CandidateFile) -> Result<crate::io::output::Staged, CandidatesError> {
     let staged = crate::io::output::Staged::new(path);
-    write_to(staged.tmp(), path, file)?;
+    // HDF5's own messages name the file it was given: put the user's path in their place.
+    write_to(staged.tmp(), path, file).map_err(|e| match e {
+        CandidatesError::Hdf5 { path, source } => {
+            CandidatesError::Invalid { path, msg: format!("HDF5 error: {}", staged.relabel(&source.to_string())) }
+        }
+        other => other,
+    })?;
     Ok(staged)
 }
 

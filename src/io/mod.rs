@@ -209,7 +209,7 @@ impl Header {
         }
         let (lo, hi) = TSAMP_RANGE_S;
         if !(self.tsamp_s.is_finite() && (lo..=hi).contains(&self.tsamp_s)) {
-            return bad(format!("tsamp = {} s (expected {lo:e} to {hi:e} s)", self.tsamp_s));
+            return bad(format!("tsamp = {:e} s (expected {lo:e} to {hi:e} s)", self.tsamp_s));
         }
         if !self.tstart_mjd.is_finite() {
             return bad(format!("tstart = {} (MJD)", self.tstart_mjd));
