@@ -455,7 +455,7 @@ fn convert_keeps_the_telescope() {
         let back = dir.path().join(format!("{stem}_back.fil"));
         let r = common::tianyan(&["convert", s(&fil), "-o", s(&fits)]);
         assert!(r.status.success(), "{}", stderr(&r));
-        let h = tianyan::open_observation(&[fits.clone()]).unwrap().header().clone();
+        let h = tianyan::open_observation(std::slice::from_ref(&fits)).unwrap().header().clone();
         assert_eq!(h.telescope_id, id, "{fil:?} → PSRFITS");
         let r = common::tianyan(&["convert", s(&fits), "-o", s(&back)]);
         assert!(r.status.success(), "{}", stderr(&r));
