@@ -150,6 +150,7 @@ fn cand(f: f64, dm: f64) -> Candidate {
         harmonic_of: -1,
         harmonic_num: 0,
         harmonic_den: 0,
+        fund_harmonic: 1,
     }
 }
 

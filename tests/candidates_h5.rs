@@ -33,6 +33,7 @@ fn sample_file() -> CandidateFile {
         harmonic_of: h,
         harmonic_num: if h >= 0 { 2 } else { 0 },
         harmonic_den: if h >= 0 { 1 } else { 0 },
+        fund_harmonic: 1,
     };
     CandidateFile {
         run: RunInfo { command: "tianyan search x.fil -o c.h5".into(), input_file: "x.fil".into(), ..RunInfo::default() },

@@ -68,6 +68,7 @@ fn cand(p: f64, dm: f64, sigma: f32, harmonic_of: i32) -> Candidate {
         harmonic_of,
         harmonic_num: 0,
         harmonic_den: 0,
+        fund_harmonic: 1,
     }
 }
 

@@ -275,6 +275,7 @@ fn cand(freq_hz: f64, tobs: f64, dm: f64, sigma: f32) -> Candidate {
         harmonic_of: -1,
         harmonic_num: 0,
         harmonic_den: 0,
+        fund_harmonic: 1,
     }
 }
 

@@ -46,7 +46,7 @@ pub struct FoldArgs {
     /// Search candidate file (HDF5): fold its top candidates and store them under /folds.
     #[arg(long, conflicts_with_all = ["period", "pdot", "accel", "output"])]
     pub candidates: Option<PathBuf>,
-    /// Number of candidates to fold (with --candidates).
+    /// Number of signals to fold (with --candidates): the first N family heads, harmonic rows skipped.
     #[arg(long, default_value_t = 5)]
     pub top: usize,
     /// Folder for one PNG per folded candidate (with --candidates).

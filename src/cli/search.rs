@@ -93,7 +93,7 @@ pub struct SearchArgs {
     /// Candidate rows printed at the end (0 = none).
     #[arg(long, default_value_t = 10)]
     pub top: usize,
-    /// Fold the N most significant periodic candidates, store the folds in the candidate file
+    /// Fold the N most significant periodic signals (family heads; harmonic rows are skipped), store the folds in the candidate file
     /// (`/folds/<id>`) and write their PNG plots beside it (`<output stem>_plots/`).
     #[arg(long, default_value_t = 0)]
     pub fold_top: usize,

@@ -358,7 +358,9 @@ fn fold_rows(
     cands_h5: &Path,
 ) -> Result<Vec<StoredFold>, FoldError> {
     let mut stored = Vec::new();
-    for (row, c) in cands.iter().take(top).enumerate() {
+    // Only family heads (harmonic_of < 0) are folded: a harmonic row is the same pulsar at P/2,
+    // 2P, …, and folding it again costs a fold and shows the user the same star twice.
+    for (k, (row, c)) in cands.iter().enumerate().filter(|(_, c)| c.harmonic_of < 0).take(top).enumerate() {
         if !(c.period_s.is_finite() && c.period_s > 0.0) {
             return Err(FoldError::Invalid(format!(
                 "{}: candidate {row} has period {} s",
@@ -366,7 +368,7 @@ fn fold_rows(
                 c.period_s
             )));
         }
-        let id = first_id + row;
+        let id = first_id + k;
         let pdot = pdot_from_accel(c.accel, c.period_s);
         tracing::info!("folding candidate {row}: P = {} s, DM = {}, accel = {}", c.period_s, c.dm, c.accel);
         let cube = fold(obs, c.period_s, pdot, c.dm, cfg)?;
@@ -387,7 +389,8 @@ fn fold_rows(
     Ok(stored)
 }
 
-/// Folds the `top` strongest candidates into a candidate file that is still staged (written
+/// Folds the `top` strongest family heads (rows with `harmonic_of < 0`) into a candidate file
+/// that is still staged (written
 /// under its temporary name by [`crate::io::candidates::write_candidate_file_staged`]), adding
 /// the plots to `set`; the caller commits the file and the plots together.
 ///
@@ -415,8 +418,8 @@ pub fn fold_top_candidates_staged(
     Ok(stored)
 }
 
-/// Folds the `top` strongest candidates of a search file (the first `top` rows of
-/// `/candidates`, which the search writes sorted by sigma) on the observation `input_paths`,
+/// Folds the `top` strongest signals of a search file (the first `top` family heads of
+/// `/candidates`, rows with `harmonic_of < 0`, which sifting writes first, strongest family first) on the observation `input_paths`,
 /// optimises each ([`optimise`]), optionally writes a diagnostic PNG per fold into `plot_dir`
 /// (`fold_<id>.png`), and adds the results to `cands_h5` under `/folds` beside the folds already
 /// there ([`write_folds`]); the updated file and the plots appear together or not at all.

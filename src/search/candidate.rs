@@ -35,6 +35,12 @@ pub struct Candidate {
     pub harmonic_num: u32,
     /// Denominator of the frequency ratio to `harmonic_of` (0 when not a harmonic).
     pub harmonic_den: u32,
+    /// Which harmonic of the signal's fundamental this detection is, by the search's odd-harmonic
+    /// test ([`crate::search::periodic`]): 1 when the detection is itself the fundamental; `D > 1`
+    /// when the harmonics of `frequency_hz / D` that are not multiples of `frequency_hz` carry
+    /// significant power (e.g. 2 for a narrow pulse found at twice its spin frequency). Sifting
+    /// makes the detection at `frequency_hz / D` the family head.
+    pub fund_harmonic: u32,
 }
 
 /// One single-pulse event (a row of `/single_pulses`), after clustering.

@@ -5,7 +5,9 @@
 //! ([`spectrum::whiten_spectrum_with`]) → interbinning → incoherent harmonic sums over stages
 //! 1, 2, 4, … `nharm_max` ([`harmonic`]) → per-stage power threshold from `sigma_threshold` →
 //! local maxima → one candidate per signal (the stage with the highest sigma wins; weaker peaks
-//! within 1 bin, or explainable as spectral leakage of a stronger peak, are dropped).
+//! within 1 bin, or explainable as spectral leakage of a stronger peak, are dropped) → the
+//! odd-harmonic test (is the detection a harmonic of `f/2`, `f/3`, …?), which marks
+//! `Candidate::fund_harmonic` and adds the implied fundamental.
 //!
 //! Trials: every sigma is corrected for the effective number of independent trials `W` of the
 //! whole search ([`super::trials`], calibrated on noise): the caller that searches many DM trials
@@ -20,7 +22,7 @@ use super::harmonic::{harmonic_stages, harmonic_sum};
 use super::spectrum::{halfbin_grid, has_nyquist, nbins, real_spectrum_destructive, whiten_spectrum_with, WhitenConfig};
 pub use super::spectrum::HalfBin;
 use super::trials::{searched_bins, series_trials, DmSpan};
-use super::stats::snr_from_power;
+use super::stats::{chi2_logsf, snr_from_power};
 use super::trials::{search_power_for_sigma, search_sigma};
 use super::Candidate;
 use num_complex::Complex32;
@@ -70,7 +72,11 @@ impl Default for PeriodicConfig {
 /// `series`: `nsamples` samples, any length (no power-of-two or even requirement), sampled every
 /// `tsamp_s` seconds; `dm` (pc cm⁻³) is copied into the candidates. Returns candidates sorted by
 /// `sigma` descending, each with `frequency_hz = fft_bin / (N · tsamp_s)`, `period_s = 1/frequency_hz`,
-/// `fft_bin` the fractional fundamental bin, `n_dm_hits = 1`, `harmonic_of = −1`.
+/// `fft_bin` the fractional fundamental bin, `n_dm_hits = 1`, `harmonic_of = −1`, and
+/// `fund_harmonic` from the odd-harmonic test (`fundamental_divisor`): when a detection is found
+/// to be the `D`-th harmonic of a lower fundamental that no other candidate of this series holds,
+/// a candidate at `fft_bin / D` is added (at its best stage's sigma, which may be below
+/// `sigma_threshold`: it is reported because its harmonics were detected).
 /// Degenerate input (fewer than 8 samples, non-positive or non-finite `tsamp_s`) gives no
 /// candidates. Non-finite samples are treated as 0.
 pub fn search_series(series: &[f32], tsamp_s: f64, dm: f64, cfg: &PeriodicConfig) -> Vec<Candidate> {
@@ -205,25 +211,147 @@ fn search_whitened(
         accepted.push((pk, e));
     }
 
-    accepted
-        .into_iter()
-        .map(|(pk, _)| {
-            let f = pk.fbin / tobs;
-            Candidate {
-                period_s: 1.0 / f,
-                frequency_hz: f,
-                dm,
-                accel: 0.0,
-                snr: snr_from_power(pk.power, pk.nharm) as f32,
-                sigma: pk.sigma as f32,
-                power: pk.power as f32,
-                nharm: pk.nharm,
-                fft_bin: pk.fbin,
-                n_dm_hits: 1,
-                harmonic_of: -1,
-                harmonic_num: 0,
-                harmonic_den: 0,
+    let lo_bin = lo.max(1.0);
+    let mut out: Vec<Candidate> = Vec::with_capacity(accepted.len());
+    let make = |pk: &Peak, fund_harmonic: u32| {
+        let f = pk.fbin / tobs;
+        Candidate {
+            period_s: 1.0 / f,
+            frequency_hz: f,
+            dm,
+            accel: 0.0,
+            snr: snr_from_power(pk.power, pk.nharm) as f32,
+            sigma: pk.sigma as f32,
+            power: pk.power as f32,
+            nharm: pk.nharm,
+            fft_bin: pk.fbin,
+            n_dm_hits: 1,
+            harmonic_of: -1,
+            harmonic_num: 0,
+            harmonic_den: 0,
+            fund_harmonic,
+        }
+    };
+    let accepted_bins: Vec<f64> = accepted.iter().map(|(pk, _)| pk.fbin).collect();
+    let mut implied: Vec<Candidate> = Vec::new();
+    for (pk, _) in &accepted {
+        let d = fundamental_divisor(&halfbin, pk.fbin, pk.nharm, lo_bin);
+        out.push(make(pk, d));
+        if d > 1 {
+            let g = pk.fbin / d as f64;
+            let known = accepted_bins.iter().chain(implied.iter().map(|c| &c.fft_bin)).any(|&b| (b - g).abs() <= 1.0);
+            if !known {
+                let best = best_stage_at(&halfbin, &stages, g, ntrials, nsamples);
+                implied.push(make(&best, 1));
             }
-        })
-        .collect()
+        }
+    }
+    out.extend(implied);
+    out.sort_by(|a, b| b.sigma.total_cmp(&a.sigma).then(a.fft_bin.total_cmp(&b.fft_bin)));
+    out
+}
+
+/// Tail-probability threshold (natural log) of the odd-harmonic test in [`fundamental_divisor`]:
+/// p = 10⁻⁶ (4.75 σ one-sided), strict because every accepted candidate of every DM trial is tested
+/// with up to four divisors, and a false "f/q is the fundamental" would demote a real signal.
+const FUNDAMENTAL_LN_P: f64 = -13.815_510_557_964_274;
+
+/// Smallest fraction of the detection's own mean excess power per harmonic that the non-multiple
+/// harmonics of `f/q` must carry on average, on top of the significance test: sinc² leakage of a
+/// bright signal into bins ≥ f/2 away is ≤ 2/(π² (F/2)²) of its power, under 1 % once the
+/// fundamental is above 10 bins, so a 5 % floor keeps bright signals from being halved by their own
+/// leakage.
+const FUNDAMENTAL_MIN_FRACTION: f64 = 0.05;
+
+/// Sum of the half-bin powers at the harmonics `k·g`, `k = 1 … kmax`, `r ∤ k`, and how many were
+/// summed (harmonics past the end of the spectrum, or at DC, are skipped).
+fn nonmultiple_sum(halfbin: &[f32], g: f64, r: u32, kmax: u32) -> (f64, u32) {
+    let mut sum = 0.0f64;
+    let mut m = 0u32;
+    for k in 1..=kmax {
+        if k % r == 0 {
+            continue;
+        }
+        let idx = (2.0 * k as f64 * g).round() as usize;
+        if idx < 2 || idx >= halfbin.len() {
+            continue;
+        }
+        sum += halfbin[idx] as f64;
+        m += 1;
+    }
+    (sum, m)
+}
+
+/// Primes tried by the odd-harmonic test.
+const FUNDAMENTAL_PRIMES: [u32; 4] = [2, 3, 5, 7];
+
+/// The odd-harmonic test: is a detection at fundamental bin `fbin` (stage `nharm`) really a
+/// harmonic of a lower fundamental `fbin / D`?
+///
+/// For a prime `q ∈ {2, 3, 5, 7}` and `g = fbin/q` it sums the half-bin powers at the harmonics
+/// `k·g`, `k = 1 … q·nharm`, `q ∤ k`: the harmonics of `g` up to the detection's highest harmonic
+/// that a signal whose fundamental is `fbin` does not have. Under that hypothesis these
+/// `m = (q−1)·nharm` powers are noise, unit-mean exponential, so their sum is Gamma(m, 1)
+/// ([`chi2_logsf`]); the sum is *significant* when its tail probability is below 10⁻⁶ and its mean
+/// excess is at least [`FUNDAMENTAL_MIN_FRACTION`] of the detection's own mean excess per harmonic.
+/// `g` is accepted as the new fundamental only when, in addition, the same sum is significant for
+/// every other prime `r` (the harmonics of `g` that are not multiples of `r·g`): otherwise `g`
+/// would itself be a sub-harmonic, as `F/2` is when the detection is the `3/2` harmonic of a
+/// narrow pulsar at `F` (the harmonics of `F/2` that are not multiples of `3F/2` include `F`, `2F`,
+/// but no odd multiple of `F/2` has power). The test then repeats from `g` (so `D` can be 4, 6, …).
+///
+/// This decides between `f` and `f/2` by whether the odd harmonics of `f/2` carry power, as a
+/// pulsar astronomer does by eye (a narrow pulse has all its harmonics; a signal at `f` has nothing
+/// at the odd multiples of `f/2`), instead of comparing sigmas, which favour `2f` for narrow pulses
+/// because 16 harmonics of `2f` reach twice as far up the spectrum.
+///
+/// Returns `D ≥ 1`; the fundamental is never moved below bin `lo_bin` (the searched range).
+fn fundamental_divisor(halfbin: &[f32], fbin: f64, nharm: u32, lo_bin: f64) -> u32 {
+    let own_excess = (stage_power_at(halfbin, nharm, fbin) / nharm as f64).max(0.0);
+    let significant = |g: f64, r: u32, kmax: u32| {
+        let (sum, m) = nonmultiple_sum(halfbin, g, r, kmax);
+        m > 0
+            && chi2_logsf(sum, m) < FUNDAMENTAL_LN_P
+            && (sum - m as f64) / m as f64 >= FUNDAMENTAL_MIN_FRACTION * own_excess
+    };
+    let mut d = 1u32;
+    let mut f = fbin;
+    'outer: while d < 64 {
+        for q in FUNDAMENTAL_PRIMES {
+            let g = f / q as f64;
+            if g < lo_bin {
+                continue;
+            }
+            let kmax = q * nharm;
+            if significant(g, q, kmax) && FUNDAMENTAL_PRIMES.iter().all(|&r| r == q || significant(g, r, kmax)) {
+                d *= q;
+                f = g;
+                continue 'outer;
+            }
+        }
+        break;
+    }
+    d
+}
+
+/// The best harmonic stage (highest sigma) at fundamental `fbin`, taking the local maximum of each
+/// stage's fine grid within ±2 grid points (the grid of stage `H` has `2H` points per bin).
+fn best_stage_at(halfbin: &[f32], stages: &[u32], fbin: f64, ntrials: f64, nsamples: usize) -> Peak {
+    let mut best: Option<Peak> = None;
+    for &hh in stages {
+        let scale = 2.0 * hh as f64;
+        let j0 = (fbin * scale).round() as i64;
+        for j in (j0 - 2)..=(j0 + 2) {
+            if j < 1 {
+                continue;
+            }
+            let fb = j as f64 / scale;
+            let power = stage_power_at(halfbin, hh, fb) + hh as f64;
+            let sigma = search_sigma(power, hh, ntrials, nsamples);
+            if best.map_or(true, |b| sigma > b.sigma) {
+                best = Some(Peak { nharm: hh, fbin: fb, power, sigma });
+            }
+        }
+    }
+    best.unwrap_or(Peak { nharm: 1, fbin, power: 0.0, sigma: 0.0 })
 }

@@ -13,9 +13,9 @@ pub struct SiftConfig {
     /// signal (merged across DM trials). Default 1.5.
     pub freq_tol_bins: f64,
     /// Base tolerance, bins, for a harmonic relation `f = (p/q)·f_parent`. The tolerance used is
-    /// `harmonic_tol_bins · (1 + (p/q) / nharm_parent)`: the parent's fundamental is known to
-    /// about `1/nharm` bins (harmonic summing refines it) and its error is multiplied by the ratio.
-    /// Default 1.0.
+    /// `harmonic_tol_bins · (1/nharm_child + (p/q)/nharm_parent) / T`: a detection summed over
+    /// `nharm` harmonics has its fundamental on a grid of `1/(2·nharm)` bins and is known to about
+    /// `1/nharm` bins, and the parent's error is multiplied by the ratio. Default 1.0.
     pub harmonic_tol_bins: f64,
     /// Largest numerator and denominator tried for fractional ratios `p/q` (q > 1). Default 16.
     pub max_ratio_term: u32,
@@ -60,34 +60,51 @@ fn gcd(a: u32, b: u32) -> u32 {
     }
 }
 
+/// One signal: its best detection and the DM trials it was seen in.
+struct Group {
+    best: Candidate,
+    dms: Vec<f64>,
+    max_hits: u32,
+}
+
 /// Sifts candidates from many DM trials (and/or searches) of one observation.
 ///
 /// 1. **Merge**: in order of decreasing `sigma`, each candidate joins the first stronger kept
 ///    signal whose frequency is within `freq_tol_bins / T` Hz (T from that signal's
-///    `fft_bin / frequency_hz`); the kept row is the best-sigma detection, and `n_dm_hits` becomes
-///    the number of distinct DM values merged (or the largest incoming `n_dm_hits`, if higher).
+///    `fft_bin / frequency_hz`); the kept row is the best-sigma detection, `n_dm_hits` becomes
+///    the number of distinct DM values merged (or the largest incoming `n_dm_hits`, if higher), and
+///    the signal's DM span is `[min, max]` of the merged DMs.
 /// 2. **Filter**: `no_dm0` drops signals whose best DM is 0 (|dm| < 10⁻⁹); signals with fewer than
 ///    `min_dm_hits` hits are dropped.
-/// 3. **Sort** by `sigma` descending (ties: higher power first, then lower frequency).
-/// 4. **Harmonics**: for each candidate `i`, the strongest earlier candidate `j` that is not itself
-///    a harmonic and satisfies `|f_i − (p/q) f_j| ≤ harmonic_tol_bins · (1 + (p/q)/nharm_j) / T`
-///    for some reduced `p/q ≠ 1` (`p, q ≤ max_ratio_term`, or `q = 1, p ≤ max_harmonic`), sets `harmonic_of = j` (index in the returned
-///    list), `harmonic_num = p`, `harmonic_den = q` (so `f_i / f_j ≈ p/q`: `2/1` is the second
-///    harmonic, `1/2` a sub-harmonic). The simplest ratio (smallest `q`, then `p`) wins. A ratio is
-///    only accepted when the tolerance (as a fraction of `f_j`) is below `1/(2q²)`, the half-spacing
-///    of fractions with denominator ≤ q, so that it is unambiguous. Candidates are kept, only
-///    flagged.
+/// 3. **Harmonic families.** Two signals can be related only when their DM spans overlap after each
+///    is widened by one DM step on either side (the gap to the nearest other DM among all input
+///    candidates): a harmonic is the same pulsar, so it peaks at the same DM (PRESTO's sifting
+///    checks DMs the same way). Then:
+///    - a signal whose search row has `fund_harmonic = D > 1` (the odd-harmonic test of
+///      [`super::periodic`] found that it is the `D`-th harmonic of `f/D`) becomes harmonic `D/1` of
+///      the strongest DM-compatible signal within tolerance of `f/D`, whatever their sigmas;
+///    - every other signal, in order of decreasing *family strength* (a signal's own sigma, or the
+///      highest sigma of the signals attached to it by the first rule), is compared with the
+///      family heads found so far; it becomes a harmonic of the first one (strongest family first)
+///      with `|f − (p/q)·f_head| ≤ harmonic_tol_bins · (1/nharm + (p/q)/nharm_head) / T` for
+///      some reduced `p/q ≠ 1` (`p, q ≤ max_ratio_term`, or `q = 1, p ≤ max_harmonic`); the
+///      simplest ratio (smallest `q`, then `p`) wins; otherwise it heads a new family.
+///
+///    `harmonic_of` is the index of the head in the returned list, `harmonic_num/harmonic_den`
+///    give `f / f_head ≈ p/q` (`2/1` the second harmonic, `1/2` a sub-harmonic). Harmonics are
+///    kept, only flagged.
+/// 4. **Order**: family heads first, strongest family first (so row 0 is the fundamental of the
+///    strongest signal even when its second harmonic has the higher sigma), then the harmonics by
+///    decreasing sigma; `harmonic_of` always points to an earlier row.
 pub fn sift(cands: Vec<Candidate>, cfg: &SiftConfig) -> Vec<Candidate> {
     let mut cands = cands;
     cands.retain(|c| c.frequency_hz.is_finite() && c.frequency_hz > 0.0 && c.sigma.is_finite());
     sort_by_sigma(&mut cands);
+    let mut all_dms: Vec<f64> = cands.iter().map(|c| c.dm).filter(|d| d.is_finite()).collect();
+    all_dms.sort_by(f64::total_cmp);
+    all_dms.dedup_by(|a, b| (*a - *b).abs() < 1e-9);
 
     // 1. merge by frequency
-    struct Group {
-        best: Candidate,
-        dms: Vec<f64>,
-        max_hits: u32,
-    }
     let mut groups: Vec<Group> = Vec::new();
     for c in cands {
         let found = groups.iter_mut().find(|g| {
@@ -106,7 +123,7 @@ pub fn sift(cands: Vec<Candidate>, cfg: &SiftConfig) -> Vec<Candidate> {
     }
 
     // 2. filter
-    let mut out: Vec<Candidate> = groups
+    let groups: Vec<(Candidate, (f64, f64))> = groups
         .into_iter()
         .map(|g| {
             let mut c = g.best;
@@ -114,52 +131,134 @@ pub fn sift(cands: Vec<Candidate>, cfg: &SiftConfig) -> Vec<Candidate> {
             c.harmonic_of = -1;
             c.harmonic_num = 0;
             c.harmonic_den = 0;
-            c
+            let lo = g.dms.iter().cloned().fold(f64::INFINITY, f64::min);
+            let hi = g.dms.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+            (c, (lo - dm_step_at(&all_dms, lo), hi + dm_step_at(&all_dms, hi)))
         })
-        .filter(|c| !(cfg.no_dm0 && c.dm.abs() < 1e-9))
-        .filter(|c| c.n_dm_hits >= cfg.min_dm_hits)
+        .filter(|(c, _)| !(cfg.no_dm0 && c.dm.abs() < 1e-9))
+        .filter(|(c, _)| c.n_dm_hits >= cfg.min_dm_hits)
         .collect();
+    let (mut cands, spans): (Vec<Candidate>, Vec<(f64, f64)>) = groups.into_iter().unzip();
+    let n = cands.len();
+    let dm_ok = |i: usize, j: usize| spans[i].0 <= spans[j].1 && spans[j].0 <= spans[i].1;
+    let close = |i: usize, j: usize, ratio: f64, cands: &[Candidate]| {
+        let (ci, cj) = (&cands[i], &cands[j]);
+        let tol_hz = cfg.harmonic_tol_bins * (1.0 / ci.nharm.max(1) as f64 + ratio / cj.nharm.max(1) as f64)
+            / tobs_of(ci);
+        (ci.frequency_hz - ratio * cj.frequency_hz).abs() <= tol_hz
+    };
 
-    // 3. sort
-    sort_by_sigma(&mut out);
-
-    // 4. harmonics
+    // 3a. detections the search identified as the D-th harmonic of a lower fundamental
+    let mut parent: Vec<Option<(usize, u32, u32)>> = vec![None; n];
+    for i in 0..n {
+        let d = cands[i].fund_harmonic;
+        if d > 1 {
+            let ratio = d as f64;
+            parent[i] = (0..n).find(|&k| k != i && dm_ok(i, k) && close(i, k, ratio, &cands)).map(|k| (k, d, 1));
+        }
+    }
+    resolve_chains(&mut parent);
+    let mut strength: Vec<f32> = cands.iter().map(|c| c.sigma).collect();
+    for i in 0..n {
+        if let Some((k, _, _)) = parent[i] {
+            strength[k] = strength[k].max(cands[i].sigma);
+        }
+    }
+    // 3b. families in order of strength
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by(|&a, &b| strength[b].total_cmp(&strength[a]).then(a.cmp(&b)));
     let qmax = cfg.max_ratio_term.max(1);
-    for i in 1..out.len() {
-        let fi = out[i].frequency_hz;
-        let t = tobs_of(&out[i]);
-        let mut best: Option<(usize, u32, u32)> = None;
-        'parents: for (j, parent) in out.iter().enumerate().take(i) {
-            if parent.harmonic_of >= 0 {
+    let mut heads: Vec<usize> = Vec::new();
+    for &i in &order {
+        if parent[i].is_some() {
+            continue;
+        }
+        let mut found: Option<(usize, u32, u32)> = None;
+        'heads: for &j in &heads {
+            if !dm_ok(i, j) {
                 continue;
             }
-            let fj = parent.frequency_hz;
-            let nh_j = parent.nharm.max(1) as f64;
             for q in 1..=qmax {
                 let pmax = if q == 1 { cfg.max_harmonic.max(qmax) } else { qmax };
                 for p in 1..=pmax {
                     if p == q || gcd(p, q) != 1 {
                         continue;
                     }
-                    let ratio = p as f64 / q as f64;
-                    let tol_hz = cfg.harmonic_tol_bins * (1.0 + ratio / nh_j) / t;
-                    if tol_hz / fj >= 1.0 / (2.0 * (q * q) as f64) {
-                        continue;
-                    }
-                    if (fi - ratio * fj).abs() <= tol_hz {
-                        best = Some((j, p, q));
-                        break 'parents;
+                    if close(i, j, p as f64 / q as f64, &cands) {
+                        found = Some((j, p, q));
+                        break 'heads;
                     }
                 }
             }
         }
-        if let Some((j, p, q)) = best {
-            out[i].harmonic_of = j as i32;
-            out[i].harmonic_num = p;
-            out[i].harmonic_den = q;
+        match found {
+            Some(f) => parent[i] = Some(f),
+            None => heads.push(i),
         }
     }
-    out
+
+    // a forced parent may itself have joined another family in 3b: point at the head
+    resolve_chains(&mut parent);
+
+    // 4. heads first (strongest family first), then harmonics by sigma
+    let mut harmonics: Vec<usize> = (0..n).filter(|&i| parent[i].is_some()).collect();
+    harmonics.sort_by(|&a, &b| cands[b].sigma.total_cmp(&cands[a].sigma).then(a.cmp(&b)));
+    let new_order: Vec<usize> = heads.iter().cloned().chain(harmonics).collect();
+    let mut new_index = vec![0usize; n];
+    for (r, &i) in new_order.iter().enumerate() {
+        new_index[i] = r;
+    }
+    for i in 0..n {
+        if let Some((k, p, q)) = parent[i] {
+            let c = &mut cands[i];
+            c.harmonic_of = new_index[k] as i32;
+            c.harmonic_num = p;
+            c.harmonic_den = q;
+        }
+    }
+    new_order.into_iter().map(|i| cands[i]).collect()
+}
+
+/// Makes every `parent` entry point at a family head (an entry with no parent), composing the
+/// ratios along the way (a detection at 4f pointing to 2f pointing to f becomes 4/1 of f).
+/// Cycles (impossible by construction, guarded anyway) are cut after 8 hops.
+fn resolve_chains(parent: &mut [Option<(usize, u32, u32)>]) {
+    for i in 0..parent.len() {
+        let mut cur = parent[i];
+        let mut hops = 0;
+        while let Some((k, p, q)) = cur {
+            match parent[k] {
+                Some((k2, p2, q2)) if k2 != i && hops < 8 => {
+                    let (num, den) = (p * p2, q * q2);
+                    let g = gcd(num, den).max(1);
+                    cur = Some((k2, num / g, den / g));
+                    hops += 1;
+                }
+                _ => break,
+            }
+        }
+        parent[i] = cur;
+    }
+}
+
+/// The DM step at `dm` in the sorted, deduplicated list `dms`: the gap to its nearest neighbour
+/// (0 when there is only one DM).
+fn dm_step_at(dms: &[f64], dm: f64) -> f64 {
+    let pos = dms.partition_point(|&d| d < dm - 1e-9);
+    let mut step = f64::INFINITY;
+    if pos > 0 {
+        step = step.min((dm - dms[pos - 1]).abs());
+    }
+    if pos + 1 < dms.len() {
+        step = step.min((dms[pos + 1] - dm).abs());
+    } else if pos < dms.len() && (dms[pos] - dm).abs() > 1e-9 {
+        step = step.min((dms[pos] - dm).abs());
+    }
+    if step.is_finite() {
+        step
+    } else {
+        0.0
+    }
 }
 
 fn sort_by_sigma(v: &mut [Candidate]) {
