@@ -48,7 +48,9 @@ fn sample_file() -> CandidateFile {
             width_samples: 2,
             snr: 15.8,
             n_members: 40,
+            rfi_flag: 0,
         }],
+        rfi: None,
     }
 }
 

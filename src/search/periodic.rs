@@ -4,7 +4,7 @@
 //! subtract the mean → real FFT of the full length (no padding, any `N`) → red-noise whitening
 //! ([`spectrum::whiten_spectrum_with`]) → interbinning → incoherent harmonic sums over stages
 //! 1, 2, 4, … `nharm_max` ([`harmonic`]) → per-stage power threshold from `sigma_threshold` →
-//! local maxima → one candidate per signal (the stage with the highest sigma wins; weaker peaks
+//! birdie zapping ([`PeriodicConfig::zap`]) → local maxima → one candidate per signal (the stage with the highest sigma wins; weaker peaks
 //! within 1 bin, or explainable as spectral leakage of a stronger peak, are dropped).
 //!
 //! Trials: every sigma is corrected for the effective number of independent trials `W` of the
@@ -48,6 +48,9 @@ pub struct PeriodicConfig {
     pub whiten: WhitenConfig,
     /// At most this many candidates per series (the most significant). Default 1000.
     pub max_candidates: usize,
+    /// Birdies zapped from the half-bin powers before the harmonic sums
+    /// ([`crate::rfi::birdies::zap_halfbins`]); empty by default.
+    pub zap: Vec<crate::rfi::birdies::Birdie>,
 }
 
 impl Default for PeriodicConfig {
@@ -61,6 +64,7 @@ impl Default for PeriodicConfig {
             halfbin: HalfBin::Kernel,
             whiten: WhitenConfig::default(),
             max_candidates: 1000,
+            zap: Vec::new(),
         }
     }
 }
@@ -155,6 +159,9 @@ fn search_whitened(
     halfbin[1] = 0.0;
 
     let tobs = nsamples as f64 * tsamp_s;
+    if !cfg.zap.is_empty() {
+        crate::rfi::birdies::zap_halfbins(&mut halfbin, tobs, &cfg.zap);
+    }
     let Some((lo, hi)) = searched_bins(nsamples, tsamp_s, cfg.fmin_hz, cfg.fmax_hz) else {
         return Vec::new();
     };
