@@ -122,11 +122,14 @@ pub struct AutoBirdieConfig {
     pub fmin_hz: f64,
     /// At most this many automatic birdies (the strongest). Default 200.
     pub max_birdies: usize,
+    /// A birdie extends over the neighbouring bins whose power stays at or above this (its
+    /// width and sinc² leakage), plus one bin each side. Default 6 (noise: e⁻⁶ = 0.25 % of bins).
+    pub edge_power: f64,
 }
 
 impl Default for AutoBirdieConfig {
     fn default() -> Self {
-        AutoBirdieConfig { min_power: 40.0, dm0_ratio: 2.0, fmin_hz: 1.0, max_birdies: 200 }
+        AutoBirdieConfig { min_power: 40.0, dm0_ratio: 2.0, fmin_hz: 1.0, max_birdies: 200, edge_power: 6.0 }
     }
 }
 
@@ -137,26 +140,36 @@ impl Default for AutoBirdieConfig {
 /// `τ(DM)` satisfies `f·τ ≥ 0.5` (0 where none does). A bin is a birdie when it is a local maximum
 /// with `p0 ≥ min_power` and `p0 ≥ dm0_ratio · probe_max`: a dispersed pulsar is at least as
 /// strong at a DM near its own as at DM 0, while a zero-DM line is smeared away at the probes.
-/// Each birdie gets a width of 2 Fourier bins. Sorted by frequency.
+/// Each birdie covers the bins around its peak down to `edge_power`, plus one bin each side
+/// (strong lines leak into many bins). Sorted by frequency.
 pub fn find_zero_dm_birdies(p0: &[f32], probe_max: &[f32], tobs_s: f64, cfg: &AutoBirdieConfig) -> Vec<Birdie> {
     let n = p0.len().min(probe_max.len());
     let kmin = ((cfg.fmin_hz * tobs_s).ceil() as usize).max(2);
     let mut found: Vec<Birdie> = Vec::new();
-    for k in kmin..n.saturating_sub(1) {
+    let mut k = kmin;
+    while k + 1 < n {
         let p = p0[k] as f64;
-        if p < cfg.min_power || p < p0[k - 1] as f64 || p <= p0[k + 1] as f64 {
+        if p < cfg.min_power || p < p0[k - 1] as f64 || p <= p0[k + 1] as f64 || p < cfg.dm0_ratio * probe_max[k] as f64 {
+            k += 1;
             continue;
         }
-        if p < cfg.dm0_ratio * probe_max[k] as f64 {
-            continue;
+        // The line's extent: out to where its power (and sinc² leakage) falls below edge_power.
+        let mut lo = k;
+        while lo > 1 && p0[lo - 1] as f64 >= cfg.edge_power {
+            lo -= 1;
+        }
+        let mut hi = k;
+        while hi + 1 < n && p0[hi + 1] as f64 >= cfg.edge_power {
+            hi += 1;
         }
         found.push(Birdie {
-            frequency_hz: k as f64 / tobs_s,
-            width_hz: 2.0 / tobs_s,
+            frequency_hz: 0.5 * (lo + hi) as f64 / tobs_s,
+            width_hz: (hi - lo + 2) as f64 / tobs_s,
             nharm: 1,
             source: SOURCE_AUTO,
             power: p as f32,
         });
+        k = hi + 1;
     }
     if found.len() > cfg.max_birdies {
         found.sort_by(|a, b| b.power.total_cmp(&a.power));

@@ -11,7 +11,8 @@
 
 use std::collections::BTreeSet;
 
-/// Lags `1 ..= radius` spaced geometrically by a factor 1.5 (1, 2, 3, 4, 6, 9, 13, ...), unique.
+/// Lags `1 ..= radius` spaced geometrically by a factor 1.5, at least 1 apart, rounded (1, 2, 3, 5,
+/// 7, 10, 15, ...).
 pub fn iqrm_lags(radius: usize) -> Vec<usize> {
     let mut lags = Vec::new();
     let mut x = 1.0f64;
@@ -84,7 +85,7 @@ mod tests {
 
     #[test]
     fn lags_are_geometric_and_unique() {
-        assert_eq!(iqrm_lags(10), vec![1, 2, 3, 4, 6, 9]);
+        assert_eq!(iqrm_lags(10), vec![1, 2, 3, 5, 7, 10]);
         assert_eq!(iqrm_lags(0), vec![1]);
     }
 
