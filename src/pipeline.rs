@@ -264,7 +264,7 @@ fn chunk_trials(header: &Header, dms: &[f64], downsamp: usize, max_trials: usize
 /// highest DM (only those whose band sweep is at most a tenth of the data, so all series keep
 /// nearly the full length), at full time resolution, with the direct dedisperser. Every series is
 /// whitened as the search whitens; for each Fourier bin the probe maximum is taken over the probes
-/// whose sweep smears a zero-DM signal of that frequency (`f·τ ≥ 0.5`). Memory: the series are
+/// whose sweep smears a zero-DM signal of that frequency (`f·τ ≥ 0.5`), and over all probes. Memory: the series are
 /// limited to `max_memory_mb` (fewer probes when they do not fit; none: a warning, no birdies).
 fn zero_dm_birdies(
     obs: &mut dyn Observation,
@@ -311,8 +311,12 @@ fn zero_dm_birdies(
     };
     let p0 = power(0);
     let mut pmax = vec![f32::NEG_INFINITY; p0.len()];
+    let mut pall = vec![0.0f32; p0.len()];
     for (d, &dm) in series.dms.iter().enumerate().skip(1) {
         let p = power(d);
+        for (a, &v) in pall.iter_mut().zip(&p) {
+            *a = a.max(v);
+        }
         let tau = sweep(dm);
         // Bins with f·τ ≥ 0.5: k ≥ 0.5·tobs/τ.
         let k0 = if tau > 0.0 { (0.5 * tobs / tau).ceil() as usize } else { usize::MAX };
@@ -322,7 +326,7 @@ fn zero_dm_birdies(
     }
     // No smearing probe for a bin: the test cannot be made there, nothing is zapped.
     pmax.iter_mut().filter(|v| **v == f32::NEG_INFINITY).for_each(|v| *v = f32::INFINITY);
-    let found = crate::rfi::birdies::find_zero_dm_birdies(&p0, &pmax, tobs, &cfg.rfi.auto);
+    let found = crate::rfi::birdies::find_zero_dm_birdies(&p0, &pmax, &pall, tobs, &cfg.rfi.auto);
     if !found.is_empty() {
         tracing::info!("{} zero-DM birdies found and zapped", found.len());
     }

@@ -233,6 +233,10 @@ pub fn search_and_write(args: &SearchArgs) -> anyhow::Result<tianyan::pipeline::
         args.output.display()
     );
     if let Some(r) = &out.rfi {
+        let flat = r.channel_flags.iter().filter(|&&f| f & tianyan::rfi::FLAG_ZERO_VARIANCE != 0).count();
+        if flat > 0 {
+            eprintln!("{flat} channels of zero variance were zeroed");
+        }
         let flagged = out.single_pulses.iter().filter(|p| p.rfi_flag != 0).count();
         eprintln!(
             "RFI excision: {} of {} channels masked, {:.3} % of the data masked, {} spectra clipped ({:.4} %), {} birdies zapped, {} single pulses flagged as DM-0 RFI",

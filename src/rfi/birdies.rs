@@ -125,11 +125,15 @@ pub struct AutoBirdieConfig {
     /// A birdie extends over the neighbouring bins whose power stays at or above this (its
     /// width and sinc² leakage), plus one bin each side. Default 6 (noise: e⁻⁶ = 0.25 % of bins).
     pub edge_power: f64,
+    /// How far (in noise σ of the line's power, `sqrt(2p)`) a probe DM may beat DM 0 before the
+    /// line counts as dispersed. Default 0.5: the tutorial pulsar's 9th harmonic (36 Hz, DM 30 in
+    /// a 70 MHz band, hardly smeared at DM 0) measured 185 at DM 0 and 208 at DM 28.8.
+    pub peak_tolerance: f64,
 }
 
 impl Default for AutoBirdieConfig {
     fn default() -> Self {
-        AutoBirdieConfig { min_power: 40.0, dm0_ratio: 2.0, fmin_hz: 1.0, max_birdies: 200, edge_power: 6.0 }
+        AutoBirdieConfig { min_power: 40.0, dm0_ratio: 2.0, fmin_hz: 1.0, max_birdies: 200, edge_power: 6.0, peak_tolerance: 0.5 }
     }
 }
 
@@ -137,19 +141,37 @@ impl Default for AutoBirdieConfig {
 ///
 /// `p0`: whitened Fourier powers (unit-mean noise, bin `k` at `k/tobs_s` Hz) of the DM-0 series;
 /// `probe_max[k]`: the largest whitened power at bin `k` over the probe DM series whose band sweep
-/// `τ(DM)` satisfies `f·τ ≥ 0.5` (0 where none does). A bin is a birdie when it is a local maximum
-/// with `p0 ≥ min_power` and `p0 ≥ dm0_ratio · probe_max`: a dispersed pulsar is at least as
-/// strong at a DM near its own as at DM 0, while a zero-DM line is smeared away at the probes.
+/// `τ(DM)` satisfies `f·τ ≥ 0.5` (+∞ where none does); `probe_all_max[k]`: the largest over every
+/// probe DM. A bin is a birdie when it is a local maximum with `p0 ≥ min_power`,
+/// `p0 ≥ dm0_ratio · probe_max` and `p0 + peak_tolerance·sqrt(2·p0) ≥ probe_all_max`: a dispersed pulsar is at
+/// least as strong at a DM near its own as at DM 0, while a zero-DM line is smeared away at the
+/// probes and strongest at DM 0.
 /// Each birdie covers the bins around its peak down to `edge_power`, plus one bin each side
 /// (strong lines leak into many bins). Sorted by frequency.
-pub fn find_zero_dm_birdies(p0: &[f32], probe_max: &[f32], tobs_s: f64, cfg: &AutoBirdieConfig) -> Vec<Birdie> {
-    let n = p0.len().min(probe_max.len());
+pub fn find_zero_dm_birdies(
+    p0: &[f32],
+    probe_max: &[f32],
+    probe_all_max: &[f32],
+    tobs_s: f64,
+    cfg: &AutoBirdieConfig,
+) -> Vec<Birdie> {
+    let n = p0.len().min(probe_max.len()).min(probe_all_max.len());
     let kmin = ((cfg.fmin_hz * tobs_s).ceil() as usize).max(2);
     let mut found: Vec<Birdie> = Vec::new();
     let mut k = kmin;
     while k + 1 < n {
         let p = p0[k] as f64;
-        if p < cfg.min_power || p < p0[k - 1] as f64 || p <= p0[k + 1] as f64 || p < cfg.dm0_ratio * probe_max[k] as f64 {
+        // Peaked at DM 0: no probe DM, smearing or not, beats it by more than `peak_tolerance`
+        // noise σ of a line's power (sqrt(2p) in unit-mean noise). A pulsar whose own sweep is
+        // too short to smear this harmonic is still stronger near its own DM; a zero-DM line is
+        // matched at the smallest probes, whose series differ from DM 0 by sub-sample shifts.
+        let peaked = p + cfg.peak_tolerance * (2.0 * p).sqrt() >= probe_all_max[k] as f64;
+        if p < cfg.min_power
+            || p < p0[k - 1] as f64
+            || p <= p0[k + 1] as f64
+            || p < cfg.dm0_ratio * probe_max[k] as f64
+            || !peaked
+        {
             k += 1;
             continue;
         }
@@ -203,7 +225,10 @@ mod tests {
         p0[300] = 100.0; // dispersed source: as strong at a probe DM
         probe[300] = 120.0;
         p0[200] = 20.0; // too weak
-        let b = find_zero_dm_birdies(&p0, &probe, 10.0, &AutoBirdieConfig::default());
+        let mut all = probe.clone();
+        p0[700] = 100.0; // a low-DM pulsar's harmonic: not smeared at the probes, but stronger at its DM
+        all[700] = 150.0;
+        let b = find_zero_dm_birdies(&p0, &probe, &all, 10.0, &AutoBirdieConfig::default());
         assert_eq!(b.len(), 1);
         assert_eq!(b[0].frequency_hz, 50.0);
     }

@@ -370,6 +370,9 @@ impl CleanedObservation {
             }
             let ignore: Vec<bool> = flags.iter().map(|&f| f != 0).collect();
             let radius = ((cfg.iqrm_radius_frac * nchans as f64).round() as usize).max(1);
+            // On the std itself (Morello et al.). std/mean would cancel gains, but a channel whose
+            // mean is lifted by a constant emitter then looks low, and all its neighbours high:
+            // measured 42 of 512 channels masked on issue 13's RFI case instead of 2.
             let iq = iqrm::iqrm_mask(&std, &ignore, radius, cfg.iqrm_threshold);
             for c in 0..nchans {
                 if iq[c] {
