@@ -249,3 +249,64 @@ fn zaplist_parses_and_names_bad_lines() {
     let e = parse_zaplist(&bad).unwrap_err().to_string();
     assert!(e.contains("b.zaplist") && e.contains("line 2"), "{e}");
 }
+
+/// `tianyan search` runs the excision by default and records it in `/rfi`; a bad zap list is a
+/// clear error before any work, and no output is written.
+#[test]
+fn cli_records_the_excision_in_the_candidate_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let fil = dir.path().join("x.fil");
+    let bin = env!("CARGO_BIN_EXE_tianyan");
+    let st = std::process::Command::new(bin)
+        .args(["simulate", "--preset", "fast-l-band-lite", "--nchans", "128", "--duration", "10", "--seed", "3"])
+        .args(["--pulsar", "period=0.3131,dm=40,snr=15", "--rfi", "-o", fil.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
+    let zap = dir.path().join("z.zaplist");
+    std::fs::write(&zap, "50 0.1 3\n").unwrap();
+    let h5 = dir.path().join("c.h5");
+    let st = std::process::Command::new(bin)
+        .args(["search", fil.to_str().unwrap(), "--dm-max", "80", "--zaplist", zap.to_str().unwrap()])
+        .args(["-o", h5.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&st.stderr);
+    assert!(st.status.success(), "{text}");
+    assert!(text.contains("RFI excision:"), "{text}");
+    let f = hdf5::File::open(&h5).unwrap();
+    let g = f.group("rfi").expect("/rfi group");
+    let clipped: u64 = g.attr("clipped_spectra").unwrap().read_scalar().unwrap();
+    let sigma: f64 = g.attr("clip_sigma").unwrap().read_scalar().unwrap();
+    assert!(clipped > 0, "the simulated impulses are clipped");
+    assert_eq!(sigma, 6.0);
+    let flags = g.dataset("channel_flags").unwrap().read_raw::<u8>().unwrap();
+    assert_eq!(flags.len(), 128);
+    let birdies = g.dataset("birdies").unwrap().read_raw::<Birdie>().unwrap();
+    assert!(birdies.iter().any(|b| b.frequency_hz == 50.0 && b.nharm == 3 && b.source == 0), "{birdies:?}");
+    let sp = tianyan::io::candidates::read_single_pulses(&h5).unwrap();
+    assert!(sp.iter().all(|p| p.rfi_flag == 1 || p.snr < 20.0), "{sp:?}");
+
+    // --no-clip: nothing clipped, recorded as clip_sigma 0.
+    let st = std::process::Command::new(bin)
+        .args(["search", fil.to_str().unwrap(), "--dm-max", "80", "--no-clip", "--no-rfi-mask", "--periodic"])
+        .args(["-o", h5.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(st.status.success());
+    let g = hdf5::File::open(&h5).unwrap().group("rfi").unwrap();
+    assert_eq!(g.attr("clipped_spectra").unwrap().read_scalar::<u64>().unwrap(), 0);
+    assert_eq!(g.attr("clip_sigma").unwrap().read_scalar::<f64>().unwrap(), 0.0);
+
+    let bad = dir.path().join("bad.zaplist");
+    std::fs::write(&bad, "fifty 0.1\n").unwrap();
+    let out2 = dir.path().join("never.h5");
+    let st = std::process::Command::new(bin)
+        .args(["search", fil.to_str().unwrap(), "--zaplist", bad.to_str().unwrap(), "-o", out2.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&st.stderr);
+    assert!(!st.status.success());
+    assert!(text.contains("bad.zaplist") && text.contains("line 1"), "{text}");
+    assert!(!out2.exists());
+}
