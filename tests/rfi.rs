@@ -221,7 +221,10 @@ fn zero_dm_mains_family_is_found_and_zapped() {
         (r - r.round()).abs() * 50.0 < 0.2 && r.round() >= 1.0
     };
     let base = SearchConfig { dm_max: 200.0, single_pulse: false, ..SearchConfig::default() };
-    let off = run(mains_obs(), &SearchConfig { rfi: RfiConfig { auto_birdies: false, ..RfiConfig::default() }, ..base.clone() });
+    let off = run(
+        mains_obs(),
+        &SearchConfig { rfi: RfiConfig { auto_birdies: false, ..RfiConfig::default() }, ..base.clone() },
+    );
     assert!(off.candidates.iter().any(near_mains), "the 50 Hz family should be detected without zapping");
     let on = run(mains_obs(), &base);
     let birdies = &on.rfi.as_ref().unwrap().birdies;

@@ -66,9 +66,11 @@ pub fn parse_zaplist(path: &Path) -> Result<Vec<Birdie>, RfiError> {
             return Err(err(i + 1, format!("width {w} Hz must be zero or positive")));
         }
         let nharm = match fields.get(2) {
-            Some(s) => s.parse::<u32>().ok().filter(|&n| n >= 1).ok_or_else(|| {
-                err(i + 1, format!("harmonic count '{s}' must be a whole number of at least 1"))
-            })?,
+            Some(s) => s
+                .parse::<u32>()
+                .ok()
+                .filter(|&n| n >= 1)
+                .ok_or_else(|| err(i + 1, format!("harmonic count '{s}' must be a whole number of at least 1")))?,
             None => 1,
         };
         out.push(Birdie { frequency_hz: f, width_hz: w, nharm, source: SOURCE_ZAPLIST, power: 0.0 });
@@ -133,7 +135,14 @@ pub struct AutoBirdieConfig {
 
 impl Default for AutoBirdieConfig {
     fn default() -> Self {
-        AutoBirdieConfig { min_power: 40.0, dm0_ratio: 2.0, fmin_hz: 1.0, max_birdies: 200, edge_power: 6.0, peak_tolerance: 0.5 }
+        AutoBirdieConfig {
+            min_power: 40.0,
+            dm0_ratio: 2.0,
+            fmin_hz: 1.0,
+            max_birdies: 200,
+            edge_power: 6.0,
+            peak_tolerance: 0.5,
+        }
     }
 }
 

@@ -92,7 +92,8 @@ mod tests {
     #[test]
     fn flags_a_bright_channel_on_a_slope_but_not_its_neighbours() {
         // A linear bandpass slope with small alternating jitter, and one channel 50 % brighter.
-        let mut s: Vec<f64> = (0..200).map(|i| 10.0 + 0.01 * i as f64 + if i % 2 == 0 { 0.01 } else { -0.01 }).collect();
+        let mut s: Vec<f64> =
+            (0..200).map(|i| 10.0 + 0.01 * i as f64 + if i % 2 == 0 { 0.01 } else { -0.01 }).collect();
         s[77] *= 1.5;
         s[150] *= 1.2;
         let m = iqrm_mask(&s, &vec![false; 200], 20, 3.0);

@@ -336,7 +336,8 @@ impl CleanedObservation {
             .collect();
 
         // The channel mask.
-        let mut flags: Vec<u8> = (0..nchans).map(|c| if flat(std[c], mean[c]) { FLAG_ZERO_VARIANCE } else { 0 }).collect();
+        let mut flags: Vec<u8> =
+            (0..nchans).map(|c| if flat(std[c], mean[c]) { FLAG_ZERO_VARIANCE } else { 0 }).collect();
         let mut cells = vec![false; nblocks * nchans];
         if cfg.mask {
             for c in 0..nchans {
@@ -387,8 +388,7 @@ impl CleanedObservation {
             }
         }
         let mean_f: Vec<f32> = mean.iter().map(|&m| if m.is_finite() { m as f32 } else { 0.0 }).collect();
-        let scale: Vec<f32> =
-            (0..nchans).map(|c| if flags[c] != 0 { 0.0 } else { (1.0 / std[c]) as f32 }).collect();
+        let scale: Vec<f32> = (0..nchans).map(|c| if flags[c] != 0 { 0.0 } else { (1.0 / std[c]) as f32 }).collect();
 
         // Pass 3: zero-DM clipping statistics with the final normalisation and mask.
         let mut median = vec![0.0f64; nblocks];

@@ -183,4 +183,3 @@ impl Observation for NormalisedObservation {
         format!("{} (channel-normalised)", self.inner.source_description())
     }
 }
-
