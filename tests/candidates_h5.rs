@@ -1,4 +1,5 @@
 //! The HDF5 candidate file: round trip through tianyan's reader and through Python's h5py.
+mod common;
 use tianyan::io::candidates::{
     read_candidates, read_dm_trials, read_root_string_attr, read_single_pulses, write_candidate_file, CandidateFile,
     RunInfo,
@@ -34,7 +35,7 @@ fn sample_file() -> CandidateFile {
         harmonic_den: if h >= 0 { 1 } else { 0 },
     };
     CandidateFile {
-        run: RunInfo { command: "tianyan search x.fil -o c.h5".into(), input_file: "x.fil".into() },
+        run: RunInfo { command: "tianyan search x.fil -o c.h5".into(), input_file: "x.fil".into(), ..RunInfo::default() },
         header,
         search_config: serde_json::json!({"dm_min": 0.0, "dm_max": 200.0, "nharm": 16, "sigma": 6.0,
             "dedisp": "direct", "no_dm0": true, "periodic": {"fmax_hz": 1000.0}}),
@@ -98,7 +99,7 @@ fn reading_a_non_candidate_file_is_a_clear_error() {
 #[test]
 fn h5py_reads_candidates_and_attributes() {
     let ci = std::env::var("CI").map(|v| v == "true").unwrap_or(false);
-    let have_h5py = std::process::Command::new("python3")
+    let have_h5py = common::command("python3")
         .args(["-c", "import h5py, numpy"])
         .status()
         .map(|s| s.success())
@@ -132,7 +133,7 @@ s = f["search"].attrs
 assert s["dm_max"] == 200.0 and s["nharm"] == 16 and s["dedisp"] == "direct" and s["periodic.fmax_hz"] == 1000.0
 print("h5py-ok")
 "#;
-    let out = std::process::Command::new("python3").arg("-c").arg(script).arg(&path).output().unwrap();
+    let out = common::command("python3").arg("-c").arg(script).arg(&path).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success() && stdout.contains("h5py-ok"), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
 }

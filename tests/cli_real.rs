@@ -5,11 +5,10 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use tianyan::io::candidates::{read_candidates, read_dm_trials, read_single_pulses};
 
 fn tianyan(args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_tianyan")).args(args).output().expect("run tianyan");
+    let out = common::command(env!("CARGO_BIN_EXE_tianyan")).args(args).output().expect("run tianyan");
     let text = format!("{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "tianyan {args:?} failed:\n{text}");
     text
@@ -111,7 +110,7 @@ fn dm_trials_written_are_those_searched() {
 fn h5py_opens_a_real_search_output() {
     let Some(f) = common::shared_data("your/28.fil") else { return };
     let ci = std::env::var("CI").map(|v| v == "true").unwrap_or(false);
-    let ok = Command::new("python3").args(["-c", "import h5py"]).status().map(|s| s.success()).unwrap_or(false);
+    let ok = common::command("python3").args(["-c", "import h5py"]).status().map(|s| s.success()).unwrap_or(false);
     if !ok {
         assert!(!ci, "CI=true but python3 with h5py is missing");
         eprintln!("SKIP: python3 with h5py not available");
@@ -131,7 +130,7 @@ assert list(c["sigma"]) == sorted(c["sigma"], reverse=True)
 assert len(f["search/dm_trials"]) > 100 and f["search"].attrs["dm_max"] == 1000.0
 print("h5py-real-ok", len(sp), len(c))
 "#;
-    let out = Command::new("python3").arg("-c").arg(script).arg(&h5).output().unwrap();
+    let out = common::command("python3").arg("-c").arg(script).arg(&h5).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("h5py-real-ok"), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
 }
@@ -142,7 +141,7 @@ fn bad_input_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("notes.fil");
     std::fs::write(&bad, b"hello, not a filterbank").unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_tianyan"))
+    let out = common::command(env!("CARGO_BIN_EXE_tianyan"))
         .args(["search", bad.to_str().unwrap(), "-o", dir.path().join("c.h5").to_str().unwrap()])
         .output()
         .unwrap();
@@ -153,7 +152,7 @@ fn bad_input_is_a_clear_error() {
     assert!(!dir.path().join("c.h5").exists(), "no output on failure");
     if let Some(empty) = common::shared_data("your/empty.fits") {
         let out =
-            Command::new(env!("CARGO_BIN_EXE_tianyan")).args(["header", empty.to_str().unwrap()]).output().unwrap();
+            common::command(env!("CARGO_BIN_EXE_tianyan")).args(["header", empty.to_str().unwrap()]).output().unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success() && err.contains("empty.fits") && !err.contains("panicked"), "{err}");
     }

@@ -516,7 +516,9 @@ fn b28_sparse_5gib_file_header_and_marker() {
     let dir = tempfile::tempdir().unwrap();
     let nchans = 4096usize;
     let nspec: u64 = 1_310_720;
-    let hdr = basic(false, nchans as i32, 8).end();
+    // 4096 channels of 1 MHz below 1500 MHz would reach below 0 MHz (an impossible header, refused
+    // at read): a second, later `foff` of 0.1 MHz keeps the band at 1500–1090.5 MHz.
+    let hdr = basic(false, nchans as i32, 8).dbl("foff", -0.1).end();
     let p = dir.path().join("big.fil");
     let mut f = std::fs::File::create(&p).unwrap();
     f.write_all(&hdr).unwrap();

@@ -8,8 +8,10 @@
 //! (`tianyan::io::psrfits`). PSRFITS output is always 8-bit (values rounded and clamped to
 //! 0..255); filterbank output is 8-bit when the input is integer data of at most 8 bits whose
 //! values fit 0..255, else 32-bit float, unless `--nbits` says otherwise. Clamped values are
-//! counted and reported.
+//! counted and reported. The telescope (SIGPROC `telescope_id`, PSRFITS `TELESCOP`) is kept.
+//! The output must not be one of the inputs (same path or the same file through a link).
 use std::path::{Path, PathBuf};
+use tianyan::io::output::{check_not_input, check_output_file};
 use tianyan::io::psrfits::PsrfitsWriter;
 use tianyan::io::sigproc::SigprocWriter;
 use tianyan::{Header, IoError};
@@ -84,9 +86,8 @@ pub fn run(args: ConvertArgs) -> anyhow::Result<()> {
     if args.block == 0 {
         anyhow::bail!("--block must be positive");
     }
-    if args.input.iter().any(|p| p == &args.output) {
-        anyhow::bail!("{}: the output must not be one of the inputs", args.output.display());
-    }
+    check_not_input(&args.input, &args.output)?;
+    check_output_file(&args.output)?;
     let mut obs = tianyan::open_observation(&args.input)?;
     let h_in = obs.header().clone();
     let nsamples = h_in.nsamples;

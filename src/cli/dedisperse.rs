@@ -8,6 +8,7 @@ use super::plan::PlanOptions;
 use anyhow::Context;
 use std::path::PathBuf;
 use tianyan::dedisp::DirectDedisperser;
+use tianyan::io::output::{check_not_input, OutputSet};
 
 /// Arguments of `tianyan dedisperse`.
 #[derive(clap::Args, Debug)]
@@ -62,10 +63,21 @@ pub fn run(args: DedisperseArgs) -> anyhow::Result<()> {
             );
         }
     }
-    std::fs::create_dir_all(&args.output)
-        .with_context(|| format!("cannot create output directory {}", args.output.display()))?;
+    // Every series or none: each .tim is written under a temporary name and all are renamed at
+    // the end; the folder is created now (and removed again on failure) so an unwritable output
+    // is found before the work. No series may overwrite an input.
+    let mut set = OutputSet::new();
+    set.ensure_dir(&args.output)?;
     let stem = args.files[0].file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_else(|| "series".into());
     let decimals = dm_decimals(&plan.dms());
+    let tim_path = |dm: f64| args.output.join(format!("{stem}_DM{dm:.decimals$}.tim"));
+    for dm in plan.dms() {
+        let p = tim_path(dm);
+        check_not_input(&args.files, &p)?;
+        if p.is_dir() {
+            anyhow::bail!("{}: a folder is in the way of this output series", p.display());
+        }
+    }
     let dd = DirectDedisperser { block_size: args.block_size };
 
     let passes: usize = plan.steps.iter().map(|s| s.dms.len().div_ceil(args.batch)).sum();
@@ -82,9 +94,8 @@ pub fn run(args: DedisperseArgs) -> anyhow::Result<()> {
                 let mut h = header.clone();
                 h.tsamp_s = out.tsamp_s;
                 h.refdm = Some(*dm);
-                let path = args.output.join(format!("{stem}_DM{dm:.decimals$}.tim"));
                 let series = row.to_vec();
-                tianyan::io::sigproc::write_tim(&path, &h, &series)?;
+                set.add(tianyan::io::sigproc::write_tim_staged(&tim_path(*dm), &h, &series)?);
                 written += 1;
             }
             pass += 1;
@@ -92,6 +103,7 @@ pub fn run(args: DedisperseArgs) -> anyhow::Result<()> {
         }
     }
     pb.finish_and_clear();
+    set.commit()?;
     println!("wrote {written} time series to {}", args.output.display());
     Ok(())
 }

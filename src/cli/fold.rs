@@ -8,6 +8,7 @@
 use anyhow::{bail, Context};
 use std::path::PathBuf;
 use tianyan::fold::{fold, fold_top_candidates, optimise, pdot_from_accel, FoldConfig, FoldResult};
+use tianyan::io::output::{check_not_input, check_output_file};
 
 /// Arguments of `tianyan fold`.
 #[derive(clap::Args, Debug)]
@@ -75,6 +76,14 @@ pub fn run(args: FoldArgs) -> anyhow::Result<()> {
         cfg.search.n_dm = 1;
     }
     if let Some(h5) = &args.candidates {
+        // The candidate file is rewritten (folds are added): it must not be an input either.
+        check_not_input(&args.files, h5)?;
+        check_output_file(h5)?;
+        if let Some(d) = &args.plot_dir {
+            if d.exists() && !d.is_dir() {
+                bail!("{}: --plot-dir is a file, not a folder", d.display());
+            }
+        }
         let results = fold_top_candidates(&args.files, h5, args.top, &cfg, args.plot_dir.as_deref())?;
         for (id, r) in results.iter().enumerate() {
             println!("# candidate {id}");
@@ -84,6 +93,14 @@ pub fn run(args: FoldArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let Some(period) = args.period else { bail!("--period is required without --candidates") };
+    super::search::positive("--period", period)?;
+    if !args.dm.is_finite() || args.dm < 0.0 {
+        bail!("--dm must be a number ≥ 0 pc cm⁻³ (got {})", args.dm);
+    }
+    if let Some(png) = &args.output {
+        check_not_input(&args.files, png)?;
+        check_output_file(png)?;
+    }
     let pdot = match (args.pdot, args.accel) {
         (Some(p), _) => p,
         (None, Some(a)) => pdot_from_accel(a, period),

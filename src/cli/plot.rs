@@ -1,6 +1,7 @@
 //! `tianyan plot cands.h5 -o plots/`: writes `candidates.png` (period vs DM of `/candidates`)
 //! and `fold_<id>.png` for every fold stored under `/folds`.
 use std::path::PathBuf;
+use tianyan::io::output::{check_not_input, OutputSet, Staged};
 use tianyan::io::Header;
 
 /// Arguments of `tianyan plot`.
@@ -16,7 +17,7 @@ pub struct PlotArgs {
 /// The observation header as far as the candidate file's root attributes give it.
 fn header_from_file(path: &std::path::Path) -> Header {
     let mut h = Header::default();
-    if let Ok(f) = hdf5::File::open(path) {
+    if let Ok(f) = tianyan::io::h5file::open(path) {
         let num = |name: &str| f.attr(name).and_then(|a| a.read_scalar::<f64>()).ok();
         if let Ok(s) = tianyan::io::candidates::read_root_string_attr(path, "source_name") {
             h.source_name = s;
@@ -29,20 +30,34 @@ fn header_from_file(path: &std::path::Path) -> Header {
     h
 }
 
-/// Runs `tianyan plot`.
+/// Runs `tianyan plot`. The pages appear together at the end, or none of them.
 pub fn run(args: PlotArgs) -> anyhow::Result<()> {
     let cands = tianyan::io::candidates::read_candidates(&args.path)?;
     let folds = tianyan::fold::read_folds(&args.path)?;
-    std::fs::create_dir_all(&args.output)
-        .map_err(|e| anyhow::anyhow!("{}: cannot create output folder: {e}", args.output.display()))?;
+    let mut set = OutputSet::new();
+    set.ensure_dir(&args.output)?;
+    let inputs = [args.path.clone()];
     let overview = args.output.join("candidates.png");
-    tianyan::plot::plot_candidates(&cands, &overview)?;
-    println!("wrote {} ({} candidates)", overview.display(), cands.len());
+    check_not_input(&inputs, &overview)?;
+    let pages: Vec<PathBuf> = folds.iter().map(|f| args.output.join(format!("fold_{}.png", f.id))).collect();
+    for p in &pages {
+        check_not_input(&inputs, p)?;
+    }
+    let staged = Staged::new(&overview);
+    tianyan::plot::plot_candidates(&cands, staged.tmp()).map_err(|e| anyhow::anyhow!(staged.relabel(&e.to_string())))?;
+    set.add(staged);
     let header = header_from_file(&args.path);
-    for f in folds {
-        let png = args.output.join(format!("fold_{}.png", f.id));
-        tianyan::plot::plot_fold(&f.result, &header, &png)?;
-        println!("wrote {} (S/N {:.1})", png.display(), f.result.snr);
+    let mut lines = vec![format!("wrote {} ({} candidates)", overview.display(), cands.len())];
+    for (f, png) in folds.iter().zip(&pages) {
+        let staged = Staged::new(png);
+        tianyan::plot::plot_fold(&f.result, &header, staged.tmp())
+            .map_err(|e| anyhow::anyhow!(staged.relabel(&e.to_string())))?;
+        set.add(staged);
+        lines.push(format!("wrote {} (S/N {:.1})", png.display(), f.result.snr));
+    }
+    set.commit()?;
+    for l in lines {
+        println!("{l}");
     }
     Ok(())
 }

@@ -1,7 +1,8 @@
 //! `tianyan search FILE... -o cands.h5`: dedisperse, search (periodic + single pulse), sift,
 //! write the HDF5 candidate file and print the top candidates.
 use std::path::PathBuf;
-use tianyan::io::candidates::{write_candidate_file, CandidateFile, RunInfo};
+use tianyan::io::candidates::{write_candidate_file_staged, CandidateFile, RunInfo};
+use tianyan::io::output::{check_not_input, check_output_file, OutputSet};
 use tianyan::pipeline::{run_search, SearchConfig};
 
 /// Arguments of `tianyan search`.
@@ -126,9 +127,62 @@ fn parse_nharm(s: &str) -> Result<u32, String> {
     }
 }
 
+/// Checks that a threshold-like option is a finite number above zero.
+pub(crate) fn positive(flag: &str, v: f64) -> anyhow::Result<()> {
+    if !(v.is_finite() && v > 0.0) {
+        anyhow::bail!("{flag} must be a number above 0 (got {v})");
+    }
+    Ok(())
+}
+
 impl SearchArgs {
-    /// The pipeline configuration these arguments describe.
+    /// Checks the option values on their own (ranges, thresholds, memory), before any file is read.
+    ///
+    /// # Errors
+    /// One line naming the option and the value that cannot work.
+    pub fn check_options(&self) -> anyhow::Result<()> {
+        if !(self.dm_min.is_finite() && self.dm_min >= 0.0) {
+            anyhow::bail!("--dm-min must be a number ≥ 0 pc cm⁻³ (got {})", self.dm_min);
+        }
+        if !self.dm_max.is_finite() || self.dm_max < self.dm_min {
+            anyhow::bail!("--dm-max ({}) must be at least --dm-min ({})", self.dm_max, self.dm_min);
+        }
+        if let Some(step) = self.dm_step {
+            positive("--dm-step", step)?;
+        }
+        positive("--fmin", self.fmin)?;
+        if !(self.fmax.is_finite() && self.fmax > self.fmin) {
+            anyhow::bail!("--fmax ({} Hz) must be above --fmin ({} Hz)", self.fmax, self.fmin);
+        }
+        positive("--sigma", self.sigma)?;
+        positive("--sp-snr", self.sp_snr as f64)?;
+        positive("--max-width", self.max_width)?;
+        positive("--tolerance", self.tolerance)?;
+        if self.max_memory_mb == 0 {
+            anyhow::bail!("--max-memory-mb must be above 0");
+        }
+        if self.threads == Some(0) {
+            anyhow::bail!("--threads must be at least 1");
+        }
+        if !(self.coherent_dm.is_finite() && self.coherent_dm >= 0.0) {
+            anyhow::bail!("--coherent-dm must be a number ≥ 0 (got {})", self.coherent_dm);
+        }
+        if !(self.time_res.is_finite() && self.time_res >= 0.0) {
+            anyhow::bail!("--time-res must be a number ≥ 0 ms (got {})", self.time_res);
+        }
+        Ok(())
+    }
+
+    /// Where the fold plots of `--fold-top` go: `<output stem>_plots/` beside the output.
+    pub fn plot_dir(&self) -> PathBuf {
+        let stem = self.output.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
+        self.output.with_file_name(format!("{stem}_plots"))
+    }
+
+    /// The pipeline configuration these arguments describe (options checked first,
+    /// [`SearchArgs::check_options`]).
     pub fn config(&self) -> anyhow::Result<SearchConfig> {
+        self.check_options()?;
         let mut cfg = SearchConfig {
             dm_min: self.dm_min,
             dm_max: self.dm_max,
@@ -183,8 +237,20 @@ pub fn run(args: SearchArgs) -> anyhow::Result<()> {
 }
 
 /// Searches `args.files`, writes `args.output`, prints a summary and the top rows.
+///
+/// Before any data are read: the options are checked, the output must not be an input (same
+/// path or the same file through a link) and its folder must exist and be writable. The
+/// candidate file and the `--fold-top` plots appear together at the end, or not at all.
 pub fn search_and_write(args: &SearchArgs) -> anyhow::Result<tianyan::pipeline::SearchOutput> {
     let cfg = args.config()?;
+    check_not_input(&args.files, &args.output)?;
+    check_output_file(&args.output)?;
+    if args.fold_top > 0 {
+        let plot_dir = args.plot_dir();
+        if plot_dir.exists() && !plot_dir.is_dir() {
+            anyhow::bail!("{}: the --fold-top plot folder is a file", plot_dir.display());
+        }
+    }
     let obs = tianyan::open_observation(&args.files)?;
     let h = obs.header().clone();
     eprintln!(
@@ -212,6 +278,7 @@ pub fn search_and_write(args: &SearchArgs) -> anyhow::Result<tianyan::pipeline::
         run: RunInfo {
             command: std::env::args().collect::<Vec<_>>().join(" "),
             input_file: args.files.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(";"),
+            input_size_bytes: args.files.iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| m.len()).sum(),
         },
         header: out.header.clone(),
         search_config: serde_json::to_value(&cfg)?,
@@ -220,7 +287,23 @@ pub fn search_and_write(args: &SearchArgs) -> anyhow::Result<tianyan::pipeline::
         single_pulses: out.single_pulses.clone(),
         rfi: out.rfi.clone(),
     };
-    write_candidate_file(&args.output, &cf)?;
+    let staged = write_candidate_file_staged(&args.output, &cf)?;
+    let mut set = OutputSet::new();
+    let mut folds = Vec::new();
+    if args.fold_top > 0 && !out.candidates.is_empty() {
+        let mut obs = tianyan::open_observation(&args.files)?;
+        folds = tianyan::fold::store::fold_top_candidates_staged(
+            obs.as_mut(),
+            &out.candidates,
+            &staged,
+            args.fold_top,
+            &tianyan::fold::FoldConfig::default(),
+            Some(&args.plot_dir()),
+            &mut set,
+        )?;
+    }
+    set.add(staged);
+    set.commit()?;
     eprintln!(
         "searched {} DM trials ({:.1}–{:.1} pc cm⁻³, {}) in {:.1} s; periodic candidates: {}, single pulses: {} → {}",
         out.dm_trials.len(),
@@ -249,24 +332,17 @@ pub fn search_and_write(args: &SearchArgs) -> anyhow::Result<tianyan::pipeline::
             flagged
         );
     }
-    if args.fold_top > 0 && !out.candidates.is_empty() {
-        let stem = args.output.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
-        let plot_dir = args.output.with_file_name(format!("{stem}_plots"));
-        let folds = tianyan::fold::store::fold_top_candidates(
-            &args.files,
-            &args.output,
-            args.fold_top,
-            &tianyan::fold::FoldConfig::default(),
-            Some(&plot_dir),
-        )?;
-        eprintln!("folded {} candidates (plots in {}):", folds.len(), plot_dir.display());
-        for (i, f) in folds.iter().enumerate() {
+    if !folds.is_empty() {
+        eprintln!("folded {} candidates (plots in {}):", folds.len(), args.plot_dir().display());
+        for f in &folds {
+            let r = &f.result;
             eprintln!(
-                "  fold {i}: P = {:.6} ms, DM = {:.2}, folded S/N = {:.1}, reduced chi2 = {:.1}",
-                f.period_s * 1e3,
-                f.dm,
-                f.snr,
-                f.reduced_chi2
+                "  fold {}: P = {:.6} ms, DM = {:.2}, folded S/N = {:.1}, reduced chi2 = {:.1}",
+                f.id,
+                r.period_s * 1e3,
+                r.dm,
+                r.snr,
+                r.reduced_chi2
             );
         }
     }

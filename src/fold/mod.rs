@@ -28,7 +28,7 @@ pub mod stats;
 pub mod store;
 
 pub use optimise::{optimise, FoldResult};
-pub use store::{fold_top_candidates, read_folds, write_folds};
+pub use store::{check_candidates_match, fold_top_candidates, read_folds, write_folds};
 
 use crate::consts::{K_DM, SPEED_OF_LIGHT_M_S};
 use crate::io::is_dropped_spectrum;
@@ -59,6 +59,12 @@ pub enum FoldError {
     /// Writing a diagnostic plot failed.
     #[error(transparent)]
     Plot(#[from] crate::plot::PlotError),
+    /// The candidate file was not made from the observation given (the message lists what differs).
+    #[error("{0}")]
+    Mismatch(String),
+    /// Writing an output failed (the message names the user's path).
+    #[error("{0}")]
+    Output(String),
 }
 
 /// The optimisation grid of [`optimise`], in natural units of the data.

@@ -1,31 +1,41 @@
 //! Folds stored in a candidate file (HDF5) under `/folds`, and folding a search's top candidates.
 //!
 //! Layout added to the candidate file (DESIGN.md: later stages add datasets without changing the
-//! others): `/folds` (attribute `config_json`, the [`FoldConfig`]) with one group per folded
-//! candidate, named by its row index in `/candidates` (`/folds/0`, `/folds/1`, ...):
+//! others): `/folds` (attribute `config_json`, the [`FoldConfig`] of the first folds written) with
+//! one group per fold, named by a sequence number (`/folds/0`, `/folds/1`, ...; a later run adds
+//! the next numbers beside the existing ones and never replaces them):
 //! * datasets `profile` (f64 `[nbins]`), `profile_counts` (f64 `[nbins]`), `time_phase`
 //!   (f64 `[n_subints][nbins]`), `freq_phase` (f64 `[n_subbands][nbins]`), `subint_times_s`,
 //!   `subband_freqs_mhz`, `dm_curve` (f64 `[n_dm][2]`: columns DM (pc cm⁻³) and S/N),
 //!   `period_trials_s`, `pdot_trials`, `ppdot_snr` (f64 `[n_pdot][n_period]`);
-//! * attributes `period_s`, `pdot`, `dm`, `snr`, `reduced_chi2`, `dof`, `period_err_s`,
-//!   `pdot_err`, `dm_err`, `width_bins`, `peak_bin`, `nbins`, `tobs_s`, `fold_period_s`,
-//!   `fold_pdot`, `fold_dm`, `png_path` (empty when no plot was written).
+//! * attributes `candidate_row` (i64: the row of `/candidates` folded, −1 for a fold not made from
+//!   a candidate), `config_json` (this fold's [`FoldConfig`]), `period_s`, `pdot`, `dm`, `snr`,
+//!   `reduced_chi2`, `dof`, `period_err_s`, `pdot_err`, `dm_err`, `width_bins`, `peak_bin`,
+//!   `nbins`, `tobs_s`, `fold_period_s`, `fold_pdot`, `fold_dm`, `png_path` (empty when no plot
+//!   was written).
 //!
-//! Writing replaces the whole `/folds` group and touches nothing else. The file is not modified
-//! in place: it is copied to a temporary name beside it, the copy is updated and then renamed
-//! over the original, so a failure leaves the original unchanged.
+//! The file is not modified in place: it is copied to a temporary name beside it, the copy is
+//! updated and then renamed over the original (together with the fold plots), so a failure
+//! leaves the original unchanged and no plot behind.
+//!
+//! Before folding, [`check_candidates_match`] makes sure the candidate file was made from the
+//! observation given: the recorded input file names, size and header values must agree.
 
 use super::{fold, optimise, pdot_from_accel, FoldConfig, FoldError, FoldResult};
 use crate::io::open_observation;
+use crate::io::output::{OutputSet, Staged};
 use hdf5::types::VarLenUnicode;
 use ndarray::Array2;
 use std::path::{Path, PathBuf};
 
-/// One stored fold: the candidate's row index, the result and the path of its PNG (if any).
+/// One stored fold: its group number, the candidate row it came from, the result and the path
+/// of its PNG (if any).
 #[derive(Debug, Clone)]
 pub struct StoredFold {
-    /// Row index in `/candidates`.
+    /// Group number under `/folds` (`/folds/<id>`).
     pub id: usize,
+    /// Row index in `/candidates` of the candidate folded (`None` when not made from one).
+    pub candidate_row: Option<usize>,
     /// The optimised fold.
     pub result: FoldResult,
     /// Path of the diagnostic PNG, when one was written.
@@ -56,8 +66,10 @@ fn put_2d(g: &hdf5::Group, path: &Path, name: &str, v: &Array2<f64>) -> Result<(
     g.new_dataset_builder().with_data(v.view()).create(name).map(|_| ()).map_err(h5e(path))
 }
 
-fn write_one(g: &hdf5::Group, path: &Path, f: &StoredFold) -> Result<(), FoldError> {
+fn write_one(g: &hdf5::Group, path: &Path, f: &StoredFold, cfg_json: &str) -> Result<(), FoldError> {
     let r = &f.result;
+    put_scalar(g, path, "candidate_row", f.candidate_row.map(|c| c as i64).unwrap_or(-1))?;
+    put_str(g, path, "config_json", cfg_json)?;
     put_1d(g, path, "profile", &r.profile)?;
     put_1d(g, path, "profile_counts", &r.profile_counts)?;
     put_2d(g, path, "time_phase", &r.time_phase)?;
@@ -97,36 +109,79 @@ fn write_one(g: &hdf5::Group, path: &Path, f: &StoredFold) -> Result<(), FoldErr
     put_str(g, path, "png_path", &png)
 }
 
-/// Writes `folds` into `cands_h5` under `/folds/<id>/`, replacing any existing `/folds` group
-/// and leaving everything else untouched (see the module doc for the layout and atomicity).
+/// The group number the next fold added to `cands_h5` gets: one more than the largest existing
+/// `/folds/<n>`, 0 when there is none.
+///
+/// # Errors
+/// [`FoldError::Hdf5`] when the file cannot be read.
+pub fn next_fold_id(cands_h5: &Path) -> Result<usize, FoldError> {
+    let file = crate::io::h5file::open(cands_h5).map_err(h5e(cands_h5))?;
+    next_id_in(&file, cands_h5)
+}
+
+fn next_id_in(file: &hdf5::File, label: &Path) -> Result<usize, FoldError> {
+    if !file.link_exists("folds") {
+        return Ok(0);
+    }
+    let root = file.group("folds").map_err(h5e(label))?;
+    let names = root.member_names().map_err(h5e(label))?;
+    Ok(names.iter().filter_map(|n| n.parse::<usize>().ok()).max().map_or(0, |m| m + 1))
+}
+
+/// Adds `folds` to the HDF5 file `h5` (opened read-write in place; `label` is the path named in
+/// errors) as `/folds/<id>/`, beside any folds already there. A fold whose group exists is an
+/// error, never a replacement.
+pub(crate) fn add_folds(h5: &Path, label: &Path, folds: &[StoredFold], cfg: &FoldConfig) -> Result<(), FoldError> {
+    let file = crate::io::h5file::open_rw(h5).map_err(h5e(label))?;
+    let json = serde_json::to_string(cfg).unwrap_or_default();
+    let root = if file.link_exists("folds") {
+        file.group("folds").map_err(h5e(label))?
+    } else {
+        let g = file.create_group("folds").map_err(h5e(label))?;
+        put_str(&g, label, "config_json", &json)?;
+        g
+    };
+    for f in folds {
+        let name = f.id.to_string();
+        if root.link_exists(&name) {
+            return Err(FoldError::Invalid(format!(
+                "{}: /folds/{name} already exists; folds are added, never replaced",
+                label.display()
+            )));
+        }
+        let g = root.create_group(&name).map_err(h5e(label))?;
+        write_one(&g, label, f, &json)?;
+    }
+    file.close().map_err(h5e(label))
+}
+
+/// Copies `cands_h5` to a temporary file beside it and adds `folds` to the copy
+/// ([`add_folds`]); the returned file is committed (renamed over the original) by the caller,
+/// alone or together with the fold plots.
+fn copy_with_folds(cands_h5: &Path, folds: &[StoredFold], cfg: &FoldConfig) -> Result<Staged, FoldError> {
+    let staged = Staged::new(cands_h5);
+    std::fs::copy(cands_h5, staged.tmp()).map_err(|e| FoldError::Os { path: cands_h5.to_path_buf(), source: e })?;
+    add_folds(staged.tmp(), cands_h5, folds, cfg).map_err(|e| relabel(e, &staged))?;
+    Ok(staged)
+}
+
+/// HDF5's messages name the file it opened: put the user's path in place of the temporary.
+fn relabel(e: FoldError, staged: &Staged) -> FoldError {
+    match e {
+        FoldError::Hdf5 { path, msg } => FoldError::Hdf5 { path, msg: staged.relabel(&msg) },
+        other => other,
+    }
+}
+
+/// Adds `folds` to `cands_h5` under `/folds/<id>/` (ids from [`next_fold_id`]), beside the folds
+/// already stored, leaving everything else untouched (see the module doc for the layout and
+/// atomicity).
 ///
 /// # Errors
 /// [`FoldError::Os`] when the file cannot be copied or renamed, [`FoldError::Hdf5`] when it is
-/// not an HDF5 file or a write fails.
+/// not an HDF5 file or a write fails, [`FoldError::Invalid`] when a fold's group already exists.
 pub fn write_folds(cands_h5: &Path, folds: &[StoredFold], cfg: &FoldConfig) -> Result<(), FoldError> {
-    let name = cands_h5.file_name().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
-    let tmp = cands_h5.with_file_name(format!(".{name}.folds.tmp{}", std::process::id()));
-    let run = || -> Result<(), FoldError> {
-        std::fs::copy(cands_h5, &tmp).map_err(|e| FoldError::Os { path: cands_h5.to_path_buf(), source: e })?;
-        let file = hdf5::File::open_rw(&tmp).map_err(h5e(cands_h5))?;
-        if file.link_exists("folds") {
-            file.unlink("folds").map_err(h5e(cands_h5))?;
-        }
-        let root = file.create_group("folds").map_err(h5e(cands_h5))?;
-        let json = serde_json::to_string(cfg).unwrap_or_default();
-        put_str(&root, cands_h5, "config_json", &json)?;
-        for f in folds {
-            let g = root.create_group(&f.id.to_string()).map_err(h5e(cands_h5))?;
-            write_one(&g, cands_h5, f)?;
-        }
-        file.close().map_err(h5e(cands_h5))?;
-        std::fs::rename(&tmp, cands_h5).map_err(|e| FoldError::Os { path: cands_h5.to_path_buf(), source: e })
-    };
-    let out = run();
-    if out.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    out
+    copy_with_folds(cands_h5, folds, cfg)?.commit().map_err(|e| FoldError::Invalid(e.to_string()))
 }
 
 fn get_f64(g: &hdf5::Group, path: &Path, name: &str) -> Result<f64, FoldError> {
@@ -147,7 +202,7 @@ fn get_2d(g: &hdf5::Group, path: &Path, name: &str) -> Result<Array2<f64>, FoldE
 /// # Errors
 /// [`FoldError::Hdf5`] when the file cannot be read or a fold group lacks a field.
 pub fn read_folds(cands_h5: &Path) -> Result<Vec<StoredFold>, FoldError> {
-    let file = hdf5::File::open(cands_h5).map_err(h5e(cands_h5))?;
+    let file = crate::io::h5file::open(cands_h5).map_err(h5e(cands_h5))?;
     if !file.link_exists("folds") {
         return Ok(Vec::new());
     }
@@ -194,23 +249,186 @@ pub fn read_folds(cands_h5: &Path) -> Result<Vec<StoredFold>, FoldError> {
             pdot_trials: get_1d(&g, p, "pdot_trials")?,
             ppdot_snr: get_2d(&g, p, "ppdot_snr")?,
         };
-        out.push(StoredFold { id, result, png_path: if png.is_empty() { None } else { Some(PathBuf::from(png)) } });
+        // Files written before folds were numbered apart from candidates: the group name was the row.
+        let candidate_row = match g.attr("candidate_row").and_then(|a| a.read_scalar::<i64>()) {
+            Ok(r) => usize::try_from(r).ok(),
+            Err(_) => Some(id),
+        };
+        out.push(StoredFold {
+            id,
+            candidate_row,
+            result,
+            png_path: if png.is_empty() { None } else { Some(PathBuf::from(png)) },
+        });
     }
     Ok(out)
 }
 
+/// Root attribute `name` of an open HDF5 file as `f64`, if present and numeric.
+fn root_f64(f: &hdf5::File, name: &str) -> Option<f64> {
+    f.attr(name).ok().and_then(|a| a.read_scalar::<f64>().ok())
+}
+
+/// Root attribute `name` as `u64` (written as an unsigned integer), if present.
+fn root_u64(f: &hdf5::File, name: &str) -> Option<u64> {
+    let a = f.attr(name).ok()?;
+    a.read_scalar::<u64>().ok().or_else(|| a.read_scalar::<u32>().ok().map(u64::from))
+}
+
+/// File name (last component) of a path given as text.
+fn base_name(s: &str) -> String {
+    Path::new(s.trim()).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+}
+
+/// Checks that the candidate file `cands_h5` was made from the observation `input_paths` (header
+/// `header`): the recorded input file names (`input_file`, compared by file name so a moved
+/// folder still matches), total size (`input_size_bytes`, when recorded) and header values
+/// (`nchans`, `nbits`, `nsamples`, `tsamp_s`, `fch1_mhz`, `foff_mhz`, `tstart_mjd`) must agree.
+/// Values a file does not record are not compared.
+///
+/// # Errors
+/// [`FoldError::Mismatch`] listing every difference; [`FoldError::Hdf5`] when the file cannot be read.
+pub fn check_candidates_match(
+    cands_h5: &Path,
+    input_paths: &[PathBuf],
+    header: &crate::io::Header,
+) -> Result<(), FoldError> {
+    let f = crate::io::h5file::open(cands_h5).map_err(h5e(cands_h5))?;
+    let mut diffs: Vec<String> = Vec::new();
+    let recorded = crate::io::candidates::read_root_string_attr(cands_h5, "input_file").unwrap_or_default();
+    if !recorded.trim().is_empty() {
+        let want: Vec<String> = recorded.split(';').map(base_name).collect();
+        let got: Vec<String> = input_paths.iter().map(|p| base_name(&p.to_string_lossy())).collect();
+        if want != got {
+            diffs.push(format!("input file {} ≠ {}", want.join(";"), got.join(";")));
+        }
+    }
+    if let Some(size) = root_u64(&f, "input_size_bytes") {
+        let got: u64 = input_paths.iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| m.len()).sum();
+        if got != size {
+            diffs.push(format!("size {size} ≠ {got} bytes"));
+        }
+    }
+    for (name, got) in [("nchans", header.nchans as u64), ("nbits", header.nbits as u64), ("nsamples", header.nsamples)] {
+        if let Some(v) = root_u64(&f, name) {
+            if v != got {
+                diffs.push(format!("{name} {v} ≠ {got}"));
+            }
+        }
+    }
+    // The same reader gives the same doubles for the same file; the tolerance only absorbs a
+    // last-bit difference after a format conversion.
+    let close = |a: f64, b: f64| a == b || (a - b).abs() <= 1e-12 * a.abs().max(b.abs());
+    for (name, got) in [
+        ("tsamp_s", header.tsamp_s),
+        ("fch1_mhz", header.fch1_mhz),
+        ("foff_mhz", header.foff_mhz),
+        ("tstart_mjd", header.tstart_mjd),
+    ] {
+        if let Some(v) = root_f64(&f, name) {
+            if !close(v, got) {
+                diffs.push(format!("{name} {v} ≠ {got}"));
+            }
+        }
+    }
+    if diffs.is_empty() {
+        return Ok(());
+    }
+    let given = input_paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" ");
+    Err(FoldError::Mismatch(format!(
+        "{}: the candidates were made from another observation than {given} (recorded ≠ given: {}); fold the \
+         observation the search read",
+        cands_h5.display(),
+        diffs.join(", ")
+    )))
+}
+
+/// Folds the first `top` rows of `cands` on `obs`, numbering the folds from `first_id`, and writes
+/// one diagnostic PNG per fold (`fold_<id>.png`) into `plot_dir`, staged in `set` so the plots
+/// appear only together with the candidate file.
+#[allow(clippy::too_many_arguments)]
+fn fold_rows(
+    obs: &mut dyn crate::io::Observation,
+    cands: &[crate::search::Candidate],
+    top: usize,
+    first_id: usize,
+    cfg: &FoldConfig,
+    plot_dir: Option<&Path>,
+    set: &mut OutputSet,
+    cands_h5: &Path,
+) -> Result<Vec<StoredFold>, FoldError> {
+    let mut stored = Vec::new();
+    for (row, c) in cands.iter().take(top).enumerate() {
+        if !(c.period_s.is_finite() && c.period_s > 0.0) {
+            return Err(FoldError::Invalid(format!(
+                "{}: candidate {row} has period {} s",
+                cands_h5.display(),
+                c.period_s
+            )));
+        }
+        let id = first_id + row;
+        let pdot = pdot_from_accel(c.accel, c.period_s);
+        tracing::info!("folding candidate {row}: P = {} s, DM = {}, accel = {}", c.period_s, c.dm, c.accel);
+        let cube = fold(obs, c.period_s, pdot, c.dm, cfg)?;
+        let result = optimise(&cube, cfg);
+        let png_path = match plot_dir {
+            Some(d) => {
+                let p = d.join(format!("fold_{id}.png"));
+                let staged = Staged::new(&p);
+                crate::plot::plot_fold(&result, obs.header(), staged.tmp())
+                    .map_err(|e| FoldError::Output(staged.relabel(&e.to_string())))?;
+                set.add(staged);
+                Some(p)
+            }
+            None => None,
+        };
+        stored.push(StoredFold { id, candidate_row: Some(row), result, png_path });
+    }
+    Ok(stored)
+}
+
+/// Folds the `top` strongest candidates into a candidate file that is still staged (written
+/// under its temporary name by [`crate::io::candidates::write_candidate_file_staged`]), adding
+/// the plots to `set`; the caller commits the file and the plots together.
+///
+/// # Errors
+/// As [`fold_top_candidates`].
+pub fn fold_top_candidates_staged(
+    obs: &mut dyn crate::io::Observation,
+    cands: &[crate::search::Candidate],
+    staged_h5: &Staged,
+    top: usize,
+    cfg: &FoldConfig,
+    plot_dir: Option<&Path>,
+    set: &mut OutputSet,
+) -> Result<Vec<StoredFold>, FoldError> {
+    let label = staged_h5.path();
+    if let Some(d) = plot_dir {
+        set.ensure_dir(d)?;
+    }
+    let first_id = {
+        let file = crate::io::h5file::open(staged_h5.tmp()).map_err(h5e(label)).map_err(|e| relabel(e, staged_h5))?;
+        next_id_in(&file, label)?
+    };
+    let stored = fold_rows(obs, cands, top, first_id, cfg, plot_dir, set, label)?;
+    add_folds(staged_h5.tmp(), label, &stored, cfg).map_err(|e| relabel(e, staged_h5))?;
+    Ok(stored)
+}
+
 /// Folds the `top` strongest candidates of a search file (the first `top` rows of
 /// `/candidates`, which the search writes sorted by sigma) on the observation `input_paths`,
-/// optimises each ([`optimise`]), optionally writes a diagnostic PNG per candidate into
-/// `plot_dir` (`fold_<id>.png`), and stores the results in `cands_h5` under `/folds`
-/// ([`write_folds`]). A candidate's acceleration becomes `Ṗ = a·P/c` ([`pdot_from_accel`]).
+/// optimises each ([`optimise`]), optionally writes a diagnostic PNG per fold into `plot_dir`
+/// (`fold_<id>.png`), and adds the results to `cands_h5` under `/folds` beside the folds already
+/// there ([`write_folds`]); the updated file and the plots appear together or not at all.
+/// The candidate file must have been made from `input_paths` ([`check_candidates_match`]).
+/// A candidate's acceleration becomes `Ṗ = a·P/c` ([`pdot_from_accel`]).
 ///
 /// Returns the results in candidate order.
 ///
 /// # Errors
-/// [`FoldError::Hdf5`] when the candidate file cannot be read, [`FoldError::Invalid`] for a
-/// candidate with an unusable period, and the errors of [`fold`], [`crate::plot::plot_fold`]
-/// and [`write_folds`].
+/// [`FoldError::Hdf5`] when the candidate file cannot be read, [`FoldError::Mismatch`] when it
+/// belongs to another observation, [`FoldError::Invalid`] for a candidate with an unusable
+/// period, and the errors of [`fold`], [`crate::plot::plot_fold`] and [`write_folds`].
 pub fn fold_top_candidates(
     input_paths: &[PathBuf],
     cands_h5: &Path,
@@ -221,32 +439,14 @@ pub fn fold_top_candidates(
     let cands = crate::io::candidates::read_candidates(cands_h5)
         .map_err(|e| FoldError::Hdf5 { path: cands_h5.to_path_buf(), msg: e.to_string() })?;
     let mut obs = open_observation(input_paths)?;
+    check_candidates_match(cands_h5, input_paths, obs.header())?;
+    let mut set = OutputSet::new();
     if let Some(d) = plot_dir {
-        std::fs::create_dir_all(d).map_err(|e| FoldError::Os { path: d.to_path_buf(), source: e })?;
+        set.ensure_dir(d)?;
     }
-    let mut stored = Vec::new();
-    for (id, c) in cands.iter().take(top).enumerate() {
-        if !(c.period_s.is_finite() && c.period_s > 0.0) {
-            return Err(FoldError::Invalid(format!(
-                "{}: candidate {id} has period {} s",
-                cands_h5.display(),
-                c.period_s
-            )));
-        }
-        let pdot = pdot_from_accel(c.accel, c.period_s);
-        tracing::info!("folding candidate {id}: P = {} s, DM = {}, accel = {}", c.period_s, c.dm, c.accel);
-        let cube = fold(obs.as_mut(), c.period_s, pdot, c.dm, cfg)?;
-        let result = optimise(&cube, cfg);
-        let png_path = match plot_dir {
-            Some(d) => {
-                let p = d.join(format!("fold_{id}.png"));
-                crate::plot::plot_fold(&result, obs.header(), &p)?;
-                Some(p)
-            }
-            None => None,
-        };
-        stored.push(StoredFold { id, result, png_path });
-    }
-    write_folds(cands_h5, &stored, cfg)?;
+    let first_id = next_fold_id(cands_h5)?;
+    let stored = fold_rows(obs.as_mut(), &cands, top, first_id, cfg, plot_dir, &mut set, cands_h5)?;
+    set.add(copy_with_folds(cands_h5, &stored, cfg)?);
+    set.commit()?;
     Ok(stored.into_iter().map(|s| s.result).collect())
 }

@@ -2,7 +2,7 @@
 //!
 //! Layout written by [`write_candidate_file`]:
 //! * root attributes: `software`, `software_version`, `created_utc` (ISO 8601), `command`,
-//!   `input_file`, the observation header (`source_name`, `tstart_mjd`, `tsamp_s`, `fch1_mhz`,
+//!   `input_file`, `input_size_bytes` (when known), the observation header (`source_name`, `tstart_mjd`, `tsamp_s`, `fch1_mhz`,
 //!   `foff_mhz`, `nchans`, `nsamples`, `nbits`), and the dispersion convention
 //!   (`dm_constant` in s MHz² pc⁻¹ cm³ and `reference_frequency_mhz`, the highest channel centre);
 //! * `/search`: one attribute per search parameter (flattened from the run's JSON configuration,
@@ -45,6 +45,9 @@ pub struct RunInfo {
     pub command: String,
     /// Input observation file(s), joined with `;` when several.
     pub input_file: String,
+    /// Total size of the input file(s) in bytes (root attribute `input_size_bytes`; 0 = unknown,
+    /// not written). `tianyan fold --candidates` checks it against the file it folds.
+    pub input_size_bytes: u64,
 }
 
 /// Everything one candidate file holds.
@@ -155,16 +158,32 @@ pub fn now_utc_iso8601() -> String {
 /// # Errors
 /// [`CandidatesError`] naming `path` when HDF5 fails or the file cannot be renamed.
 pub fn write_candidate_file(path: &Path, file: &CandidateFile) -> Result<(), CandidatesError> {
-    let name = path.file_name().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{}.tmp{}", name, std::process::id()));
-    let result = write_to(&tmp, path, file);
-    match result {
-        Ok(()) => std::fs::rename(&tmp, path).map_err(|e| CandidatesError::Os { path: path.to_path_buf(), source: e }),
-        Err(e) => {
-            let _ = std::fs::remove_file(&tmp);
-            Err(e)
-        }
+    write_candidate_file_staged(path, file)?.commit().map_err(from_io)
+}
+
+/// The candidate-file error for an [`IoError`] (same path, same message).
+fn from_io(e: crate::io::IoError) -> CandidatesError {
+    use crate::io::IoError;
+    match e {
+        IoError::Os { path, source } => CandidatesError::Os { path, source },
+        IoError::Format { path, msg } => CandidatesError::Invalid { path, msg },
+        other => CandidatesError::Invalid { path: PathBuf::new(), msg: other.to_string() },
     }
+}
+
+/// As [`write_candidate_file`] but leaves the complete file under its temporary name, so later
+/// stages (folds) can be added and it can appear together with its plots
+/// ([`crate::io::output::OutputSet`]). Errors name `path`.
+pub fn write_candidate_file_staged(path: &Path, file: &CandidateFile) -> Result<crate::io::output::Staged, CandidatesError> {
+    let staged = crate::io::output::Staged::new(path);
+    // HDF5's own messages name the file it was given: put the user's path in their place.
+    write_to(staged.tmp(), path, file).map_err(|e| match e {
+        CandidatesError::Hdf5 { path, source } => {
+            CandidatesError::Invalid { path, msg: format!("HDF5 error: {}", staged.relabel(&source.to_string())) }
+        }
+        other => other,
+    })?;
+    Ok(staged)
 }
 
 fn write_to(tmp: &Path, path: &Path, cf: &CandidateFile) -> Result<(), CandidatesError> {
@@ -175,6 +194,9 @@ fn write_to(tmp: &Path, path: &Path, cf: &CandidateFile) -> Result<(), Candidate
     attr_str(&f, path, "created_utc", &now_utc_iso8601())?;
     attr_str(&f, path, "command", &cf.run.command)?;
     attr_str(&f, path, "input_file", &cf.run.input_file)?;
+    if cf.run.input_size_bytes > 0 {
+        attr_num(&f, path, "input_size_bytes", cf.run.input_size_bytes)?;
+    }
     attr_str(&f, path, "source_name", &h.source_name)?;
     attr_num(&f, path, "tstart_mjd", h.tstart_mjd)?;
     attr_num(&f, path, "tsamp_s", h.tsamp_s)?;
@@ -239,7 +261,8 @@ fn write_rfi(f: &hdf5::File, path: &Path, r: &crate::rfi::RfiReport) -> Result<(
 /// # Errors
 /// [`CandidatesError`] naming `path` when it is not an HDF5 candidate file.
 pub fn read_candidates(path: &Path) -> Result<Vec<Candidate>, CandidatesError> {
-    let f = hdf5::File::open(path).map_err(h5err(path))?;
+    crate::io::check_regular_file(path).map_err(from_io)?;
+    let f = crate::io::h5file::open(path).map_err(h5err(path))?;
     let ds = f.dataset("candidates").map_err(|_| CandidatesError::Invalid {
         path: path.to_path_buf(),
         msg: "no /candidates dataset: not a tianyan candidate file".into(),
@@ -249,7 +272,7 @@ pub fn read_candidates(path: &Path) -> Result<Vec<Candidate>, CandidatesError> {
 
 /// Reads `/single_pulses` of a candidate file; an empty list when the dataset is absent.
 pub fn read_single_pulses(path: &Path) -> Result<Vec<SinglePulse>, CandidatesError> {
-    let f = hdf5::File::open(path).map_err(h5err(path))?;
+    let f = crate::io::h5file::open(path).map_err(h5err(path))?;
     match f.dataset("single_pulses") {
         Ok(ds) => ds.read_raw::<SinglePulse>().map_err(h5err(path)),
         Err(_) => Ok(Vec::new()),
@@ -258,7 +281,7 @@ pub fn read_single_pulses(path: &Path) -> Result<Vec<SinglePulse>, CandidatesErr
 
 /// Reads a string root attribute (e.g. `input_file`) of a candidate file.
 pub fn read_root_string_attr(path: &Path, name: &str) -> Result<String, CandidatesError> {
-    let f = hdf5::File::open(path).map_err(h5err(path))?;
+    let f = crate::io::h5file::open(path).map_err(h5err(path))?;
     let a = f.attr(name).map_err(h5err(path))?;
     let v: VarLenUnicode = a.read_scalar().map_err(h5err(path))?;
     Ok(v.as_str().to_string())
@@ -266,7 +289,7 @@ pub fn read_root_string_attr(path: &Path, name: &str) -> Result<String, Candidat
 
 /// Reads `/search/dm_trials` (pc cm⁻³).
 pub fn read_dm_trials(path: &Path) -> Result<Vec<f64>, CandidatesError> {
-    let f = hdf5::File::open(path).map_err(h5err(path))?;
+    let f = crate::io::h5file::open(path).map_err(h5err(path))?;
     let d = f.dataset("search/dm_trials").map_err(h5err(path))?;
     d.read_raw::<f64>().map_err(h5err(path))
 }

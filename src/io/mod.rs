@@ -8,6 +8,8 @@
 
 pub mod candidates;
 pub mod memory;
+pub mod h5file;
+pub mod output;
 pub mod psrfits;
 pub mod sigproc;
 pub mod truth;
@@ -187,10 +189,105 @@ impl Header {
         0.5 * (lo + hi)
     }
 
+    /// Checks that the header describes a possible observation, so an impossible value is
+    /// refused when the header is read (naming `path`) instead of failing later:
+    /// `nchans ≥ 1`; `nbits` one of 1, 2, 4, 8, 16, 32; `tsamp` finite within
+    /// [`TSAMP_RANGE_S`]; every channel centre finite, above 0 and at most [`MAX_FREQ_MHZ`];
+    /// `foff` finite and non-zero when there are several channels (a frequency table must
+    /// have distinct entries), so the band cannot reach or cross 0 MHz (lower band edge > 0);
+    /// `tstart` finite.
+    ///
+    /// # Errors
+    /// [`IoError::Format`] naming `path` and the value.
+    pub fn check_physical(&self, path: &Path) -> Result<(), IoError> {
+        let bad = |msg: String| Err(IoError::format(path, format!("impossible header value: {msg}")));
+        if self.nchans == 0 {
+            return bad("nchans = 0".into());
+        }
+        if ![1, 2, 4, 8, 16, 32].contains(&self.nbits) {
+            return bad(format!("nbits = {} (supported: 1, 2, 4, 8, 16, 32)", self.nbits));
+        }
+        let (lo, hi) = TSAMP_RANGE_S;
+        if !(self.tsamp_s.is_finite() && (lo..=hi).contains(&self.tsamp_s)) {
+            return bad(format!("tsamp = {:e} s (expected {lo:e} to {hi:e} s)", self.tsamp_s));
+        }
+        if !self.tstart_mjd.is_finite() {
+            return bad(format!("tstart = {} (MJD)", self.tstart_mjd));
+        }
+        if !self.fch1_mhz.is_finite() || self.fch1_mhz <= 0.0 {
+            return bad(format!("fch1 = {} MHz (must be above 0)", self.fch1_mhz));
+        }
+        if !self.foff_mhz.is_finite() || (self.nchans > 1 && self.foff_mhz == 0.0 && self.freqs_mhz.is_none()) {
+            return bad(format!("foff = {} MHz with {} channels", self.foff_mhz, self.nchans));
+        }
+        let freqs = self.chan_freqs_mhz();
+        if let Some(f) = freqs.iter().find(|f| !f.is_finite() || **f <= 0.0 || **f > MAX_FREQ_MHZ) {
+            return bad(format!(
+                "a channel centre at {f} MHz (fch1 {} MHz, foff {} MHz, {} channels: the band must lie within 0–{MAX_FREQ_MHZ:e} MHz)",
+                self.fch1_mhz, self.foff_mhz, self.nchans
+            ));
+        }
+        if self.nchans > 1 && self.chan_bw_mhz() == 0.0 {
+            return bad("every channel has the same frequency".into());
+        }
+        let (edge, _) = self.band_edges_mhz();
+        if edge <= 0.0 {
+            return bad(format!("the band's lower edge is {edge} MHz: the band reaches 0 MHz"));
+        }
+        Ok(())
+    }
+
     /// Duration of the observation in seconds (`nsamples · tsamp`).
     pub fn duration_s(&self) -> f64 {
         self.nsamples as f64 * self.tsamp_s
     }
+}
+
+/// Sampling times accepted by [`Header::check_physical`], s: 1 ns (voltage sampling of a 1 GHz
+/// band) to 10⁴ s (a heavily downsampled series).
+pub const TSAMP_RANGE_S: (f64, f64) = (1e-9, 1e4);
+
+/// Highest channel frequency accepted by [`Header::check_physical`], MHz (1 THz: far above any
+/// pulsar receiver; a larger value is a corrupt header).
+pub const MAX_FREQ_MHZ: f64 = 1e6;
+
+/// Refuses a path that is not a regular file (a FIFO, device, socket or folder) before it is
+/// opened: opening a FIFO blocks until a writer appears, and the readers need to seek.
+///
+/// # Errors
+/// [`IoError::Os`] when `path` cannot be examined, [`IoError::Format`] naming what it is.
+pub fn check_regular_file(path: &Path) -> Result<(), IoError> {
+    let m = std::fs::metadata(path).map_err(|e| IoError::os(path, e))?;
+    if m.is_file() {
+        return Ok(());
+    }
+    let what = {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::FileTypeExt;
+            let t = m.file_type();
+            if t.is_fifo() {
+                "a FIFO (named pipe)"
+            } else if t.is_socket() {
+                "a socket"
+            } else if t.is_block_device() || t.is_char_device() {
+                "a device"
+            } else if t.is_dir() {
+                "a folder"
+            } else {
+                "not a regular file"
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            if m.is_dir() {
+                "a folder"
+            } else {
+                "not a regular file"
+            }
+        }
+    };
+    Err(IoError::format(path, format!("is {what}; tianyan reads only regular files (it seeks in them)")))
 }
 
 /// An observation read (or generated) in blocks.
@@ -220,6 +317,9 @@ pub trait Observation: Send {
 /// [`IoError::UnknownFormat`] when the content is neither; the reader's own errors otherwise.
 pub fn open_observation(paths: &[PathBuf]) -> Result<Box<dyn Observation>, IoError> {
     let first = paths.first().ok_or_else(|| IoError::format("<none>", "no input file given"))?;
+    for p in paths {
+        check_regular_file(p)?;
+    }
     let mut magic = [0u8; 16];
     let n = {
         use std::io::Read;
@@ -253,19 +353,12 @@ pub fn is_dropped_spectrum<'a>(mut values: impl Iterator<Item = &'a f32>) -> boo
     values.all(|&v| v == 0.0)
 }
 
-/// Writes `path` atomically: `write` fills a temporary file next to it, which is renamed
-/// to `path` only when `write` succeeds. A failed write leaves no partial output.
+/// Writes `path` atomically: `write` fills a temporary file next to it ([`output::Staged`]),
+/// which is renamed to `path` only when `write` succeeds. A failed write leaves no partial output.
+/// `write` should name `path` (not the temporary it is given) in its errors.
 pub fn write_atomically<T>(path: &Path, write: impl FnOnce(&Path) -> Result<T, IoError>) -> Result<T, IoError> {
-    let file_name = path.file_name().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{}.tmp{}", file_name, std::process::id()));
-    match write(&tmp) {
-        Ok(v) => {
-            std::fs::rename(&tmp, path).map_err(|e| IoError::os(path, e))?;
-            Ok(v)
-        }
-        Err(e) => {
-            let _ = std::fs::remove_file(&tmp);
-            Err(e)
-        }
-    }
+    let staged = output::Staged::new(path);
+    let v = write(staged.tmp())?;
+    staged.commit()?;
+    Ok(v)
 }

@@ -146,6 +146,12 @@ mod cfits {
             Ok(Fits { ptr, path: path.to_path_buf() })
         }
 
+        /// Names `path` instead of the file's real path in later errors (a temporary file
+        /// written for the user's `path`).
+        pub fn label_as(&mut self, path: &Path) {
+            self.path = path.to_path_buf();
+        }
+
         /// Moves to the binary table with `EXTNAME = name`; `Ok(false)` if there is none.
         pub fn move_to_table(&mut self, name: &str) -> Result<bool, IoError> {
             let mut n = cstr(&self.path, name)?.into_bytes_with_nul();
@@ -721,17 +727,50 @@ fn sigproc_to_sexagesimal(v: f64, signed: bool) -> String {
     format!("{sign}{:02}:{:02}:{:07.4}", h as i64, m as i64, s)
 }
 
-/// SIGPROC telescope id for a PSRFITS `TELESCOP` name (tianyan uses 21 for FAST).
+/// SIGPROC telescope ids and names, from SIGPROC's `aliases.c` (`telescope_name`), with 21 for
+/// FAST as tianyan writes it. The PSRFITS writer puts the name in `TELESCOP`; the reader maps it
+/// back, so a conversion keeps the telescope.
+const TELESCOPES: [(i32, &str); 19] = [
+    (0, "Fake"),
+    (1, "Arecibo"),
+    (2, "Ooty"),
+    (3, "Nancay"),
+    (4, "Parkes"),
+    (5, "Jodrell"),
+    (6, "GBT"),
+    (7, "GMRT"),
+    (8, "Effelsberg"),
+    (9, "140ft"),
+    (10, "SRT"),
+    (11, "LOFAR"),
+    (12, "CANBERRA"),
+    (13, "GOLDSTONE"),
+    (14, "ROBLEDO"),
+    (15, "VLA"),
+    (20, "CHIME"),
+    (21, "FAST"),
+    (64, "MeerKAT"),
+];
+
+/// SIGPROC telescope id for a PSRFITS `TELESCOP` name (case-insensitive, with common aliases);
+/// 0 ("Fake") when the name is not known.
 fn telescope_id(name: &str) -> i32 {
-    match name.trim().to_ascii_uppercase().as_str() {
-        "FAST" => 21,
-        "PARKES" | "PKS" | "MURRIYANG" => 4,
-        "ARECIBO" | "AO" => 1,
-        "GBT" => 6,
-        "EFFELSBERG" => 8,
-        "JODRELL" | "LOVELL" => 5,
-        _ => 0,
-    }
+    let n = name.trim().to_ascii_uppercase();
+    let alias = match n.as_str() {
+        "PKS" | "MURRIYANG" => "PARKES",
+        "AO" => "ARECIBO",
+        "LOVELL" | "JODRELL BANK" => "JODRELL",
+        "GB" | "GREEN BANK" => "GBT",
+        "EFF" => "EFFELSBERG",
+        "MEERKAT" | "MK" => "MEERKAT",
+        other => other,
+    };
+    TELESCOPES.iter().find(|(_, t)| t.eq_ignore_ascii_case(alias)).map_or(0, |(id, _)| *id)
+}
+
+/// PSRFITS `TELESCOP` name for a SIGPROC telescope id (`None` for an id SIGPROC does not name).
+fn telescope_name(id: i32) -> Option<&'static str> {
+    TELESCOPES.iter().find(|(i, _)| *i == id).map(|(_, n)| *n)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -766,6 +805,7 @@ impl PsrfitsReader {
         let mut nstot_last: Option<f64> = None;
         for (i, path) in paths.iter().enumerate() {
             let is_last = i + 1 == paths.len();
+            super::check_regular_file(path)?;
             let mut f = Fits::open_readonly(path)?;
             f.move_to_hdu(1)?;
             let obs_mode = f.key_str("OBS_MODE")?;
@@ -877,6 +917,7 @@ impl PsrfitsReader {
                     src_dej: dec.as_deref().and_then(sexagesimal_to_sigproc),
                     ..Header::default()
                 };
+                header.check_physical(path)?;
                 first_freqs = freqs;
             } else {
                 let l0 = &segments[0].layout;
@@ -1048,7 +1089,8 @@ impl Observation for PsrfitsReader {
 pub struct PsrfitsWriter {
     fits: Option<Fits>,
     path: PathBuf,
-    tmp: PathBuf,
+    /// The temporary file being written; removed when dropped unfinished.
+    staged: Option<super::output::Staged>,
     nchans: usize,
     tbin: f64,
     /// Bytes of one row before DATA: TSUBINT, OFFS_SUB, DAT_FREQ, DAT_WTS, DAT_OFFS, DAT_SCL.
@@ -1096,9 +1138,9 @@ impl PsrfitsWriter {
         if freqs.len() != nchans {
             return Err(IoError::format(path, format!("{} channel frequencies for nchans = {nchans}", freqs.len())));
         }
-        let file_name = path.file_name().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
-        let tmp = path.with_file_name(format!(".{}.tmp{}", file_name, std::process::id()));
-        let mut f = Fits::create(&tmp)?;
+        let staged = super::output::Staged::new(path);
+        let mut f = Fits::create(staged.tmp()).map_err(|e| IoError::format(path, staged.relabel(&e.to_string())))?;
+        f.label_as(path);
         let nsblk = WRITER_NSBLK;
         let foff = if header.foff_mhz != 0.0 {
             header.foff_mhz
@@ -1115,11 +1157,16 @@ impl PsrfitsWriter {
             f.put_str("DATE", &date, "File creation date (set to DATE-OBS: reproducible output)")?;
             f.put_str("OBSERVER", "tianyan", "Observer name(s)")?;
             f.put_str("PROJID", "tianyan", "Project name")?;
-            f.put_str("TELESCOP", "FAST", "Telescope name")?;
-            f.put_f64("ANT_X", FAST_ITRF_M[0], "[m] Antenna ITRF X-coordinate")?;
-            f.put_f64("ANT_Y", FAST_ITRF_M[1], "[m] Antenna ITRF Y-coordinate")?;
-            f.put_f64("ANT_Z", FAST_ITRF_M[2], "[m] Antenna ITRF Z-coordinate")?;
-            f.put_str("FRONTEND", "19BEAM", "Receiver ID")?;
+            // The telescope of the header (a converted file keeps its own); FAST's position and
+            // receiver only for FAST.
+            let is_fast = telescope_name(header.telescope_id) == Some("FAST");
+            f.put_str("TELESCOP", telescope_name(header.telescope_id).unwrap_or("unknown"), "Telescope name")?;
+            if is_fast {
+                f.put_f64("ANT_X", FAST_ITRF_M[0], "[m] Antenna ITRF X-coordinate")?;
+                f.put_f64("ANT_Y", FAST_ITRF_M[1], "[m] Antenna ITRF Y-coordinate")?;
+                f.put_f64("ANT_Z", FAST_ITRF_M[2], "[m] Antenna ITRF Z-coordinate")?;
+            }
+            f.put_str("FRONTEND", if is_fast { "19BEAM" } else { "unknown" }, "Receiver ID")?;
             f.put_int("IBEAM", header.ibeam.unwrap_or(1) as i64, "Beam ID for multibeam systems")?;
             f.put_int("NRCVR", 2, "Number of receiver polarisation channels")?;
             f.put_str("FD_POLN", "LIN", "LIN or CIRC")?;
@@ -1190,7 +1237,6 @@ impl PsrfitsWriter {
         })();
         if let Err(e) = r {
             drop(f);
-            let _ = std::fs::remove_file(&tmp);
             return Err(e);
         }
         let mut prefix = Vec::with_capacity(16 + 20 * nchans);
@@ -1207,7 +1253,7 @@ impl PsrfitsWriter {
         Ok(PsrfitsWriter {
             fits: Some(f),
             path: path.to_path_buf(),
-            tmp,
+            staged: Some(staged),
             nchans,
             tbin: header.tsamp_s,
             prefix,
@@ -1265,7 +1311,19 @@ impl PsrfitsWriter {
     /// # Errors
     /// [`IoError::Format`] if no sample was written (a PSRFITS file needs at least one row),
     /// or cfitsio fails; [`IoError::Os`] if the rename fails. No output is left on error.
-    pub fn finish(mut self) -> Result<u64, IoError> {
+    pub fn finish(self) -> Result<u64, IoError> {
+        let (n, staged) = self.finish_staged()?;
+        staged.commit()?;
+        Ok(n)
+    }
+
+    /// As [`PsrfitsWriter::finish`] but without the final rename: returns the samples written and
+    /// the complete temporary file, to be committed together with other outputs
+    /// ([`crate::io::output::OutputSet`]).
+    ///
+    /// # Errors
+    /// As [`PsrfitsWriter::finish`]; the temporary is removed on error.
+    pub fn finish_staged(mut self) -> Result<(u64, super::output::Staged), IoError> {
         let r = (|| -> Result<(), IoError> {
             if self.nsamples == 0 {
                 return Err(IoError::format(&self.path, "no samples written: a PSRFITS file needs at least one row"));
@@ -1275,29 +1333,23 @@ impl PsrfitsWriter {
             }
             let mut f = self.fits.take().ok_or_else(|| IoError::format(&self.path, "writer already finished"))?;
             f.put_int("NSTOT", self.nsamples as i64, "Total number of samples (the last row is zero padded)")?;
-            f.close()?;
-            std::fs::rename(&self.tmp, &self.path).map_err(|e| IoError::os(&self.path, e))
+            f.close()
         })();
-        match r {
-            Ok(()) => Ok(self.nsamples),
-            Err(e) => {
-                self.fits = None;
-                let _ = std::fs::remove_file(&self.tmp);
-                Err(e)
-            }
-        }
+        self.fits = None;
+        let staged = self.staged.take().ok_or_else(|| IoError::format(&self.path, "writer already finished"))?;
+        r?;
+        Ok((self.nsamples, staged))
     }
 }
 
 impl Drop for PsrfitsWriter {
     fn drop(&mut self) {
-        // Not finished: close and remove the partial temporary file.
-        if let Some(f) = self.fits.take() {
-            drop(f);
-            let _ = std::fs::remove_file(&self.tmp);
-        }
+        // Not finished: close the file; dropping `staged` then removes the partial temporary.
+        self.fits = None;
+        self.staged = None;
     }
 }
+
 
 #[cfg(test)]
 mod tests {

@@ -26,8 +26,11 @@
 //!   [`Header::freqs_mhz`]; `fch1`/`foff` are then set to the first entry and the mean spacing \[B05\].
 //! * **Sample count** = `data_bytes·8 / (nbits·nchans·nifs)` (integer division in bits, so sub-byte
 //!   data whose spectra are not byte-aligned count correctly \[B08\]). A trailing partial spectrum is
-//!   ignored with a warning. The legacy `nsamples` keyword is read only: when it disagrees with the
-//!   file size, the **smaller** of the two is used, with a warning \[B03\].
+//!   ignored with a warning. The legacy `nsamples` keyword: when it disagrees with the file size,
+//!   the **smaller** of the two is used, with a warning \[B03\]; when a spectrum is shorter than a
+//!   byte the zero padding of the last byte may hold one phantom spectrum, and a keyword one below
+//!   the size's count that fills exactly the data bytes is used silently. The writer writes
+//!   `nsamples` only for such files (`nchans·nbits < 8`), where the size alone is ambiguous.
 //! * **Sample encoding**: 1, 2 and 4 bits are unsigned and packed **LSB-first** (the first channel
 //!   in the lowest bits of a byte; confirmed on the sigpyproc3 Parkes files), as one continuous bit
 //!   stream across spectra; 8 bits unsigned, or two's-complement `i8` when `signed` = 1;
@@ -37,6 +40,7 @@
 //! * The header is parsed without touching the data; data are read block by block with
 //!   seek + read at `u64` offsets, so files beyond 4 GiB work and memory is set by the block \[B28\].
 
+use super::output::Staged;
 use super::{Header, IoError, Observation};
 use ndarray::{Array2, ArrayView2};
 use std::fs::File;
@@ -322,6 +326,7 @@ fn parse_header<R: Read>(r: R, path: &Path) -> Result<Parsed, IoError> {
             None => return Err(IoError::format(path, "SIGPROC header has no foff (and no frequency table)")),
         };
     }
+    h.check_physical(path)?;
     Ok(Parsed { header: h, data_offset, big_endian: p.big_endian, nsamples_keyword })
 }
 
@@ -333,6 +338,7 @@ fn bits_per_spectrum(h: &Header) -> u64 {
 /// Parses the header of `path` and sets `nsamples` from the file size (and the `nsamples`
 /// keyword, the smaller winning). Returns the header, data offset and byte order.
 fn header_of_file(path: &Path) -> Result<(Header, u64, bool), IoError> {
+    super::check_regular_file(path)?;
     let file = File::open(path).map_err(|e| IoError::os(path, e))?;
     let file_len = file.metadata().map_err(|e| IoError::os(path, e))?.len();
     // A small buffer: the parser stops at HEADER_END, so at most one 4 KiB page of data is touched.
@@ -351,6 +357,9 @@ fn header_of_file(path: &Path) -> Result<(Header, u64, bool), IoError> {
         );
     }
     h.nsamples = match parsed.nsamples_keyword {
+        // A spectrum shorter than a byte: the zero padding of the last byte can look like one
+        // more spectrum; the keyword (which tianyan writes for such files) settles it [B08].
+        Some(k) if k < from_size && (k * bps).div_ceil(8) == data_bytes => k,
         Some(k) if k != from_size => {
             let n = k.min(from_size);
             tracing::warn!(
@@ -571,8 +580,10 @@ fn uniform_spacing(t: &[f64]) -> Option<f64> {
 
 /// Writes a little-endian SIGPROC header with only standard keywords, their exact names and
 /// widths (ints 4 bytes, doubles 8, `signed` 1 byte) \[B27\]. `nifs` is written as 1 (the data
-/// written are one IF); `nsamples` is never written. Empty strings and `None` fields are omitted.
-fn write_header_bytes(w: &mut impl Write, h: &Header, nifs: i32) -> std::io::Result<()> {
+/// written are one IF). `nsamples`, when given, is written last before `HEADER_END` (so its value
+/// is the 4 bytes ending 14 bytes before the end of the header); otherwise it is not written.
+/// Empty strings and `None` fields are omitted.
+fn write_header_bytes(w: &mut impl Write, h: &Header, nifs: i32, nsamples: Option<i32>) -> std::io::Result<()> {
     put_str(w, "HEADER_START")?;
     if !h.rawdatafile.is_empty() {
         put_str(w, "rawdatafile")?;
@@ -631,8 +642,15 @@ fn write_header_bytes(w: &mut impl Write, h: &Header, nifs: i32) -> std::io::Res
         put_str(w, "signed")?;
         w.write_all(&[1u8])?;
     }
+    if let Some(n) = nsamples {
+        put_int(w, "nsamples", n)?;
+    }
     put_str(w, "HEADER_END")
 }
+
+/// Bytes from the start of an `nsamples` value written by [`write_header_bytes`] to the end of
+/// the header: the 4-byte value, then `HEADER_END` with its 4-byte length.
+const NSAMPLES_VALUE_FROM_END: u64 = 4 + 4 + 10;
 
 /// Checks that `h` can be written: supported `nbits`, `nchans ≥ 1`, finite positive `tsamp`,
 /// frequency table of length `nchans`, `signed` only with 8 or 16 bits.
@@ -660,30 +678,32 @@ fn check_writable(path: &Path, h: &Header) -> Result<(), IoError> {
     Ok(())
 }
 
-fn temp_name(path: &Path) -> PathBuf {
-    let name = path.file_name().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
-    path.with_file_name(format!(".{}.tmp{}", name, std::process::id()))
-}
-
 /// Streaming SIGPROC filterbank writer (little-endian, one IF).
 ///
-/// Data go to a temporary file beside the target (`.NAME.tmpPID`); [`SigprocWriter::finish`]
-/// flushes and renames it into place. Dropping the writer without `finish` removes the temporary.
+/// Data go to a hidden temporary file beside the target ([`Staged`]); [`SigprocWriter::finish`]
+/// flushes and renames it into place ([`SigprocWriter::finish_staged`] leaves the rename to the
+/// caller, for outputs that must appear together). Dropping the writer without finishing removes
+/// the temporary. Errors name the target path, never the temporary.
 ///
 /// Samples are rounded to the nearest integer (halves away from zero) and clamped to the range of
 /// `nbits`: `0..=2^nbits − 1` unsigned, `−128..=127` (8-bit) or `−32768..=32767` (16-bit) when
 /// `header.signed`; NaN becomes 0. 32-bit data are written as `f32` unchanged. Sub-byte samples
 /// are packed LSB-first as one continuous bit stream (a final partial byte is zero-padded).
+/// When a spectrum is shorter than a byte (`nchans · nbits < 8`) the zero padding could hold a
+/// whole spectrum, so the file size alone cannot give the sample count \[B08\]: the `nsamples`
+/// keyword is then written (filled in by `finish`), and only then.
 /// The file holds one IF: `nifs` is written as 1 whatever `header.nifs` says. Only standard
 /// keywords are written (TRAPS B27); empty strings and `None` fields are left out.
 pub struct SigprocWriter {
     path: PathBuf,
-    tmp: PathBuf,
+    staged: Option<Staged>,
     out: Option<BufWriter<File>>,
     nchans: usize,
     nbits: u32,
     signed: bool,
     nsamples: u64,
+    /// Byte offset of the `nsamples` value to fill in at `finish`, when the keyword is written.
+    nsamples_at: Option<u64>,
     /// Pending bits of a partly filled byte (sub-byte data) and how many are used.
     acc: u8,
     acc_bits: u32,
@@ -692,30 +712,34 @@ pub struct SigprocWriter {
 
 impl SigprocWriter {
     /// Creates the temporary file beside `path` and writes `header` (see the module docs for the
-    /// keywords written: standard names only, `signed` only when true, never `nsamples`,
-    /// `FREQUENCY_START` table when `freqs_mhz` is non-uniform).
+    /// keywords written: standard names only, `signed` only when true, `nsamples` only when a
+    /// spectrum is shorter than a byte, `FREQUENCY_START` table when `freqs_mhz` is non-uniform).
     ///
     /// # Errors
     /// [`IoError::Format`] for an unwritable header (see the checks above), [`IoError::Os`] on I/O failure.
     pub fn create(path: &Path, header: &Header) -> Result<SigprocWriter, IoError> {
         check_writable(path, header)?;
-        let tmp = temp_name(path);
-        let file = File::create(&tmp).map_err(|e| IoError::os(&tmp, e))?;
-        let mut w = SigprocWriter {
+        let staged = Staged::new(path);
+        let file = File::create(staged.tmp()).map_err(|e| IoError::os(path, e))?;
+        let bps = header.nbits as u64 * header.nchans as u64;
+        let mut head = Vec::new();
+        write_header_bytes(&mut head, header, 1, (bps < 8).then_some(0)).map_err(|e| IoError::os(path, e))?;
+        let nsamples_at = (bps < 8).then(|| head.len() as u64 - NSAMPLES_VALUE_FROM_END);
+        let mut out = BufWriter::with_capacity(1 << 20, file);
+        out.write_all(&head).map_err(|e| IoError::os(path, e))?;
+        Ok(SigprocWriter {
             path: path.to_path_buf(),
-            tmp,
-            out: Some(BufWriter::with_capacity(1 << 20, file)),
+            staged: Some(staged),
+            out: Some(out),
             nchans: header.nchans,
             nbits: header.nbits,
             signed: header.signed,
             nsamples: 0,
+            nsamples_at,
             acc: 0,
             acc_bits: 0,
             scratch: Vec::new(),
-        };
-        let out = w.out.as_mut().expect("just set");
-        write_header_bytes(out, header, 1).map_err(|e| IoError::os(path, e))?;
-        Ok(w)
+        })
     }
 
     /// Appends spectra: `block` is `[nsamples][nchans]` in file channel order.
@@ -760,7 +784,7 @@ impl SigprocWriter {
             _ => vals.for_each(|&v| bytes.extend_from_slice(&v.to_le_bytes())),
         }
         let res = match self.out.as_mut() {
-            Some(out) => out.write_all(&bytes).map_err(|e| IoError::os(&self.tmp, e)),
+            Some(out) => out.write_all(&bytes).map_err(|e| IoError::os(&self.path, e)),
             None => Err(IoError::format(&self.path, "writer already finished")),
         };
         self.scratch = bytes;
@@ -769,38 +793,49 @@ impl SigprocWriter {
         Ok(())
     }
 
-    /// Flushes (zero-padding a final partial byte of sub-byte data), renames the temporary file to
-    /// the target path and returns the number of spectra written.
+    /// Flushes (zero-padding a final partial byte of sub-byte data, filling in `nsamples` when it
+    /// is written), renames the temporary file to the target path and returns the number of
+    /// spectra written.
     ///
     /// # Errors
     /// [`IoError::Os`] when flushing or renaming fails (the temporary is then removed).
-    pub fn finish(mut self) -> Result<u64, IoError> {
+    pub fn finish(self) -> Result<u64, IoError> {
+        let (n, staged) = self.finish_staged()?;
+        staged.commit()?;
+        Ok(n)
+    }
+
+    /// As [`SigprocWriter::finish`] but without the final rename: returns the spectra written and
+    /// the complete temporary file, to be committed together with other outputs
+    /// ([`crate::io::output::OutputSet`]).
+    ///
+    /// # Errors
+    /// [`IoError::Os`] when flushing fails; [`IoError::Format`] when a sub-byte file holds more
+    /// spectra than the 4-byte `nsamples` keyword can count.
+    pub fn finish_staged(mut self) -> Result<(u64, Staged), IoError> {
         let mut out = self.out.take().ok_or_else(|| IoError::format(&self.path, "writer already finished"))?;
+        let staged = self.staged.take().ok_or_else(|| IoError::format(&self.path, "writer already finished"))?;
+        if self.nsamples_at.is_some() && self.nsamples > i32::MAX as u64 {
+            return Err(IoError::format(
+                &self.path,
+                format!("{} spectra do not fit the 4-byte nsamples keyword of a sub-byte file", self.nsamples),
+            ));
+        }
         let res = (|| {
             if self.acc_bits > 0 {
                 out.write_all(&[self.acc])?;
             }
             out.flush()?;
+            if let Some(at) = self.nsamples_at {
+                let f = out.get_mut();
+                f.seek(SeekFrom::Start(at))?;
+                f.write_all(&(self.nsamples as i32).to_le_bytes())?;
+            }
             out.get_ref().sync_all()
         })();
         drop(out);
-        if let Err(e) = res {
-            let _ = std::fs::remove_file(&self.tmp);
-            return Err(IoError::os(&self.tmp, e));
-        }
-        if let Err(e) = std::fs::rename(&self.tmp, &self.path) {
-            let _ = std::fs::remove_file(&self.tmp);
-            return Err(IoError::os(&self.path, e));
-        }
-        Ok(self.nsamples)
-    }
-}
-
-impl Drop for SigprocWriter {
-    fn drop(&mut self) {
-        if self.out.take().is_some() {
-            let _ = std::fs::remove_file(&self.tmp);
-        }
+        res.map_err(|e| IoError::os(&self.path, e))?;
+        Ok((self.nsamples, staged))
     }
 }
 
@@ -849,6 +884,15 @@ pub fn read_tim(path: &Path) -> Result<(Header, Vec<f32>), IoError> {
 /// # Errors
 /// [`IoError::Format`] for invalid `tsamp`; [`IoError::Os`] on I/O failure.
 pub fn write_tim(path: &Path, header: &Header, data: &[f32]) -> Result<(), IoError> {
+    write_tim_staged(path, header, data)?.commit()
+}
+
+/// As [`write_tim`] but leaves the complete file under its temporary name, to be committed with
+/// the other series of a run ([`crate::io::output::OutputSet`]: every `.tim` or none).
+///
+/// # Errors
+/// As [`write_tim`]; errors name `path`.
+pub fn write_tim_staged(path: &Path, header: &Header, data: &[f32]) -> Result<Staged, IoError> {
     let mut h = header.clone();
     if header.nchans > 0 {
         h.fch1_mhz = header.ftop_mhz();
@@ -865,8 +909,7 @@ pub fn write_tim(path: &Path, header: &Header, data: &[f32]) -> Result<(), IoErr
         let v = ndarray::ArrayView2::from_shape((chunk.len(), 1), chunk).expect("shape matches length");
         w.write_block(v)?;
     }
-    w.finish()?;
-    Ok(())
+    Ok(w.finish_staged()?.1)
 }
 
 #[cfg(test)]
@@ -886,7 +929,7 @@ mod tests {
     fn b28_parser_stops_at_header_end() {
         let h = Header { nchans: 4096, nbits: 8, tsamp_s: 1e-3, fch1_mhz: 1500.0, foff_mhz: -0.1, ..Header::default() };
         let mut bytes = Vec::new();
-        write_header_bytes(&mut bytes, &h, 1).unwrap();
+        write_header_bytes(&mut bytes, &h, 1, None).unwrap();
         let p = parse_header(bytes.as_slice().chain(Forbidden), Path::new("mem")).unwrap();
         assert_eq!(p.data_offset, bytes.len() as u64);
         assert_eq!(p.header.nchans, 4096);

@@ -220,9 +220,20 @@ pub fn truth_path(observation: &Path) -> std::path::PathBuf {
 /// # Errors
 /// [`IoError::Os`] when the file cannot be written, [`IoError::Format`] if serialisation fails.
 pub fn write_truth(path: &Path, truth: &Truth) -> Result<(), IoError> {
+    write_truth_staged(path, truth)?.commit()
+}
+
+/// Writes `truth` as pretty JSON to a temporary file beside `path` and returns it uncommitted,
+/// so it can appear together with its observation ([`super::output::OutputSet`]).
+///
+/// # Errors
+/// As [`write_truth`]; errors name `path`.
+pub fn write_truth_staged(path: &Path, truth: &Truth) -> Result<super::output::Staged, IoError> {
     let text =
         serde_json::to_string_pretty(truth).map_err(|e| IoError::format(path, format!("cannot encode truth: {e}")))?;
-    super::write_atomically(path, |tmp| std::fs::write(tmp, text.as_bytes()).map_err(|e| IoError::os(tmp, e)))
+    let staged = super::output::Staged::new(path);
+    std::fs::write(staged.tmp(), text.as_bytes()).map_err(|e| IoError::os(path, e))?;
+    Ok(staged)
 }
 
 /// Reads a truth file.

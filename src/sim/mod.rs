@@ -28,7 +28,7 @@ pub use pulsar::{Component, PulsarSpec, Shape};
 pub use rfi::RfiSpec;
 pub use telescope::Telescope;
 
-use crate::io::truth::{truth_path, write_truth, Quantisation, TelescopeTruth, Truth};
+use crate::io::truth::{truth_path, write_truth_staged, Quantisation, TelescopeTruth, Truth};
 use crate::io::{Header, IoError, Observation};
 use ndarray::{s, Array2};
 use rayon::prelude::*;
@@ -431,7 +431,8 @@ impl Observation for SimulatedObservation {
 }
 
 /// Simulates `cfg` into `path` (format `format`) and writes `path.truth.json`; returns the truth.
-/// Both files appear atomically (temporary name, then rename).
+/// Both files appear together (temporary names, renamed only when both are complete); the output
+/// folder is checked before any data are generated.
 ///
 /// # Errors
 /// [`SimError::Config`] for a bad configuration (PSRFITS output needs nbits = 8);
@@ -448,6 +449,8 @@ pub fn simulate_to_file_with_progress(
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<Truth, SimError> {
     let obs = SimulatedObservation::new(cfg)?;
+    crate::io::output::check_output_file(path)?;
+    crate::io::output::check_output_file(&truth_path(path))?;
     let header = obs.header.clone();
     enum Writer {
         Sigproc(crate::io::sigproc::SigprocWriter),
@@ -478,12 +481,16 @@ pub fn simulate_to_file_with_progress(
         }
         progress((idx * CHUNK_SAMPLES as u64 + chunk.nrows() as u64).min(header.nsamples), header.nsamples);
     }
-    match writer {
-        Writer::Sigproc(w) => w.finish()?,
-        Writer::Psrfits(w) => w.finish()?,
+    let (_, data) = match writer {
+        Writer::Sigproc(w) => w.finish_staged()?,
+        Writer::Psrfits(w) => w.finish_staged()?,
     };
     let truth = obs.truth(&path.display().to_string(), format, clipped);
-    write_truth(&truth_path(path), &truth)?;
+    // The observation and its truth appear together or not at all.
+    let mut set = crate::io::output::OutputSet::new();
+    set.add(data);
+    set.add(write_truth_staged(&truth_path(path), &truth)?);
+    set.commit()?;
     Ok(truth)
 }
 

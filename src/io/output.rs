@@ -1,0 +1,301 @@
+//! Outputs that never overwrite an input and appear all together or not at all.
+//!
+//! * [`check_not_input`]: refuses an output that is one of the inputs: the same path, or the
+//!   same file reached through a symbolic or hard link (canonical paths and `(device, inode)`
+//!   compared).
+//! * [`check_output_file`]: before any long work, the folder an output file goes into exists and
+//!   is writable (a probe file is created there and removed) and the output is not a folder.
+//! * [`Staged`]: one output written under a hidden temporary name in its destination folder
+//!   (`.tianyan-PID-N.NAME`, so the final rename stays on one file system and the extension is
+//!   kept) and renamed into place by [`Staged::commit`]. Dropped uncommitted, it removes the
+//!   temporary.
+//! * [`OutputSet`]: several staged outputs committed together, after every one of them has been
+//!   written completely; a failure before the commit leaves none of them (and removes the folders
+//!   the set created).
+//!
+//! Every error names the user's path, never a temporary one.
+
+use super::IoError;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+static NEXT_TEMP: AtomicU64 = AtomicU64::new(0);
+
+/// A hidden temporary path beside `path`: `.tianyan-PID-N.NAME`, unique per process and call.
+/// The name ends with `path`'s own name, so its extension is kept (image writers choose the
+/// format from it).
+pub fn temp_path(path: &Path) -> PathBuf {
+    let name = path.file_name().map(|s| s.to_string_lossy().to_string()).unwrap_or_else(|| "output".into());
+    let n = NEXT_TEMP.fetch_add(1, Ordering::Relaxed);
+    path.with_file_name(format!(".tianyan-{}-{n}.{name}", std::process::id()))
+}
+
+/// The folder `path` is written into (`.` for a bare file name).
+fn parent_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// True when `a` and `b` name the same existing file: equal canonical paths, or equal
+/// `(device, inode)` (a hard link).
+pub fn same_file(a: &Path, b: &Path) -> bool {
+    if let (Ok(ca), Ok(cb)) = (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        if ca == cb {
+            return true;
+        }
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if let (Ok(ma), Ok(mb)) = (std::fs::metadata(a), std::fs::metadata(b)) {
+            return ma.dev() == mb.dev() && ma.ino() == mb.ino();
+        }
+    }
+    false
+}
+
+/// Refuses `output` when it is one of `inputs` (same path, or the same file through a link).
+///
+/// # Errors
+/// [`IoError::Format`] naming `output` and the input it would overwrite.
+pub fn check_not_input(inputs: &[PathBuf], output: &Path) -> Result<(), IoError> {
+    for input in inputs {
+        if input == output || same_file(input, output) {
+            let how = if input == output { String::new() } else { format!(" (the same file as input {})", input.display()) };
+            return Err(IoError::format(
+                output,
+                format!("the output is an input of this command{how}; refusing to write over it: choose another output"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Checks that the folder `dir` exists and that a file can be created in it, by creating and
+/// removing a hidden probe file. `what` names the output the check is for.
+fn check_writable_dir(dir: &Path, what: &Path) -> Result<(), IoError> {
+    match std::fs::metadata(dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(IoError::format(what, format!("the output folder {} does not exist", dir.display())))
+        }
+        Err(e) => return Err(IoError::format(what, format!("cannot use the output folder {}: {e}", dir.display()))),
+        Ok(m) if !m.is_dir() => {
+            return Err(IoError::format(what, format!("{} is not a folder", dir.display())));
+        }
+        Ok(_) => {}
+    }
+    let probe = temp_path(&dir.join("probe"));
+    match std::fs::OpenOptions::new().write(true).create_new(true).open(&probe) {
+        Ok(f) => {
+            drop(f);
+            let _ = std::fs::remove_file(&probe);
+            Ok(())
+        }
+        Err(e) => Err(IoError::format(what, format!("cannot write in the output folder {}: {e}", dir.display()))),
+    }
+}
+
+/// Checks, before any work, that the output file `path` can be written: its folder exists and is
+/// writable, and `path` is not itself a folder.
+///
+/// # Errors
+/// [`IoError::Format`] naming `path` and what is wrong.
+pub fn check_output_file(path: &Path) -> Result<(), IoError> {
+    if path.as_os_str().is_empty() {
+        return Err(IoError::format("<output>", "empty output path"));
+    }
+    if path.is_dir() {
+        return Err(IoError::format(path, "the output is a folder; give a file name"));
+    }
+    check_writable_dir(&parent_dir(path), path)
+}
+
+/// One output file written under a temporary name beside its destination.
+///
+/// Write to [`Staged::tmp`]; [`Staged::commit`] renames it to [`Staged::path`]. Dropping an
+/// uncommitted `Staged` removes the temporary file.
+#[derive(Debug)]
+pub struct Staged {
+    path: PathBuf,
+    tmp: PathBuf,
+    armed: bool,
+}
+
+impl Staged {
+    /// Reserves a temporary name for the output `path` (nothing is created yet).
+    pub fn new(path: &Path) -> Staged {
+        Staged { path: path.to_path_buf(), tmp: temp_path(path), armed: true }
+    }
+
+    /// The destination path (the one to name in messages).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The temporary path to write to.
+    pub fn tmp(&self) -> &Path {
+        &self.tmp
+    }
+
+    /// Replaces every mention of the temporary path in `msg` by the destination path, so a
+    /// message from a lower layer names the user's file.
+    pub fn relabel(&self, msg: &str) -> String {
+        msg.replace(&self.tmp.display().to_string(), &self.path.display().to_string())
+    }
+
+    /// Renames the temporary file to the destination.
+    ///
+    /// # Errors
+    /// [`IoError::Os`] naming the destination when the rename fails (the temporary is removed).
+    pub fn commit(mut self) -> Result<(), IoError> {
+        let r = std::fs::rename(&self.tmp, &self.path).map_err(|e| IoError::os(&self.path, e));
+        if r.is_ok() {
+            self.armed = false;
+        }
+        r
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if self.armed {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// Output files that appear together or not at all.
+///
+/// Add each complete [`Staged`] file; [`OutputSet::commit`] renames them all. Dropped without a
+/// commit (an error on the way), it removes every temporary and the folders it created.
+#[derive(Debug, Default)]
+pub struct OutputSet {
+    files: Vec<Staged>,
+    created_dirs: Vec<PathBuf>,
+    committed: bool,
+}
+
+impl OutputSet {
+    /// An empty set.
+    pub fn new() -> OutputSet {
+        OutputSet::default()
+    }
+
+    /// Makes sure the output folder `dir` exists (creating it and its missing parents, which are
+    /// removed again if the set is not committed) and is writable.
+    ///
+    /// # Errors
+    /// [`IoError::Format`] naming `dir` when it is a file, cannot be created or is not writable.
+    pub fn ensure_dir(&mut self, dir: &Path) -> Result<(), IoError> {
+        if !dir.exists() {
+            let mut missing = Vec::new();
+            let mut d = Some(dir);
+            while let Some(p) = d {
+                if p.as_os_str().is_empty() || p.exists() {
+                    break;
+                }
+                missing.push(p.to_path_buf());
+                d = p.parent();
+            }
+            std::fs::create_dir_all(dir)
+                .map_err(|e| IoError::format(dir, format!("cannot create the output folder: {e}")))?;
+            // Innermost first, so removal on failure empties from the bottom up.
+            self.created_dirs.extend(missing);
+        }
+        check_writable_dir(dir, dir)
+    }
+
+    /// Adds a completely written file to the set.
+    pub fn add(&mut self, file: Staged) {
+        self.files.push(file);
+    }
+
+    /// Number of files in the set.
+    pub fn len(&self) -> usize {
+        self.files.len()
+    }
+
+    /// True when the set holds no file.
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+
+    /// Renames every file into place. If a rename fails, the files already renamed are removed
+    /// again and the rest are discarded, so no partial set is left.
+    ///
+    /// # Errors
+    /// [`IoError::Os`] naming the file whose rename failed.
+    pub fn commit(mut self) -> Result<(), IoError> {
+        let files = std::mem::take(&mut self.files);
+        let mut done: Vec<PathBuf> = Vec::with_capacity(files.len());
+        let mut rest = files.into_iter();
+        for f in rest.by_ref() {
+            let path = f.path().to_path_buf();
+            if let Err(e) = f.commit() {
+                for p in &done {
+                    let _ = std::fs::remove_file(p);
+                }
+                drop(rest);
+                return Err(e);
+            }
+            done.push(path);
+        }
+        self.committed = true;
+        Ok(())
+    }
+}
+
+impl Drop for OutputSet {
+    fn drop(&mut self) {
+        // Dropping the staged files removes their temporaries.
+        self.files.clear();
+        if !self.committed {
+            for d in &self.created_dirs {
+                let _ = std::fs::remove_dir(d);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_commits_all_or_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a.txt"), dir.path().join("b.txt"));
+        {
+            let mut set = OutputSet::new();
+            let sa = Staged::new(&a);
+            std::fs::write(sa.tmp(), b"a").unwrap();
+            set.add(sa);
+            // b fails before it is complete: the set is dropped uncommitted.
+        }
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "no file and no temporary left");
+        let mut set = OutputSet::new();
+        for (p, v) in [(&a, "a"), (&b, "b")] {
+            let s = Staged::new(p);
+            std::fs::write(s.tmp(), v).unwrap();
+            set.add(s);
+        }
+        set.commit().unwrap();
+        assert_eq!(std::fs::read_to_string(&a).unwrap(), "a");
+        assert_eq!(std::fs::read_to_string(&b).unwrap(), "b");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
+    }
+
+    #[test]
+    fn created_folders_are_removed_on_failure() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("x/y");
+        {
+            let mut set = OutputSet::new();
+            set.ensure_dir(&out).unwrap();
+            assert!(out.is_dir());
+        }
+        assert!(!dir.path().join("x").exists());
+    }
+}

@@ -1,0 +1,464 @@
+//! Data safety (issue 11): no command writes over an input, outputs appear all together or not at
+//! all, options and headers are checked before any work, non-regular inputs are refused, sub-byte
+//! sample counts are right, `fold --candidates` refuses another observation's candidates and adds
+//! folds beside the old ones, `convert` keeps the telescope, and HDF5 files stay lockable while a
+//! child process runs.
+//!
+//! Each test reproduces one failure reported in the issue; the comment above it says which.
+mod common;
+
+use std::path::{Path, PathBuf};
+use tianyan::io::candidates::{read_candidates, write_candidate_file, CandidateFile, RunInfo};
+use tianyan::io::sigproc::{read_header, SigprocReader, SigprocWriter};
+use tianyan::search::Candidate;
+use tianyan::sim::{simulate_to_file, OutputFormat, PulsarSpec, SimConfig};
+use tianyan::{Header, Observation};
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("temporary paths are UTF-8")
+}
+
+/// A small simulated filterbank: 64 channels over FAST's 1000–1500 MHz, 1 ms samples, a bright
+/// 0.25 s pulsar at DM 20.
+fn small_obs(dir: &Path, name: &str, duration_s: f64, seed: u64) -> PathBuf {
+    let cfg = SimConfig {
+        preset: "fast-l-band-lite".into(),
+        duration_s,
+        nchans: Some(64),
+        tsamp_s: Some(1e-3),
+        seed,
+        pulsars: vec![PulsarSpec::parse("period=0.25,dm=20,snr=40").unwrap()],
+        ..SimConfig::default()
+    };
+    let path = dir.join(name);
+    simulate_to_file(&cfg, &path, OutputFormat::Filterbank).unwrap();
+    path
+}
+
+fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Names in `dir` (sorted), hidden ones included: a leftover temporary shows up here.
+fn names(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> =
+        std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    v.sort();
+    v
+}
+
+// ------------------------------------------------------------------ 1. never over an input
+
+/// `search X -o X` and `fold X -o X` overwrote the observation and exited 0. Now they refuse,
+/// naming the path, for the same path and for the same file through a symbolic or hard link,
+/// and the input is byte-for-byte unchanged.
+#[test]
+fn commands_refuse_to_write_over_their_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let fil = small_obs(dir.path(), "obs.fil", 2.0, 1);
+    let before = std::fs::read(&fil).unwrap();
+    let sym = dir.path().join("sym.h5");
+    std::os::unix::fs::symlink(&fil, &sym).unwrap();
+    let hard = dir.path().join("hard.h5");
+    std::fs::hard_link(&fil, &hard).unwrap();
+    let f = s(&fil);
+    for out in [fil.as_path(), sym.as_path(), hard.as_path()] {
+        let o = out.to_str().unwrap();
+        let runs: Vec<Vec<&str>> = vec![
+            vec!["search", f, "-o", o, "--dm-max", "50"],
+            vec!["fold", f, "--period", "0.25", "--dm", "20", "-o", o],
+            vec!["fold", f, "--candidates", o],
+            vec!["convert", f, "-o", o, "--format", "filterbank"],
+        ];
+        for args in runs {
+            let r = common::tianyan(&args);
+            let e = stderr(&r);
+            assert!(!r.status.success(), "{args:?} must fail");
+            assert!(e.contains(o) && e.contains("input"), "{args:?}: {e}");
+            assert!(!e.contains("panicked"), "{e}");
+        }
+    }
+    assert_eq!(std::fs::read(&fil).unwrap(), before, "the observation is untouched");
+    // dedisperse: a series path that is a link to the input is refused too.
+    let out = dir.path().join("series");
+    std::fs::create_dir(&out).unwrap();
+    std::os::unix::fs::symlink(&fil, out.join("obs_DM10.00.tim")).unwrap();
+    let r = common::tianyan(&["dedisperse", f, "--dm-list", s(&dm_list(dir.path(), &[0.0, 10.0])), "-o", s(&out)]);
+    assert!(!r.status.success() && stderr(&r).contains("obs_DM10.00.tim"), "{}", stderr(&r));
+    assert_eq!(std::fs::read(&fil).unwrap(), before);
+}
+
+fn dm_list(dir: &Path, dms: &[f64]) -> PathBuf {
+    let p = dir.join("dms.txt");
+    std::fs::write(&p, dms.iter().map(|d| format!("{d}\n")).collect::<String>()).unwrap();
+    p
+}
+
+/// A full disk left a data file without its truth file (`simulate`) and 20 of 130 series
+/// (`dedisperse`). A destination that cannot take its file (here a non-empty folder in its
+/// place, which no rename can replace) now fails the whole command and leaves no file at all.
+#[test]
+fn failed_commands_leave_no_partial_output_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let fil = small_obs(dir.path(), "obs.fil", 2.0, 2);
+
+    // simulate: the truth file cannot be written → no data file either.
+    let sim = dir.path().join("sim.fil");
+    let blocker = dir.path().join("sim.fil.truth.json");
+    std::fs::create_dir_all(blocker.join("keep")).unwrap();
+    let r = common::tianyan(&["simulate", "-o", s(&sim), "--preset", "fast-l-band-lite", "--duration", "1"]);
+    assert!(!r.status.success());
+    assert!(stderr(&r).contains("sim.fil.truth.json"), "{}", stderr(&r));
+    assert!(!sim.exists(), "no data file without its truth file");
+
+    // dedisperse: one series cannot be placed → none of the three is left.
+    let out = dir.path().join("series");
+    std::fs::create_dir_all(out.join("obs_DM10.00.tim/keep")).unwrap();
+    let list = dm_list(dir.path(), &[0.0, 10.0, 20.0]);
+    let r = common::tianyan(&["dedisperse", s(&fil), "--dm-list", s(&list), "-o", s(&out)]);
+    assert!(!r.status.success());
+    assert_eq!(names(&out), vec!["obs_DM10.00.tim"], "only the blocking folder remains: {}", stderr(&r));
+
+    // search --fold-top: a plot cannot be placed → no candidate file either.
+    let h5 = dir.path().join("c.h5");
+    std::fs::create_dir_all(dir.path().join("c_plots/fold_0.png/keep")).unwrap();
+    let r = common::tianyan(&["search", s(&fil), "-o", s(&h5), "--dm-max", "40", "--fold-top", "1"]);
+    assert!(!r.status.success(), "{}", stderr(&r));
+    assert!(!h5.exists(), "no candidate file without its plots: {}", stderr(&r));
+    assert_eq!(names(&dir.path().join("c_plots")), vec!["fold_0.png"]);
+
+    // plot: the overview and the fold pages appear together.
+    let r = common::tianyan(&["search", s(&fil), "-o", s(&h5), "--dm-max", "40", "--top", "0"]);
+    assert!(r.status.success(), "{}", stderr(&r));
+    let r = common::tianyan(&["fold", s(&fil), "--candidates", s(&h5), "--top", "1"]);
+    assert!(r.status.success(), "{}", stderr(&r));
+    let plots = dir.path().join("plots");
+    std::fs::create_dir_all(plots.join("fold_0.png/keep")).unwrap();
+    let r = common::tianyan(&["plot", s(&h5), "-o", s(&plots)]);
+    assert!(!r.status.success());
+    assert_eq!(names(&plots), vec!["fold_0.png"], "no candidates.png without the fold page");
+    // Nothing hidden is left anywhere.
+    assert!(names(dir.path()).iter().all(|n| !n.starts_with('.')), "{:?}", names(dir.path()));
+}
+
+// ------------------------------------------------------------------ 2. check before working
+
+/// `-o nodir/c.h5` failed only after the whole search and named the hidden temporary; bad
+/// option values were accepted. Now each is refused before the observation is read (the
+/// "searching ..." line is printed once the data are opened), naming the user's path or option.
+#[test]
+fn output_folder_and_options_are_checked_before_any_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let fil = small_obs(dir.path(), "obs.fil", 2.0, 3);
+    let f = s(&fil);
+    let nodir = dir.path().join("nodir/c.h5");
+    let r = common::tianyan(&["search", f, "-o", s(&nodir), "--dm-max", "40"]);
+    let e = stderr(&r);
+    assert!(!r.status.success());
+    assert!(e.contains("nodir") && e.contains("does not exist"), "{e}");
+    assert!(!e.contains(".tianyan-") && !e.contains("c.h5.tmp"), "names no temporary: {e}");
+    assert!(!e.contains("searching"), "refused before reading the data: {e}");
+
+    // An output folder that cannot be written (sysfs takes no new files, even from root).
+    let r = common::tianyan(&["search", f, "-o", "/sys/c.h5", "--dm-max", "40"]);
+    let e = stderr(&r);
+    assert!(!r.status.success() && e.contains("/sys") && !e.contains("searching"), "{e}");
+
+    let c = s(&dir.path().join("c.h5")).to_string();
+    for (extra, flag) in [
+        (vec!["--fmin", "10", "--fmax", "5"], "--fmax"),
+        (vec!["--max-memory-mb", "0"], "--max-memory-mb"),
+        (vec!["--sp-snr", "0"], "--sp-snr"),
+        (vec!["--sigma=-1"], "--sigma"),
+        (vec!["--dm-min", "50", "--dm-max", "10"], "--dm-max"),
+        (vec!["--max-width", "0"], "--max-width"),
+    ] {
+        let mut args = vec!["search", f, "-o", c.as_str()];
+        args.extend(extra.iter().copied());
+        let r = common::tianyan(&args);
+        let e = stderr(&r);
+        assert!(!r.status.success(), "{extra:?} accepted");
+        assert!(e.contains(flag) && !e.contains("searching"), "{extra:?}: {e}");
+    }
+    // A DM range the data cannot hold (every sweep longer than the 2 s of data).
+    let r = common::tianyan(&["search", f, "-o", c.as_str(), "--dm-min", "5000", "--dm-max", "6000"]);
+    let e = stderr(&r);
+    assert!(!r.status.success() && e.contains("obs.fil") && e.contains("longer than the data"), "{e}");
+    assert!(!dir.path().join("c.h5").exists());
+}
+
+/// `mkfifo p.fil; tianyan header p.fil` hung. Now a FIFO (or a folder) is refused at once, by
+/// every command that reads an observation. The child is killed after 60 s only so that a
+/// regression fails instead of hanging the suite (the answer is immediate).
+#[test]
+fn fifo_and_other_non_regular_inputs_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("p.fil");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+    let folder = dir.path().join("d.fil");
+    std::fs::create_dir(&folder).unwrap();
+    for (input, what) in [(&fifo, "FIFO"), (&folder, "folder")] {
+        for cmd in [vec!["header", s(input)], vec!["search", s(input), "-o", s(&dir.path().join("c.h5"))]] {
+            let mut child = common::command(env!("CARGO_BIN_EXE_tianyan"))
+                .args(&cmd)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            let mut waited = 0;
+            while child.try_wait().unwrap().is_none() {
+                if waited > 600 {
+                    child.kill().unwrap();
+                    panic!("{cmd:?} hangs on a {what}");
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
+                waited += 1;
+            }
+            let out = child.wait_with_output().unwrap();
+            let e = stderr(&out);
+            assert!(!out.status.success());
+            assert!(e.contains(s(input)) && e.contains(what), "{cmd:?}: {e}");
+        }
+    }
+    let e = read_header(&fifo).unwrap_err().to_string();
+    assert!(e.contains("FIFO"), "{e}");
+}
+
+/// A minimal little-endian SIGPROC header with the given values, then `data` bytes.
+fn sigproc_bytes(fch1: f64, foff: f64, nchans: i32, nbits: i32, tsamp: f64, data: usize) -> Vec<u8> {
+    let mut b = Vec::new();
+    let st = |b: &mut Vec<u8>, s: &str| {
+        b.extend_from_slice(&(s.len() as i32).to_le_bytes());
+        b.extend_from_slice(s.as_bytes());
+    };
+    st(&mut b, "HEADER_START");
+    for (k, v) in [("fch1", fch1), ("foff", foff), ("tsamp", tsamp), ("tstart", 60000.0)] {
+        st(&mut b, k);
+        b.extend_from_slice(&v.to_le_bytes());
+    }
+    for (k, v) in [("nchans", nchans), ("nbits", nbits), ("nifs", 1), ("data_type", 1)] {
+        st(&mut b, k);
+        b.extend_from_slice(&v.to_le_bytes());
+    }
+    st(&mut b, "HEADER_END");
+    b.extend(std::iter::repeat_n(7u8, data));
+    b
+}
+
+/// Sixteen impossible header values were accepted by `header` and failed later with errors that
+/// did not name the file. Each is now refused when the header is read, naming the file.
+#[test]
+fn impossible_header_values_are_refused_at_header_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.fil");
+    std::fs::write(&good, sigproc_bytes(1500.0, -1.0, 4, 8, 1e-3, 400)).unwrap();
+    assert_eq!(read_header(&good).unwrap().0.nsamples, 100, "the valid twin reads");
+    let cases: [(&str, Vec<u8>); 10] = [
+        ("fch1 0", sigproc_bytes(0.0, -1.0, 4, 8, 1e-3, 400)),
+        ("fch1 negative", sigproc_bytes(-1400.0, -1.0, 4, 8, 1e-3, 400)),
+        ("foff NaN", sigproc_bytes(1500.0, f64::NAN, 4, 8, 1e-3, 400)),
+        ("foff 0", sigproc_bytes(1500.0, 0.0, 4, 8, 1e-3, 400)),
+        ("band crossing 0 MHz", sigproc_bytes(100.0, -40.0, 4, 8, 1e-3, 400)),
+        ("tsamp 1e-300", sigproc_bytes(1500.0, -1.0, 4, 8, 1e-300, 400)),
+        ("tsamp 0", sigproc_bytes(1500.0, -1.0, 4, 8, 0.0, 400)),
+        ("tsamp negative", sigproc_bytes(1500.0, -1.0, 4, 8, -1e-3, 400)),
+        ("nchans 0", sigproc_bytes(1500.0, -1.0, 0, 8, 1e-3, 400)),
+        ("nbits 3", sigproc_bytes(1500.0, -1.0, 4, 3, 1e-3, 400)),
+    ];
+    for (what, bytes) in cases {
+        let p = dir.path().join(format!("{}.fil", what.replace(' ', "_")));
+        std::fs::write(&p, bytes).unwrap();
+        let e = read_header(&p).expect_err(what).to_string();
+        assert!(e.contains(s(&p)), "{what}: error names the file: {e}");
+        let r = common::tianyan(&["header", s(&p)]);
+        assert!(!r.status.success() && stderr(&r).contains(s(&p)), "{what}: {}", stderr(&r));
+    }
+    // PSRFITS: channel frequencies below 0 MHz are refused by the reader, naming the file.
+    let fits = dir.path().join("neg.fits");
+    let h = Header { fch1_mhz: -100.0, foff_mhz: -1.0, nchans: 4, tsamp_s: 1e-3, nbits: 8, ..Header::default() };
+    let mut w = tianyan::io::psrfits::PsrfitsWriter::create(&fits, &h).unwrap();
+    w.write_block(ndarray::Array2::<f32>::zeros((8, 4)).view()).unwrap();
+    w.finish().unwrap();
+    let e = tianyan::open_observation(std::slice::from_ref(&fits)).err().expect("refused").to_string();
+    assert!(e.contains("neg.fits") && e.contains("impossible header value"), "{e}");
+}
+
+// ------------------------------------------------------------------ 5. sub-byte sample counts
+
+/// `simulate --nchans 3 --nbits 2` wrote 127 spectra but `header` reported 128 (the zero padding
+/// of the last byte read as one more spectrum). Now the count is exact.
+#[test]
+fn three_channel_two_bit_file_reads_back_its_own_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let fil = dir.path().join("sub.fil");
+    let r = common::tianyan(&[
+        "simulate", "-o", s(&fil), "--preset", "fast-l-band-lite", "--nchans", "3", "--nbits", "2", "--tsamp",
+        "0.001", "--duration", "0.127",
+    ]);
+    assert!(r.status.success(), "{}", stderr(&r));
+    assert!(String::from_utf8_lossy(&r.stdout).contains("127 samples"), "{}", String::from_utf8_lossy(&r.stdout));
+    let r = common::tianyan(&["header", "--json", s(&fil)]);
+    let h: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
+    assert_eq!(h["nsamples"], 127);
+}
+
+/// Round trip through the writer and the reader for every spectrum length `nchans · nbits` below
+/// and around a byte, and sample counts that leave 0 to 7 padding bits: the count and every
+/// value come back exactly.
+#[test]
+fn sub_byte_round_trip_for_every_spectrum_length() {
+    let dir = tempfile::tempdir().unwrap();
+    for nbits in [1u32, 2, 4] {
+        for nchans in 1..=9usize {
+            for nsamples in [1usize, 2, 3, 5, 7, 8, 127] {
+                let h = Header {
+                    fch1_mhz: 1500.0,
+                    foff_mhz: -1.0,
+                    nchans,
+                    nbits,
+                    tsamp_s: 1e-3,
+                    ..Header::default()
+                };
+                let max = (1u32 << nbits) as usize;
+                let data = ndarray::Array2::from_shape_fn((nsamples, nchans), |(t, c)| ((t * 7 + c * 3) % max) as f32);
+                let p = dir.path().join(format!("b{nbits}_c{nchans}_n{nsamples}.fil"));
+                let mut w = SigprocWriter::create(&p, &h).unwrap();
+                w.write_block(data.view()).unwrap();
+                assert_eq!(w.finish().unwrap(), nsamples as u64);
+                let mut r = SigprocReader::open(&p).unwrap();
+                assert_eq!(r.header().nsamples, nsamples as u64, "nbits {nbits}, nchans {nchans}");
+                assert_eq!(r.read_block(0, nsamples).unwrap(), data, "nbits {nbits}, nchans {nchans}, n {nsamples}");
+            }
+        }
+    }
+}
+
+// ------------------------------------------------------------------ 6. HDF5 lock and children
+
+/// `candidates_h5::empty_tables_are_valid` failed with "unable to lock file, errno = 11" when a
+/// test spawned a child (h5py) while it wrote: libhdf5 opens files without close-on-exec, the
+/// child inherited the descriptor and held the file's lock after the writer closed it. A child
+/// spawned with `common::command` inherits no descriptor, so the reopen works while it runs.
+#[test]
+fn hdf5_file_can_be_reopened_while_a_child_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.h5");
+    write_candidate_file(&path, &CandidateFile { header: header_like(), ..CandidateFile::default() }).unwrap();
+    // Open (and lock) the file, start a child while it is open, close it, open it again: with a
+    // child that inherited the descriptor the second open fails with errno 11.
+    let f = hdf5::File::open_rw(&path).unwrap();
+    let mut child = common::command("sleep").arg("30").spawn().unwrap();
+    drop(f);
+    let res = read_candidates(&path);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(res.unwrap().is_empty());
+}
+
+fn header_like() -> Header {
+    Header { fch1_mhz: 1500.0, foff_mhz: -1.0, nchans: 64, tsamp_s: 1e-3, nsamples: 2000, ..Header::default() }
+}
+
+// ------------------------------------------------------------------ 7. fold --candidates, convert
+
+fn cand(p: f64, dm: f64) -> Candidate {
+    Candidate {
+        period_s: p,
+        frequency_hz: 1.0 / p,
+        dm,
+        accel: 0.0,
+        snr: 20.0,
+        sigma: 20.0,
+        power: 0.0,
+        nharm: 1,
+        fft_bin: 0.0,
+        n_dm_hits: 1,
+        harmonic_of: -1,
+        harmonic_num: 0,
+        harmonic_den: 0,
+    }
+}
+
+/// A candidate file for `obs` as the search records it (input name, size, header).
+fn cands_for(obs: &Path, h5: &Path) {
+    let header = tianyan::open_observation(&[obs.to_path_buf()]).unwrap().header().clone();
+    let cf = CandidateFile {
+        run: RunInfo {
+            command: "test".into(),
+            input_file: obs.display().to_string(),
+            input_size_bytes: std::fs::metadata(obs).unwrap().len(),
+        },
+        header,
+        candidates: vec![cand(0.25, 20.0)],
+        ..CandidateFile::default()
+    };
+    write_candidate_file(h5, &cf).unwrap();
+}
+
+/// `fold FILE --candidates other.h5` folded another observation's candidates without a word,
+/// replaced the existing `/folds` and labelled the plot with the other file's name. Now a file
+/// whose recorded input differs (name, size or header values) is refused and left unchanged, and
+/// a second fold of the right observation is added beside the first, each recording its row.
+#[test]
+fn fold_candidates_must_match_and_folds_are_added() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = small_obs(dir.path(), "a.fil", 2.0, 4);
+    let b = small_obs(dir.path(), "b.fil", 3.0, 5);
+    let twin = dir.path().join("a_copy.fil");
+    std::fs::copy(&a, &twin).unwrap();
+    let h5 = dir.path().join("a.h5");
+    cands_for(&a, &h5);
+    let before = std::fs::read(&h5).unwrap();
+    for (other, differs) in [(&b, "nsamples"), (&twin, "input file")] {
+        let r = common::tianyan(&["fold", s(other), "--candidates", s(&h5), "--top", "1"]);
+        let e = stderr(&r);
+        assert!(!r.status.success(), "{other:?} accepted");
+        assert!(e.contains("a.h5") && e.contains("another observation") && e.contains(differs), "{e}");
+        assert_eq!(std::fs::read(&h5).unwrap(), before, "the candidate file is unchanged");
+    }
+    let plots = dir.path().join("plots");
+    for _ in 0..2 {
+        let r = common::tianyan(&["fold", s(&a), "--candidates", s(&h5), "--top", "1", "--plot-dir", s(&plots)]);
+        assert!(r.status.success(), "{}", stderr(&r));
+    }
+    let folds = tianyan::fold::read_folds(&h5).unwrap();
+    let ids: Vec<(usize, Option<usize>)> = folds.iter().map(|f| (f.id, f.candidate_row)).collect();
+    assert_eq!(ids, vec![(0, Some(0)), (1, Some(0))], "the second fold is added beside the first");
+    assert_eq!(names(&plots), vec!["fold_0.png", "fold_1.png"]);
+    // Within a third of a Fourier bin (P²/T = 0.031 s for T = 2 s) of the injected 0.25 s.
+    assert!(folds.iter().all(|f| (f.result.period_s - 0.25).abs() < 0.01), "both fold the 0.25 s pulsar");
+}
+
+/// `convert` relabelled an ASKAP file as FAST: the PSRFITS writer always wrote TELESCOP = FAST.
+/// Now the telescope id survives SIGPROC → PSRFITS → SIGPROC (7, which the ASKAP file of
+/// `your/28.fil` carries and SIGPROC names GMRT; 4 Parkes), and FAST files stay FAST.
+#[test]
+fn convert_keeps_the_telescope() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut inputs = Vec::new();
+    for id in [7, 4, 21] {
+        let p = dir.path().join(format!("t{id}.fil"));
+        let h = Header { telescope_id: id, ..header_like() };
+        let mut w = SigprocWriter::create(&p, &h).unwrap();
+        w.write_block(ndarray::Array2::<f32>::from_elem((64, 64), 5.0).view()).unwrap();
+        w.finish().unwrap();
+        inputs.push((p, id));
+    }
+    if let Some(real) = common::shared_data("your/28.fil") {
+        inputs.push((real, 7));
+    }
+    for (fil, id) in inputs {
+        let stem = fil.file_stem().unwrap().to_string_lossy().into_owned();
+        let fits = dir.path().join(format!("{stem}_conv.fits"));
+        let back = dir.path().join(format!("{stem}_back.fil"));
+        let r = common::tianyan(&["convert", s(&fil), "-o", s(&fits)]);
+        assert!(r.status.success(), "{}", stderr(&r));
+        let h = tianyan::open_observation(std::slice::from_ref(&fits)).unwrap().header().clone();
+        assert_eq!(h.telescope_id, id, "{fil:?} → PSRFITS");
+        let r = common::tianyan(&["convert", s(&fits), "-o", s(&back)]);
+        assert!(r.status.success(), "{}", stderr(&r));
+        assert_eq!(read_header(&back).unwrap().0.telescope_id, id, "{fil:?} → PSRFITS → SIGPROC");
+    }
+}
