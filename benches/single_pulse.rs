@@ -35,6 +35,7 @@ fn bench_search(c: &mut Criterion) {
                 width_samples: w,
                 snr: rng.gen_range(6.0..10.0),
                 n_members: 1,
+                rfi_flag: 0,
             }
         })
         .collect();

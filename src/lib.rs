@@ -3,7 +3,7 @@
 //! Synthetic FAST-style radio observations, pulsar searches and HDF5 candidates.
 //!
 //! Data flow (see `DESIGN.md` in the shared folder):
-//! `sim` → observation file (`io::sigproc`, `io::psrfits`) → `dedisp` (DM trials) →
+//! `sim` → observation file (`io::sigproc`, `io::psrfits`) → `rfi` (excision) → `dedisp` (DM trials) →
 //! `search` (FFT periodicity, single pulse, sifting) → `fold` → `io::candidates` (HDF5).
 //!
 //! Units everywhere: frequencies in MHz, times in seconds, DM in pc cm⁻³,
@@ -40,6 +40,7 @@ pub mod fold;
 pub mod io;
 pub mod pipeline;
 pub mod plot;
+pub mod rfi;
 pub mod search;
 pub mod sim;
 

@@ -1,4 +1,5 @@
-//! The main job: read → (normalise channels) → dedisperse → search → sift → candidates.
+//! The main job: read → RFI excision ([`crate::rfi`]: normalise channels, mask, clip) →
+//! dedisperse → search (birdies zapped) → sift → candidates.
 //!
 //! [`run_search`] takes any [`Observation`] (SIGPROC, PSRFITS, the simulator's stream) and a
 //! [`SearchConfig`], builds the DM plan, dedisperses the trials in chunks whose output fits in
@@ -15,9 +16,8 @@ use crate::dedisp::{DedispError, Dedisperser};
 use crate::io::{Header, IoError, Observation};
 use crate::search::periodic::{search_series, PeriodicConfig};
 use crate::search::sift::{sift, SiftConfig};
-use crate::search::single_pulse::{
-    cluster, search_dm_series, ChannelNormConfig, NormalisedObservation, SinglePulseConfig,
-};
+use crate::rfi::{CleanedObservation, RfiConfig, RfiError, RfiReport};
+use crate::search::single_pulse::{cluster, flag_zero_dm, search_dm_series, SinglePulseConfig};
 use crate::search::{Candidate, SinglePulse};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -29,6 +29,8 @@ pub enum PipelineError {
     Io(#[from] IoError),
     #[error(transparent)]
     Dedisp(#[from] DedispError),
+    #[error(transparent)]
+    Rfi(#[from] RfiError),
     #[error("{0}")]
     Invalid(String),
 }
@@ -61,8 +63,11 @@ pub struct SearchConfig {
     /// Single-pulse search parameters.
     pub single_pulse_cfg: SinglePulseConfig,
     /// Subtract each channel's mean and divide by its standard deviation before dedispersion,
-    /// zeroing channels of zero variance (bandpass flattening; recommended for real data).
+    /// zeroing channels of zero variance (bandpass flattening; recommended for real data), and
+    /// run the RFI excision of `rfi`. Off: the raw data are dedispersed, nothing is excised.
     pub normalise_channels: bool,
+    /// RFI excision: clipping, channel mask, birdies ([`crate::rfi`]).
+    pub rfi: RfiConfig,
     /// Memory allowed for dedispersed series held at once, MiB.
     pub max_memory_mb: usize,
     /// Output samples per block read by the dedisperser.
@@ -84,6 +89,7 @@ impl Default for SearchConfig {
             sift: SiftConfig::default(),
             single_pulse_cfg: SinglePulseConfig::default(),
             normalise_channels: true,
+            rfi: RfiConfig::default(),
             max_memory_mb: 1024,
             block_size: 8192,
         }
@@ -105,8 +111,10 @@ pub struct SearchOutput {
     pub single_pulses: Vec<SinglePulse>,
     /// Name of the dedispersion algorithm used.
     pub dedisperser: String,
-    /// Channels zeroed by the normalisation (file order), empty when not normalised.
+    /// Channels masked by the excision (file order), empty when not normalised.
     pub zapped_channels: Vec<usize>,
+    /// What the excision did (`None` when channels were not normalised).
+    pub rfi: Option<RfiReport>,
     /// Effective independent trials `W` of the periodic search, used in every candidate's sigma
     /// ([`crate::search::trials::search_trials`]).
     pub periodic_trials: f64,
@@ -249,6 +257,82 @@ fn chunk_trials(header: &Header, dms: &[f64], downsamp: usize, max_trials: usize
     groups
 }
 
+/// Automatic zero-DM birdies ([`crate::rfi::birdies::find_zero_dm_birdies`]) of the excised
+/// observation `obs`.
+///
+/// Dedisperses DM 0 and probe DMs spaced by factors of 1.5 from 0.5 pc cm⁻³ up to the plan's
+/// highest DM (only those whose band sweep is at most a tenth of the data, so all series keep
+/// nearly the full length), at full time resolution, with the direct dedisperser. Every series is
+/// whitened as the search whitens; for each Fourier bin the probe maximum is taken over the probes
+/// whose sweep smears a zero-DM signal of that frequency (`f·τ ≥ 0.5`), and over all probes. Memory: the series are
+/// limited to `max_memory_mb` (fewer probes when they do not fit; none: a warning, no birdies).
+fn zero_dm_birdies(
+    obs: &mut dyn Observation,
+    header: &Header,
+    plan: &DmPlan,
+    cfg: &SearchConfig,
+) -> Result<Vec<crate::rfi::birdies::Birdie>, PipelineError> {
+    use crate::search::spectrum::{real_spectrum_destructive, whiten_spectrum_with};
+    let span = header.fbottom_mhz().powi(-2) - header.ftop_mhz().powi(-2);
+    let sweep = |dm: f64| crate::consts::K_DM * dm * span.max(0.0);
+    let dm_top = plan.dms().into_iter().fold(0.0f64, f64::max);
+    let mut dms = vec![0.0f64];
+    let mut dm = 0.5;
+    while dm <= dm_top && sweep(dm) <= 0.1 * header.duration_s() {
+        dms.push(dm);
+        dm *= 1.5;
+    }
+    let n = header.nsamples as usize;
+    let fit = ((cfg.max_memory_mb.max(1) << 20) / (4 * n.max(1))).max(1);
+    if fit < 2 || dms.len() < 2 {
+        tracing::warn!("automatic birdie search skipped: no probe DM fits the data or the memory budget");
+        return Ok(Vec::new());
+    }
+    if dms.len() > fit {
+        // Keep DM 0 and the highest probes (the smallest probe DMs only test the highest frequencies).
+        let keep = fit - 1;
+        let drop = dms.len() - 1 - keep;
+        dms.drain(1..1 + drop);
+    }
+    let ded = DirectDedisperser { block_size: cfg.block_size.max(1) };
+    let series = ded.dedisperse(obs, &dms, 1)?;
+    let nout = series.data.ncols();
+    if nout < 64 {
+        return Ok(Vec::new());
+    }
+    let tobs = nout as f64 * series.tsamp_s;
+    let power = |d: usize| -> Vec<f32> {
+        let row = series.data.row(d);
+        let mean = row.iter().map(|&v| v as f64).sum::<f64>() / nout as f64;
+        let mut x: Vec<f32> = row.iter().map(|&v| (v as f64 - mean) as f32).collect();
+        let mut spec = real_spectrum_destructive(&mut x);
+        whiten_spectrum_with(&mut spec, &cfg.periodic_cfg.whiten);
+        spec.iter().map(|c| c.norm_sqr()).collect()
+    };
+    let p0 = power(0);
+    let mut pmax = vec![f32::NEG_INFINITY; p0.len()];
+    let mut pall = vec![0.0f32; p0.len()];
+    for (d, &dm) in series.dms.iter().enumerate().skip(1) {
+        let p = power(d);
+        for (a, &v) in pall.iter_mut().zip(&p) {
+            *a = a.max(v);
+        }
+        let tau = sweep(dm);
+        // Bins with f·τ ≥ 0.5: k ≥ 0.5·tobs/τ.
+        let k0 = if tau > 0.0 { (0.5 * tobs / tau).ceil() as usize } else { usize::MAX };
+        for k in k0.min(p.len())..p.len().min(pmax.len()) {
+            pmax[k] = pmax[k].max(p[k]);
+        }
+    }
+    // No smearing probe for a bin: the test cannot be made there, nothing is zapped.
+    pmax.iter_mut().filter(|v| **v == f32::NEG_INFINITY).for_each(|v| *v = f32::INFINITY);
+    let found = crate::rfi::birdies::find_zero_dm_birdies(&p0, &pmax, &pall, tobs, &cfg.rfi.auto);
+    if !found.is_empty() {
+        tracing::info!("{} zero-DM birdies found and zapped", found.len());
+    }
+    Ok(found)
+}
+
 /// Runs the whole search on `obs`.
 ///
 /// `progress(done, total)` is called with DM trials processed so far.
@@ -303,13 +387,14 @@ pub fn run_search(
         plan.reason = format!("{}; auto per step: {}", plan.reason, reasons.join("; "));
     }
 
-    let (mut obs, zapped_channels): (Box<dyn Observation>, Vec<usize>) = if cfg.normalise_channels {
-        let n = NormalisedObservation::new(obs, &ChannelNormConfig::default())?;
-        let z = n.zapped().iter().enumerate().filter(|(_, &z)| z).map(|(i, _)| i).collect();
-        (Box::new(n), z)
+    let (mut obs, mut rfi): (Box<dyn Observation>, Option<RfiReport>) = if cfg.normalise_channels {
+        let n = CleanedObservation::new(obs, &cfg.rfi)?;
+        let r = n.report().clone();
+        (Box::new(n), Some(r))
     } else {
-        (obs, Vec::new())
+        (obs, None)
     };
+    let zapped_channels = rfi.as_ref().map(|r| r.masked_channels.clone()).unwrap_or_default();
 
     let dm_trials = plan.dms();
     let total = dm_trials.len() as u64;
@@ -322,6 +407,16 @@ pub fn run_search(
         pcfg.fmax_hz,
     );
     pcfg.total_trials = periodic_trials;
+    if cfg.normalise_channels && cfg.periodic {
+        let mut zap = cfg.rfi.zaplist.clone();
+        if cfg.rfi.auto_birdies {
+            zap.extend(zero_dm_birdies(obs.as_mut(), &header, &plan, cfg)?);
+        }
+        pcfg.zap.extend(zap.iter().copied());
+        if let Some(r) = rfi.as_mut() {
+            r.birdies = zap;
+        }
+    }
 
     let mut raw_cands: Vec<Candidate> = Vec::new();
     let mut raw_pulses: Vec<SinglePulse> = Vec::new();
@@ -400,7 +495,9 @@ pub fn run_search(
             grid.dedup();
             ccfg.dm_trials = grid;
         }
-        cluster(raw_pulses, &ccfg)
+        let mut sp = cluster(raw_pulses, &ccfg);
+        flag_zero_dm(&mut sp, &header);
+        sp
     } else {
         Vec::new()
     };
@@ -412,6 +509,7 @@ pub fn run_search(
         candidates,
         single_pulses,
         zapped_channels,
+        rfi,
         periodic_trials,
     })
 }

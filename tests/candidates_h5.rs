@@ -50,7 +50,9 @@ fn sample_file() -> CandidateFile {
             width_samples: 2,
             snr: 15.8,
             n_members: 40,
+            rfi_flag: 0,
         }],
+        rfi: None,
     }
 }
 

@@ -320,6 +320,7 @@ fn ev(time_s: f64, dm: f64, width: u32, snr: f32) -> SinglePulse {
         width_samples: width,
         snr,
         n_members: 1,
+        rfi_flag: 0,
     }
 }
 

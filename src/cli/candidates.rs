@@ -58,11 +58,11 @@ pub fn print_tables(
                 c.harmonic_den
             );
         }
-        println!("table,id,time_s,sample,dm,width_s,width_samples,snr,n_members");
+        println!("table,id,time_s,sample,dm,width_s,width_samples,snr,n_members,rfi_flag");
         for (i, p) in pulses.iter().take(limit(pulses.len())).enumerate() {
             println!(
-                "single_pulse,{i},{:.6},{},{:.3},{:.6},{},{:.2},{}",
-                p.time_s, p.sample, p.dm, p.width_s, p.width_samples, p.snr, p.n_members
+                "single_pulse,{i},{:.6},{},{:.3},{:.6},{},{:.2},{},{}",
+                p.time_s, p.sample, p.dm, p.width_s, p.width_samples, p.snr, p.n_members, p.rfi_flag
             );
         }
         return;
@@ -103,12 +103,12 @@ pub fn print_tables(
     println!("Single-pulse events: {}", pulses.len());
     if !pulses.is_empty() {
         println!(
-            "{:>4} {:>11} {:>10} {:>9} {:>10} {:>6} {:>8} {:>8}",
-            "id", "time_s", "sample", "dm", "width_ms", "width", "snr", "members"
+            "{:>4} {:>11} {:>10} {:>9} {:>10} {:>6} {:>8} {:>8} {:>4}",
+            "id", "time_s", "sample", "dm", "width_ms", "width", "snr", "members", "rfi"
         );
         for (i, p) in pulses.iter().take(limit(pulses.len())).enumerate() {
             println!(
-                "{:>4} {:>11.5} {:>10} {:>9.3} {:>10.4} {:>6} {:>8.2} {:>8}",
+                "{:>4} {:>11.5} {:>10} {:>9.3} {:>10.4} {:>6} {:>8.2} {:>8} {:>4}",
                 i,
                 p.time_s,
                 p.sample,
@@ -116,7 +116,8 @@ pub fn print_tables(
                 p.width_s * 1e3,
                 p.width_samples,
                 p.snr,
-                p.n_members
+                p.n_members,
+                if p.rfi_flag != 0 { "yes" } else { "-" }
             );
         }
     }

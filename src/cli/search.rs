@@ -81,9 +81,27 @@ pub struct SearchArgs {
     /// Drop periodic candidates whose best DM is 0 (terrestrial interference).
     #[arg(long)]
     pub no_dm0: bool,
-    /// Do not normalise channels (mean/std) before dedispersion.
+    /// Do not normalise channels (mean/std) before dedispersion; this also turns off every RFI
+    /// excision step.
     #[arg(long)]
     pub no_normalise: bool,
+    /// Do not clip spectra whose zero-DM total power is an outlier (on by default).
+    #[arg(long)]
+    pub no_clip: bool,
+    /// Clipping threshold: robust σ of the zero-DM total power (PRESTO prepsubband's default 6).
+    #[arg(long, default_value_t = 6.0)]
+    pub clip_sigma: f64,
+    /// Do not mask channels by spectral kurtosis and IQRM (zero-variance channels are still
+    /// masked).
+    #[arg(long)]
+    pub no_rfi_mask: bool,
+    /// Zap list: one birdie per line, `frequency_hz width_hz [nharm]` (`#` comments), zapped
+    /// from every power spectrum before harmonic summing.
+    #[arg(long)]
+    pub zaplist: Option<PathBuf>,
+    /// Do not look for and zap strong zero-DM periodicities.
+    #[arg(long)]
+    pub no_auto_zap: bool,
     /// Memory for dedispersed series held at once, MiB.
     #[arg(long, default_value_t = 1024)]
     pub max_memory_mb: usize,
@@ -180,6 +198,14 @@ impl SearchArgs {
             let plan = tianyan::dedisp::plan::DmPlan::from_file(path)?;
             cfg.dm_list = Some(plan.dms());
         }
+        cfg.rfi.clip = !self.no_clip;
+        cfg.rfi.clip_sigma = self.clip_sigma;
+        cfg.rfi.mask = !self.no_rfi_mask;
+        cfg.rfi.auto_birdies = !self.no_auto_zap;
+        if let Some(z) = &self.zaplist {
+            cfg.rfi.zaplist = tianyan::rfi::birdies::parse_zaplist(z)?;
+        }
+        cfg.rfi.validate()?;
         cfg.plan.tolerance = self.tolerance;
         if self.downsamp == 0 {
             anyhow::bail!("--downsamp must be at least 1");
@@ -259,6 +285,7 @@ pub fn search_and_write(args: &SearchArgs) -> anyhow::Result<tianyan::pipeline::
         dm_trials: out.dm_trials.clone(),
         candidates: out.candidates.clone(),
         single_pulses: out.single_pulses.clone(),
+        rfi: out.rfi.clone(),
     };
     let staged = write_candidate_file_staged(&args.output, &cf)?;
     let mut set = OutputSet::new();
@@ -288,8 +315,22 @@ pub fn search_and_write(args: &SearchArgs) -> anyhow::Result<tianyan::pipeline::
         out.single_pulses.len(),
         args.output.display()
     );
-    if !out.zapped_channels.is_empty() {
-        eprintln!("{} channels of zero variance were zeroed", out.zapped_channels.len());
+    if let Some(r) = &out.rfi {
+        let flat = r.channel_flags.iter().filter(|&&f| f & tianyan::rfi::FLAG_ZERO_VARIANCE != 0).count();
+        if flat > 0 {
+            eprintln!("{flat} channels of zero variance were zeroed");
+        }
+        let flagged = out.single_pulses.iter().filter(|p| p.rfi_flag != 0).count();
+        eprintln!(
+            "RFI excision: {} of {} channels masked, {:.3} % of the data masked, {} spectra clipped ({:.4} %), {} birdies zapped, {} single pulses flagged as DM-0 RFI",
+            r.masked_channels.len(),
+            out.header.nchans,
+            100.0 * r.masked_fraction,
+            r.clipped_spectra,
+            100.0 * r.clipped_fraction,
+            r.birdies.len(),
+            flagged
+        );
     }
     if !folds.is_empty() {
         eprintln!("folded {} candidates (plots in {}):", folds.len(), args.plot_dir().display());

@@ -9,7 +9,15 @@
 //!   nested keys joined with `.`), plus `config_json` (the whole configuration) and the dataset
 //!   `dm_trials` (`f64`, pc cm⁻³: the DM grid the dedisperser really searched);
 //! * `/candidates`: compound rows of [`Candidate`], sorted by `sigma` descending;
-//! * `/single_pulses`: compound rows of [`SinglePulse`], sorted by `snr` descending.
+//! * `/single_pulses`: compound rows of [`SinglePulse`], unflagged rows first (`rfi_flag` 0),
+//!   each group sorted by `snr` descending;
+//! * `/rfi` (when the excision ran, [`crate::rfi::RfiReport`]): attributes `clipped_spectra`,
+//!   `clipped_fraction`, `clip_sigma` (0: clipping off), `dropped_spectra`, `masked_fraction`,
+//!   `stat_block_samples`; datasets `masked_channels` (u64, file order), `channel_flags` (u8 per
+//!   channel: 1 zero variance, 2 spectral kurtosis, 4 IQRM), `cell_mask` (u8
+//!   `[nblocks][nchans]`, 1 = block of a kept channel masked), `block_median`, `block_std`
+//!   (f32, zero-DM total power per statistics block), `block_clipped` (u32) and `birdies`
+//!   (compound rows of [`crate::rfi::birdies::Birdie`]).
 //!
 //! `h5py` reads the tables as structured arrays: `pandas.DataFrame(f["candidates"][()])`.
 //! The file is written under a temporary name and renamed when complete.
@@ -57,6 +65,8 @@ pub struct CandidateFile {
     pub candidates: Vec<Candidate>,
     /// Single-pulse events, sorted by S/N descending.
     pub single_pulses: Vec<SinglePulse>,
+    /// What the RFI excision did, written to `/rfi` when present.
+    pub rfi: Option<crate::rfi::RfiReport>,
 }
 
 fn h5err(path: &Path) -> impl Fn(hdf5::Error) -> CandidatesError + '_ {
@@ -216,7 +226,33 @@ fn write_to(tmp: &Path, path: &Path, cf: &CandidateFile) -> Result<(), Candidate
         .create("single_pulses")
         .and_then(|d| d.write(&cf.single_pulses))
         .map_err(h5err(path))?;
+    if let Some(r) = &cf.rfi {
+        write_rfi(&f, path, r)?;
+    }
     f.flush().map_err(h5err(path))?;
+    Ok(())
+}
+
+fn write_rfi(f: &hdf5::File, path: &Path, r: &crate::rfi::RfiReport) -> Result<(), CandidatesError> {
+    let g = f.create_group("rfi").map_err(h5err(path))?;
+    attr_num(&g, path, "clipped_spectra", r.clipped_spectra)?;
+    attr_num(&g, path, "clipped_fraction", r.clipped_fraction)?;
+    attr_num(&g, path, "clip_sigma", r.clip_sigma)?;
+    attr_num(&g, path, "dropped_spectra", r.dropped_spectra)?;
+    attr_num(&g, path, "masked_fraction", r.masked_fraction)?;
+    attr_num(&g, path, "stat_block_samples", r.stat_block_samples as u64)?;
+    let masked: Vec<u64> = r.masked_channels.iter().map(|&c| c as u64).collect();
+    g.new_dataset_builder().with_data(&masked).create("masked_channels").map_err(h5err(path))?;
+    g.new_dataset_builder().with_data(&r.channel_flags).create("channel_flags").map_err(h5err(path))?;
+    g.new_dataset_builder().with_data(&r.cell_mask).create("cell_mask").map_err(h5err(path))?;
+    g.new_dataset_builder().with_data(&r.block_median).create("block_median").map_err(h5err(path))?;
+    g.new_dataset_builder().with_data(&r.block_std).create("block_std").map_err(h5err(path))?;
+    g.new_dataset_builder().with_data(&r.block_clipped).create("block_clipped").map_err(h5err(path))?;
+    g.new_dataset::<crate::rfi::birdies::Birdie>()
+        .shape(r.birdies.len())
+        .create("birdies")
+        .and_then(|d| d.write(&r.birdies))
+        .map_err(h5err(path))?;
     Ok(())
 }
 

@@ -64,4 +64,8 @@ pub struct SinglePulse {
     pub snr: f32,
     /// Number of raw events merged into this one.
     pub n_members: u32,
+    /// 1 when the event looks terrestrial: its best DM is so low that the dispersive sweep across
+    /// the band is shorter than its width (indistinguishable from DM 0); 0 otherwise.
+    /// See `search::single_pulse::flag_zero_dm`.
+    pub rfi_flag: u8,
 }

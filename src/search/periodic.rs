@@ -4,10 +4,10 @@
 //! subtract the mean → real FFT of the full length (no padding, any `N`) → red-noise whitening
 //! ([`spectrum::whiten_spectrum_with`]) → interbinning → incoherent harmonic sums over stages
 //! 1, 2, 4, … `nharm_max` ([`harmonic`]) → per-stage power threshold from `sigma_threshold` →
-//! local maxima → one candidate per signal (the stage with the highest sigma wins; weaker peaks
-//! within 1 bin, or explainable as spectral leakage of a stronger peak, are dropped) → the
-//! odd-harmonic test (is the detection a harmonic of `f/2`, `f/3`, …?), which marks
-//! `Candidate::fund_harmonic` and adds the implied fundamental.
+//! birdie zapping ([`PeriodicConfig::zap`]) → local maxima → one candidate per signal (the stage
+//! with the highest sigma wins; weaker peaks within 1 bin, or explainable as spectral leakage of a
+//! stronger peak, are dropped) → the odd-harmonic test (is the detection a harmonic of `f/2`,
+//! `f/3`, …?), which marks `Candidate::fund_harmonic` and adds the implied fundamental.
 //!
 //! Trials: every sigma is corrected for the effective number of independent trials `W` of the
 //! whole search ([`super::trials`], calibrated on noise): the caller that searches many DM trials
@@ -50,6 +50,9 @@ pub struct PeriodicConfig {
     pub whiten: WhitenConfig,
     /// At most this many candidates per series (the most significant). Default 1000.
     pub max_candidates: usize,
+    /// Birdies zapped from the half-bin powers before the harmonic sums
+    /// ([`crate::rfi::birdies::zap_halfbins`]); empty by default.
+    pub zap: Vec<crate::rfi::birdies::Birdie>,
 }
 
 impl Default for PeriodicConfig {
@@ -63,6 +66,7 @@ impl Default for PeriodicConfig {
             halfbin: HalfBin::Kernel,
             whiten: WhitenConfig::default(),
             max_candidates: 1000,
+            zap: Vec::new(),
         }
     }
 }
@@ -161,6 +165,9 @@ fn search_whitened(
     halfbin[1] = 0.0;
 
     let tobs = nsamples as f64 * tsamp_s;
+    if !cfg.zap.is_empty() {
+        crate::rfi::birdies::zap_halfbins(&mut halfbin, tobs, &cfg.zap);
+    }
     let Some((lo, hi)) = searched_bins(nsamples, tsamp_s, cfg.fmin_hz, cfg.fmax_hz) else {
         return Vec::new();
     };

@@ -28,13 +28,14 @@
 //!
 //! Raw filterbank data should be normalised per channel before dedispersion (channels with zero
 //! variance zapped), so that a band-edge channel of zeros or a hot channel does not dominate the
-//! sum: see [`NormalisedObservation`].
+//! sum: see [`crate::rfi`] ([`NormalisedObservation`], [`crate::rfi::CleanedObservation`]).
 
 use crate::dedisp::DedispersedSeries;
 pub use crate::io::is_dropped_spectrum;
-use crate::io::{Header, IoError, Observation};
+/// The channel normalisation lives in the excision stage ([`crate::rfi`]); re-exported here.
+pub use crate::rfi::normalise::{channel_stats, zap_mask, ChannelNormConfig, ChannelStats, NormalisedObservation};
+use crate::io::Header;
 use crate::search::candidate::SinglePulse;
-use ndarray::Array2;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -397,8 +398,29 @@ pub fn search_dm_series(
             width_samples: (h.width * downsamp).min(u32::MAX as usize) as u32,
             snr: h.snr,
             n_members: 1,
+            rfi_flag: 0,
         })
         .collect()
+}
+
+/// Marks terrestrial-looking events and moves them below the astrophysical ones.
+///
+/// An event gets `rfi_flag = 1` when its best DM is not positive or when the dispersive sweep
+/// across the band at that DM, `τ = k_DM · DM · (f_bottom⁻² − f_top⁻²)`, is shorter than its
+/// boxcar width: such an event cannot be told from a DM-0 (broadband, undispersed) impulse.
+/// The rows are then ordered unflagged first, each group by S/N descending (stable otherwise),
+/// so the top of the table holds only candidates with a measurable dispersion.
+pub fn flag_zero_dm(events: &mut Vec<SinglePulse>, header: &Header) {
+    if header.nchans == 0 {
+        return;
+    }
+    let (fb, ft) = (header.fbottom_mhz(), header.ftop_mhz());
+    let span = if fb > 0.0 && ft > 0.0 { fb.powi(-2) - ft.powi(-2) } else { 0.0 };
+    for e in events.iter_mut() {
+        let sweep = crate::consts::K_DM * e.dm * span;
+        e.rfi_flag = (e.dm <= 0.0 || sweep < e.width_s) as u8;
+    }
+    events.sort_by(|a, b| a.rfi_flag.cmp(&b.rfi_flag).then(b.snr.total_cmp(&a.snr)));
 }
 
 fn uf_find(parent: &mut [usize], mut i: usize) -> usize {
@@ -536,181 +558,6 @@ pub fn search_dedispersed(series: &DedispersedSeries, cfg: &SinglePulseConfig) -
     cluster(events, &ccfg)
 }
 
-/// Configuration of per-channel normalisation before dedispersion ([`NormalisedObservation`]).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct ChannelNormConfig {
-    /// Samples per block when reading the observation for statistics (default 4096).
-    pub block_samples: usize,
-    /// Zap channels whose excess kurtosis exceeds this (impulsive RFI); `None` (default) keeps them.
-    pub max_excess_kurtosis: Option<f64>,
-}
-
-impl Default for ChannelNormConfig {
-    fn default() -> Self {
-        ChannelNormConfig { block_samples: 4096, max_excess_kurtosis: None }
-    }
-}
-
-/// Per-channel statistics of a whole observation, each of length `nchans` (file order).
-#[derive(Debug, Clone, PartialEq)]
-pub struct ChannelStats {
-    /// Mean of each channel (file units).
-    pub mean: Vec<f64>,
-    /// Standard deviation of each channel (file units, population form).
-    pub std: Vec<f64>,
-    /// Excess kurtosis `m4/m2² − 3` of each channel (0 for Gaussian noise; NaN when std is 0).
-    pub excess_kurtosis: Vec<f64>,
-    /// Spectra that were all zeros (missing data, see [`is_dropped_spectrum`]), left out of the statistics.
-    pub n_dropped: u64,
-}
-
-/// Computes [`ChannelStats`] of `obs` in two passes of blocks of `block_samples` samples
-/// (mean first, then central moments, for accuracy); memory is one block.
-///
-/// # Errors
-/// The observation's read errors.
-pub fn channel_stats(obs: &mut dyn Observation, block_samples: usize) -> Result<ChannelStats, IoError> {
-    let nchans = obs.header().nchans;
-    let nsamp = obs.header().nsamples;
-    let bs = block_samples.max(1) as u64;
-    let mut sum = vec![0.0f64; nchans];
-    let mut start = 0u64;
-    let mut n_dropped = 0u64;
-    while start < nsamp {
-        let len = bs.min(nsamp - start) as usize;
-        let blk = obs.read_block(start, len)?;
-        for row in blk.rows() {
-            if is_dropped_spectrum(row.iter()) {
-                n_dropped += 1;
-                continue;
-            }
-            for (s, &v) in sum.iter_mut().zip(row.iter()) {
-                *s += v as f64;
-            }
-        }
-        start += len as u64;
-    }
-    let count = (nsamp - n_dropped).max(1) as f64;
-    let mean: Vec<f64> = sum.iter().map(|s| s / count).collect();
-    let mut m2 = vec![0.0f64; nchans];
-    let mut m4 = vec![0.0f64; nchans];
-    start = 0;
-    while start < nsamp {
-        let len = bs.min(nsamp - start) as usize;
-        let blk = obs.read_block(start, len)?;
-        for row in blk.rows() {
-            if is_dropped_spectrum(row.iter()) {
-                continue;
-            }
-            for c in 0..nchans.min(row.len()) {
-                let d = row[c] as f64 - mean[c];
-                let d2 = d * d;
-                m2[c] += d2;
-                m4[c] += d2 * d2;
-            }
-        }
-        start += len as u64;
-    }
-    let std: Vec<f64> = m2.iter().map(|v| (v / count).sqrt()).collect();
-    let excess_kurtosis = m2
-        .iter()
-        .zip(&m4)
-        .map(|(&a, &b)| {
-            let v = a / count;
-            if v > 0.0 {
-                (b / count) / (v * v) - 3.0
-            } else {
-                f64::NAN
-            }
-        })
-        .collect();
-    Ok(ChannelStats { mean, std, excess_kurtosis, n_dropped })
-}
-
-/// Whether each channel should be zapped: zero (or non-finite) variance — e.g. the all-zero band
-/// edge of the FRB 121102 file, channels 53–63 — or, when `max_excess_kurtosis` is set, excess
-/// kurtosis above it. A channel is zero-variance when `std <= 1e-6 · (|mean| + 1e-30)` or 0.
-pub fn zap_mask(stats: &ChannelStats, max_excess_kurtosis: Option<f64>) -> Vec<bool> {
-    stats
-        .std
-        .iter()
-        .zip(&stats.mean)
-        .zip(&stats.excess_kurtosis)
-        .map(|((&s, &m), &k)| {
-            let flat = !(s.is_finite() && m.is_finite()) || s <= 0.0 || s <= 1e-6 * (m.abs() + 1e-30);
-            // A NaN kurtosis (zero variance) counts as hot too; such channels are flat anyway.
-            let hot = matches!(max_excess_kurtosis, Some(t) if k.is_nan() || k > t);
-            flat || hot
-        })
-        .collect()
-}
-
-/// An [`Observation`] whose channels are normalised to zero mean and unit variance
-/// (whole-observation statistics), with zapped channels (see [`zap_mask`]) set to 0.
-/// Missing spectra (all channels exactly 0, [`is_dropped_spectrum`]) become all 0 after
-/// normalisation, i.e. the channel means: they add nothing to a dedispersed series instead of a
-/// deep negative step that the detrender would turn into false pulses.
-///
-/// Dedispersing this instead of the raw data weights every channel equally and keeps
-/// zero-variance channels from producing NaN or hiding the signal (the verification pipeline of
-/// `PROVENANCE.md` does the same). Reads pass through block by block; memory is one block.
-pub struct NormalisedObservation {
-    inner: Box<dyn Observation>,
-    mean: Vec<f32>,
-    scale: Vec<f32>,
-    zapped: Vec<bool>,
-}
-
-impl NormalisedObservation {
-    /// Measures `inner`'s channel statistics ([`channel_stats`], two passes over the data) and
-    /// wraps it.
-    ///
-    /// # Errors
-    /// The observation's read errors.
-    pub fn new(mut inner: Box<dyn Observation>, cfg: &ChannelNormConfig) -> Result<Self, IoError> {
-        let stats = channel_stats(inner.as_mut(), cfg.block_samples)?;
-        if stats.n_dropped > 0 {
-            tracing::warn!(
-                "{}: {} spectra are all zeros (dropped or padding) and are treated as missing data",
-                inner.source_description(),
-                stats.n_dropped
-            );
-        }
-        let zapped = zap_mask(&stats, cfg.max_excess_kurtosis);
-        let mean = stats.mean.iter().map(|&m| if m.is_finite() { m as f32 } else { 0.0 }).collect();
-        let scale = stats.std.iter().zip(&zapped).map(|(&s, &z)| if z { 0.0 } else { (1.0 / s) as f32 }).collect();
-        Ok(NormalisedObservation { inner, mean, scale, zapped })
-    }
-
-    /// Which channels (file order) are zapped.
-    pub fn zapped(&self) -> &[bool] {
-        &self.zapped
-    }
-}
-
-impl Observation for NormalisedObservation {
-    fn header(&self) -> &Header {
-        self.inner.header()
-    }
-    fn read_block(&mut self, start_sample: u64, nsamples: usize) -> Result<Array2<f32>, IoError> {
-        let mut blk = self.inner.read_block(start_sample, nsamples)?;
-        for mut row in blk.rows_mut() {
-            if is_dropped_spectrum(row.iter()) {
-                continue;
-            }
-            for (c, v) in row.iter_mut().enumerate() {
-                let z = if c < self.scale.len() && !self.zapped[c] { (*v - self.mean[c]) * self.scale[c] } else { 0.0 };
-                *v = if z.is_finite() { z } else { 0.0 };
-            }
-        }
-        Ok(blk)
-    }
-    fn source_description(&self) -> String {
-        format!("{} (channel-normalised)", self.inner.source_description())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -752,6 +599,7 @@ mod tests {
             width_samples: 10,
             snr,
             n_members: 1,
+            rfi_flag: 0,
         };
         let cfg = ClusterConfig { dm_trials: vec![0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0], ..Default::default() };
         let out = cluster(vec![ev(1.0, 1.0, 7.0), ev(1.005, 2.0, 9.0), ev(1.5, 2.0, 8.0), ev(1.0, 6.0, 6.5)], &cfg);
