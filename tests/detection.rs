@@ -122,3 +122,70 @@ fn every_dedisperser_finds_the_pulsar_like_direct() {
         assert!((s - sigmas[0]).abs() <= 0.25 * sigmas[0], "algorithm {i}: sigma {s} vs direct {}", sigmas[0]);
     }
 }
+
+/// Issue 10: a slow pulsar with a narrow pulse (P 1.107 s, width 6 ms: duty 0.5 %) has all its
+/// harmonics, so 16 harmonics of 2f or 4f reach further up the spectrum than 16 of f and its
+/// harmonics out-score the fundamental (before the odd-harmonic test this file's top row was
+/// P/4, σ 8.18, with the fundamental at σ 7.94 marked "0(4/1)"). Sifting must still put the
+/// fundamental first (within 1 Fourier bin), with the higher-sigma harmonics attached to it.
+#[test]
+fn slow_narrow_pulsar_top_candidate_is_the_fundamental() {
+    let p = 1.107;
+    let obs = sim(256, 393.216e-6, 20.0, 7, &["period=1.107,dm=50,snr=20,width=0.006"]);
+    let tobs = obs.header().duration_s();
+    let out = search(obs, 100.0, true);
+    for c in out.candidates.iter().take(8) {
+        eprintln!(
+            "P {:.6} s dm {:.1} sigma {:.2} nharm {} fund_harmonic {} harm_of {}({}/{})",
+            c.period_s, c.dm, c.sigma, c.nharm, c.fund_harmonic, c.harmonic_of, c.harmonic_num, c.harmonic_den
+        );
+    }
+    let top = out.candidates.first().expect("no candidates");
+    assert!(bins_off(top, 1.0 / p, tobs).abs() <= 1.0, "top row P {} s, not the fundamental {p} s", top.period_s);
+    assert_eq!(top.harmonic_of, -1);
+    // the case is one where sigma order alone would pick a harmonic: a row attached to the top
+    // one, at an integer multiple of its frequency, has the higher sigma
+    assert!(
+        out.candidates.iter().any(|c| c.harmonic_of == 0 && c.harmonic_den == 1 && c.sigma > top.sigma),
+        "no harmonic out-scores the fundamental: the test no longer exercises the odd-harmonic rule"
+    );
+}
+
+/// Issue 10: two pulsars at different DMs (89.3 ms at DM 58, 1.73 s at DM 131). The 267.9 ms
+/// sub-harmonic (1/3) of the first is within tolerance of 13/2 of the second's frequency, but a
+/// harmonic is the same star and peaks at the same DM: every harmonic row must be attached to the
+/// pulsar whose DM span it shares, and neither pulsar is a harmonic of the other.
+#[test]
+fn harmonics_of_two_pulsars_at_different_dms_stay_with_their_own_pulsar() {
+    let pulsars = [(0.0893, 58.0), (1.73, 131.0)];
+    let obs = sim(256, 393.216e-6, 30.0, 3, &["period=0.0893,dm=58,snr=20,width=0.004", "period=1.73,dm=131,snr=20,width=0.03"]);
+    let tobs = obs.header().duration_s();
+    let out = search(obs, 200.0, true);
+    let mut heads = Vec::new();
+    for (p, dm) in pulsars {
+        let (i, c) = out
+            .candidates
+            .iter()
+            .enumerate()
+            .find(|(_, c)| bins_off(c, 1.0 / p, tobs).abs() <= 1.0)
+            .unwrap_or_else(|| panic!("pulsar P={p} not found among {} candidates", out.candidates.len()));
+        eprintln!("P={p}: row {i} dm {:.1} sigma {:.2} harmonic_of {}", c.dm, c.sigma, c.harmonic_of);
+        assert_eq!(c.harmonic_of, -1, "pulsar P={p} (DM {dm}) marked a harmonic");
+        heads.push((i, dm));
+    }
+    let mut attached = [0usize; 2];
+    for c in out.candidates.iter().filter(|c| c.harmonic_of >= 0) {
+        // the pulsar this row belongs to: the one whose harmonic p/q (q ≤ 16) it sits on, nearest DM
+        let own = if (c.dm - 58.0).abs() < (c.dm - 131.0).abs() { 0 } else { 1 };
+        if c.harmonic_of as usize == heads[0].0 || c.harmonic_of as usize == heads[1].0 {
+            let k = if c.harmonic_of as usize == heads[0].0 { 0 } else { 1 };
+            assert_eq!(
+                k, own,
+                "row P {:.6} s at DM {:.1} attached to the pulsar at DM {} ({}/{})",
+                c.period_s, c.dm, heads[k].1, c.harmonic_num, c.harmonic_den
+            );
+            attached[k] += 1;
+        }
+    }
+    assert!(attached[0] > 0 && attached[1] > 0, "each pulsar has harmonics attached: {attached:?}");
+}
