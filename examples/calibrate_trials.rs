@@ -37,8 +37,12 @@ fn series(m: usize, log2n: u32) {
     let (lo, hi) = searched_bins(n, dt, 0.1, 1e4).unwrap();
     let nbins = hi.floor() - lo.ceil() + 1.0;
     let w = series_trials(lo, hi, n as f64 * dt, &stages, DmSpan::SINGLE);
-    let cfg =
-        PeriodicConfig { nharm_max: nharm, sigma_threshold: -1.5, max_candidates: 100_000, ..PeriodicConfig::default() };
+    let cfg = PeriodicConfig {
+        nharm_max: nharm,
+        sigma_threshold: -1.5,
+        max_candidates: 100_000,
+        ..PeriodicConfig::default()
+    };
     let all: Vec<(u32, f64, f32)> = (0..m)
         .into_par_iter()
         .flat_map_iter(|i| {
@@ -55,8 +59,10 @@ fn series(m: usize, log2n: u32) {
         let p = p_at(s, w);
         let lp = p.ln();
         let denom = p * m as f64 * nbins;
-        let per: Vec<f64> =
-            stages.iter().map(|&h| all.iter().filter(|(hh, l, _)| *hh == h && *l < lp).count() as f64 / denom).collect();
+        let per: Vec<f64> = stages
+            .iter()
+            .map(|&h| all.iter().filter(|(hh, l, _)| *hh == h && *l < lp).count() as f64 / denom)
+            .collect();
         let total = all.iter().filter(|(_, l, _)| *l < lp).count();
         println!(
             "{s:.1}σ  u={:.3}  {p:.3e}  {total:6}  {}  {:.3}",
@@ -120,7 +126,10 @@ fn obs(m: usize, duration_s: f64) {
         let count = logps.iter().filter(|&&l| l < p.ln()).count();
         let w_true = count as f64 / (p * m as f64);
         implied.push(w_true);
-        println!("{s:.0}σ: p {p:.3e}, {count} candidates, implied W {w_true:.4e} (±{:.0} %)", 100.0 / (count as f64).sqrt());
+        println!(
+            "{s:.0}σ: p {p:.3e}, {count} candidates, implied W {w_true:.4e} (±{:.0} %)",
+            100.0 / (count as f64).sqrt()
+        );
     }
     let target = implied[0];
     let f = |g: f64| search_trials_with(&header, &plan, &stages, 0.5, 500.0, g);

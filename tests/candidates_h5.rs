@@ -36,7 +36,11 @@ fn sample_file() -> CandidateFile {
         fund_harmonic: 1,
     };
     CandidateFile {
-        run: RunInfo { command: "tianyan search x.fil -o c.h5".into(), input_file: "x.fil".into(), ..RunInfo::default() },
+        run: RunInfo {
+            command: "tianyan search x.fil -o c.h5".into(),
+            input_file: "x.fil".into(),
+            ..RunInfo::default()
+        },
         header,
         search_config: serde_json::json!({"dm_min": 0.0, "dm_max": 200.0, "nharm": 16, "sigma": 6.0,
             "dedisp": "direct", "no_dm0": true, "periodic": {"fmax_hz": 1000.0}}),
@@ -100,11 +104,8 @@ fn reading_a_non_candidate_file_is_a_clear_error() {
 #[test]
 fn h5py_reads_candidates_and_attributes() {
     let ci = std::env::var("CI").map(|v| v == "true").unwrap_or(false);
-    let have_h5py = common::command("python3")
-        .args(["-c", "import h5py, numpy"])
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
+    let have_h5py =
+        common::command("python3").args(["-c", "import h5py, numpy"]).status().map(|s| s.success()).unwrap_or(false);
     if !have_h5py {
         assert!(!ci, "CI=true but python3 with h5py is missing");
         eprintln!("SKIP: python3 with h5py not available");

@@ -158,7 +158,13 @@ fn slow_narrow_pulsar_top_candidate_is_the_fundamental() {
 #[test]
 fn harmonics_of_two_pulsars_at_different_dms_stay_with_their_own_pulsar() {
     let pulsars = [(0.0893, 58.0), (1.73, 131.0)];
-    let obs = sim(256, 393.216e-6, 30.0, 3, &["period=0.0893,dm=58,snr=20,width=0.004", "period=1.73,dm=131,snr=20,width=0.03"]);
+    let obs = sim(
+        256,
+        393.216e-6,
+        30.0,
+        3,
+        &["period=0.0893,dm=58,snr=20,width=0.004", "period=1.73,dm=131,snr=20,width=0.03"],
+    );
     let tobs = obs.header().duration_s();
     let out = search(obs, 200.0, true);
     let mut heads = Vec::new();

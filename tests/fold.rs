@@ -312,7 +312,10 @@ fn fold_top_candidates_writes_folds_group() {
     // Folding again adds a fold beside the two already stored, recording its candidate row.
     tianyan::fold::fold_top_candidates(&[fil], &h5, 1, &cfg, None).unwrap();
     let again = tianyan::fold::read_folds(&h5).unwrap();
-    assert_eq!(again.iter().map(|s| (s.id, s.candidate_row)).collect::<Vec<_>>(), vec![(0, Some(0)), (1, Some(1)), (2, Some(0))]);
+    assert_eq!(
+        again.iter().map(|s| (s.id, s.candidate_row)).collect::<Vec<_>>(),
+        vec![(0, Some(0)), (1, Some(1)), (2, Some(0))]
+    );
 }
 
 /// PROVENANCE.md H: GBT J1807-0847 dedispersed .tim folded at P0 ≈ 0.1637275 s gives S/N ≈ 239 in

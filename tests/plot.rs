@@ -123,7 +123,12 @@ fn cli_plot_writes_overview_and_fold_pages() {
         ..CandidateFile::default()
     };
     write_candidate_file(&h5, &cf).unwrap();
-    write_folds(&h5, &[StoredFold { id: 0, candidate_row: Some(0), result: r, png_path: None }], &FoldConfig::default()).unwrap();
+    write_folds(
+        &h5,
+        &[StoredFold { id: 0, candidate_row: Some(0), result: r, png_path: None }],
+        &FoldConfig::default(),
+    )
+    .unwrap();
     let out = dir.path().join("plots");
     let st = std::process::Command::new(env!("CARGO_BIN_EXE_tianyan"))
         .args(["plot", h5.to_str().unwrap(), "-o", out.to_str().unwrap()])

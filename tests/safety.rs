@@ -294,8 +294,19 @@ fn three_channel_two_bit_file_reads_back_its_own_count() {
     let dir = tempfile::tempdir().unwrap();
     let fil = dir.path().join("sub.fil");
     let r = common::tianyan(&[
-        "simulate", "-o", s(&fil), "--preset", "fast-l-band-lite", "--nchans", "3", "--nbits", "2", "--tsamp",
-        "0.001", "--duration", "0.127",
+        "simulate",
+        "-o",
+        s(&fil),
+        "--preset",
+        "fast-l-band-lite",
+        "--nchans",
+        "3",
+        "--nbits",
+        "2",
+        "--tsamp",
+        "0.001",
+        "--duration",
+        "0.127",
     ]);
     assert!(r.status.success(), "{}", stderr(&r));
     assert!(String::from_utf8_lossy(&r.stdout).contains("127 samples"), "{}", String::from_utf8_lossy(&r.stdout));
@@ -313,14 +324,7 @@ fn sub_byte_round_trip_for_every_spectrum_length() {
     for nbits in [1u32, 2, 4] {
         for nchans in 1..=9usize {
             for nsamples in [1usize, 2, 3, 5, 7, 8, 127] {
-                let h = Header {
-                    fch1_mhz: 1500.0,
-                    foff_mhz: -1.0,
-                    nchans,
-                    nbits,
-                    tsamp_s: 1e-3,
-                    ..Header::default()
-                };
+                let h = Header { fch1_mhz: 1500.0, foff_mhz: -1.0, nchans, nbits, tsamp_s: 1e-3, ..Header::default() };
                 let max = (1u32 << nbits) as usize;
                 let data = ndarray::Array2::from_shape_fn((nsamples, nchans), |(t, c)| ((t * 7 + c * 3) % max) as f32);
                 let p = dir.path().join(format!("b{nbits}_c{nchans}_n{nsamples}.fil"));

@@ -157,7 +157,12 @@ fn interbinning_recovers_half_bin_tone() {
     add_tone(&mut x, 100.5 / t, dt, 0.6);
     let c = search_series(&x, dt, 0.0, &PeriodicConfig::default());
     assert!((c[0].fft_bin - 100.5).abs() <= 0.25, "{:?}", c[0]);
-    let c_plain = search_series(&x, dt, 0.0, &PeriodicConfig { halfbin: tianyan::search::spectrum::HalfBin::Plain, ..Default::default() });
+    let c_plain = search_series(
+        &x,
+        dt,
+        0.0,
+        &PeriodicConfig { halfbin: tianyan::search::spectrum::HalfBin::Plain, ..Default::default() },
+    );
     assert!(c[0].power > 1.8 * c_plain[0].power, "{} vs {}", c[0].power, c_plain[0].power);
 }
 

@@ -317,7 +317,8 @@ pub fn run_injection(inj: &Injection, cfg: &GridConfig) -> Result<ResultLine, Ac
         row.dm_width_scale = row.duty_eff * period / (crate::consts::K_DM * (flo.powi(-2) - fhi.powi(-2))).max(1e-300);
         let powers = theory::expected_harmonic_powers(row.expected_snr, row.duty_eff, cfg.nharm.max(1));
         let stages = harmonic_stages(cfg.nharm);
-        let (p, h) = theory::ideal_detection_probability(&powers, &stages, cfg.sigma_threshold, row.ntrials, series_len);
+        let (p, h) =
+            theory::ideal_detection_probability(&powers, &stages, cfg.sigma_threshold, row.ntrials, series_len);
         row.ideal_probability = p;
         row.ideal_nharm = h;
         let m = find_match(&out.candidates, freq, inj.dm, row.tobs_s, row.dm_spacing, row.dm_width_scale, &tol);

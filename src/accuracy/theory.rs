@@ -147,7 +147,13 @@ pub fn ln_detection_probability(signal: f64, nharm: u32, threshold: f64) -> f64 
 /// (`ntrials`: the search's reference-level trials `W₀`, [`crate::search::trials`]; `nsamples`:
 /// samples in the searched time series, which sets the level exponent of the trials model).
 /// Returns `(probability, best stage)`.
-pub fn ideal_detection_probability(powers: &[f64], stages: &[u32], sigma: f64, ntrials: f64, nsamples: usize) -> (f64, u32) {
+pub fn ideal_detection_probability(
+    powers: &[f64],
+    stages: &[u32],
+    sigma: f64,
+    ntrials: f64,
+    nsamples: usize,
+) -> (f64, u32) {
     let mut best = (0.0, stages.first().copied().unwrap_or(1));
     for &hh in stages {
         let s: f64 = powers.iter().take(hh as usize).sum();

@@ -44,7 +44,8 @@ pub fn run(args: PlotArgs) -> anyhow::Result<()> {
         check_not_input(&inputs, p)?;
     }
     let staged = Staged::new(&overview);
-    tianyan::plot::plot_candidates(&cands, staged.tmp()).map_err(|e| anyhow::anyhow!(staged.relabel(&e.to_string())))?;
+    tianyan::plot::plot_candidates(&cands, staged.tmp())
+        .map_err(|e| anyhow::anyhow!(staged.relabel(&e.to_string())))?;
     set.add(staged);
     let header = header_from_file(&args.path);
     let mut lines = vec![format!("wrote {} ({} candidates)", overview.display(), cands.len())];

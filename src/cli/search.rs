@@ -60,7 +60,8 @@ pub struct SearchArgs {
     /// Periodic-candidate threshold: Gaussian sigma after the trials correction.
     #[arg(long, default_value_t = 6.0)]
     pub sigma: f64,
-    /// Lowest spin frequency searched, Hz.
+    /// Lowest spin frequency searched, Hz (never below 10 rotations in the observation: the
+    /// FFT search's whitening is not calibrated below Fourier bin 10).
     #[arg(long, default_value_t = 0.1)]
     pub fmin: f64,
     /// Highest spin frequency searched, Hz.

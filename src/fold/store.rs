@@ -309,7 +309,8 @@ pub fn check_candidates_match(
             diffs.push(format!("size {size} ≠ {got} bytes"));
         }
     }
-    for (name, got) in [("nchans", header.nchans as u64), ("nbits", header.nbits as u64), ("nsamples", header.nsamples)] {
+    for (name, got) in [("nchans", header.nchans as u64), ("nbits", header.nbits as u64), ("nsamples", header.nsamples)]
+    {
         if let Some(v) = root_u64(&f, name) {
             if v != got {
                 diffs.push(format!("{name} {v} ≠ {got}"));

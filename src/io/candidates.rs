@@ -174,7 +174,10 @@ fn from_io(e: crate::io::IoError) -> CandidatesError {
 /// As [`write_candidate_file`] but leaves the complete file under its temporary name, so later
 /// stages (folds) can be added and it can appear together with its plots
 /// ([`crate::io::output::OutputSet`]). Errors name `path`.
-pub fn write_candidate_file_staged(path: &Path, file: &CandidateFile) -> Result<crate::io::output::Staged, CandidatesError> {
+pub fn write_candidate_file_staged(
+    path: &Path,
+    file: &CandidateFile,
+) -> Result<crate::io::output::Staged, CandidatesError> {
     let staged = crate::io::output::Staged::new(path);
     // HDF5's own messages name the file it was given: put the user's path in their place.
     write_to(staged.tmp(), path, file).map_err(|e| match e {

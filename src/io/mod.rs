@@ -7,8 +7,8 @@
 //! * [`open_observation`]: opens a file as an `Observation`, choosing the format by content.
 
 pub mod candidates;
-pub mod memory;
 pub mod h5file;
+pub mod memory;
 pub mod output;
 pub mod psrfits;
 pub mod sigproc;

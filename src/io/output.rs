@@ -63,10 +63,13 @@ pub fn same_file(a: &Path, b: &Path) -> bool {
 pub fn check_not_input(inputs: &[PathBuf], output: &Path) -> Result<(), IoError> {
     for input in inputs {
         if input == output || same_file(input, output) {
-            let how = if input == output { String::new() } else { format!(" (the same file as input {})", input.display()) };
+            let how =
+                if input == output { String::new() } else { format!(" (the same file as input {})", input.display()) };
             return Err(IoError::format(
                 output,
-                format!("the output is an input of this command{how}; refusing to write over it: choose another output"),
+                format!(
+                    "the output is an input of this command{how}; refusing to write over it: choose another output"
+                ),
             ));
         }
     }

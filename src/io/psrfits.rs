@@ -1350,7 +1350,6 @@ impl Drop for PsrfitsWriter {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -19,11 +19,13 @@
 //! DM trials in parallel with rayon.
 
 use super::harmonic::{harmonic_stages, harmonic_sum};
-use super::spectrum::{halfbin_grid, has_nyquist, nbins, real_spectrum_destructive, whiten_spectrum_with, WhitenConfig};
 pub use super::spectrum::HalfBin;
-use super::trials::{searched_bins, series_trials, DmSpan};
+use super::spectrum::{
+    halfbin_grid, has_nyquist, nbins, real_spectrum_destructive, whiten_spectrum_with, WhitenConfig,
+};
 use super::stats::{chi2_logsf, snr_from_power};
 use super::trials::{search_power_for_sigma, search_sigma};
+use super::trials::{searched_bins, series_trials, DmSpan};
 use super::Candidate;
 use num_complex::Complex32;
 use serde::{Deserialize, Serialize};
@@ -36,7 +38,8 @@ pub struct PeriodicConfig {
     pub nharm_max: u32,
     /// Detection threshold on the trials-corrected Gaussian significance. Default 6.
     pub sigma_threshold: f64,
-    /// Lowest fundamental frequency searched, Hz (never below Fourier bin 1). Default 0.1 Hz.
+    /// Lowest fundamental frequency searched, Hz (never below Fourier bin
+    /// [`super::trials::MIN_FUNDAMENTAL_BIN`], i.e. ten rotations in the series). Default 0.1 Hz.
     pub fmin_hz: f64,
     /// Highest fundamental frequency searched, Hz (clamped below the Nyquist bin). Default 10 kHz.
     pub fmax_hz: f64,
@@ -193,7 +196,12 @@ fn search_whitened(
                 continue;
             }
             let power = p as f64;
-            peaks.push(Peak { nharm: hh, fbin: j as f64 / scale, power, sigma: search_sigma(power, hh, ntrials, nsamples) });
+            peaks.push(Peak {
+                nharm: hh,
+                fbin: j as f64 / scale,
+                power,
+                sigma: search_sigma(power, hh, ntrials, nsamples),
+            });
         }
     }
     peaks.sort_by(|a, b| b.sigma.total_cmp(&a.sigma).then(b.power.total_cmp(&a.power)).then(a.fbin.total_cmp(&b.fbin)));

@@ -143,8 +143,8 @@ pub fn sift(cands: Vec<Candidate>, cfg: &SiftConfig) -> Vec<Candidate> {
     let dm_ok = |i: usize, j: usize| spans[i].0 <= spans[j].1 && spans[j].0 <= spans[i].1;
     let close = |i: usize, j: usize, ratio: f64, cands: &[Candidate]| {
         let (ci, cj) = (&cands[i], &cands[j]);
-        let tol_hz = cfg.harmonic_tol_bins * (1.0 / ci.nharm.max(1) as f64 + ratio / cj.nharm.max(1) as f64)
-            / tobs_of(ci);
+        let tol_hz =
+            cfg.harmonic_tol_bins * (1.0 / ci.nharm.max(1) as f64 + ratio / cj.nharm.max(1) as f64) / tobs_of(ci);
         (ci.frequency_hz - ratio * cj.frequency_hz).abs() <= tol_hz
     };
 

@@ -32,9 +32,9 @@
 
 use crate::dedisp::DedispersedSeries;
 pub use crate::io::is_dropped_spectrum;
+use crate::io::Header;
 /// The channel normalisation lives in the excision stage ([`crate::rfi`]); re-exported here.
 pub use crate::rfi::normalise::{channel_stats, zap_mask, ChannelNormConfig, ChannelStats, NormalisedObservation};
-use crate::io::Header;
 use crate::search::candidate::SinglePulse;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
