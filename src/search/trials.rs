@@ -34,7 +34,10 @@
 //!   observations; `n_dm` never exceeds the number of trials `ndm` actually searched.
 //!
 //! With `W` right, the expected number of sifted noise candidates above `s` sigma per observation
-//! is `−ln(1 − Q_gauss(s))` for every `s` ([`crate::accuracy::theory::expected_false_alarms`]).
+//! is `−ln(1 − Q_gauss(s))` ([`crate::accuracy::theory::expected_false_alarms`]). Measured on
+//! 30 000 white-noise series of 2¹⁵ samples (`tests/calibration.rs`): 1.005, 0.98, 0.91 and 2.1
+//! times the prediction at 1, 2, 3 and 4σ (5206/5183, 679/690, 37/40.5, 2/0.95), all inside the
+//! Poisson band, and 1.06 at 0σ (the level model is least accurate far below any threshold).
 
 use super::stats::{chi2_logsf, logp_with_trials, sigma_from_logp};
 use crate::consts::K_DM;
