@@ -16,7 +16,7 @@ use crate::dedisp::{DedispError, Dedisperser};
 use crate::io::{Header, IoError, Observation};
 use crate::rfi::{CleanedObservation, RfiConfig, RfiError, RfiReport};
 use crate::search::periodic::{search_series, PeriodicConfig};
-use crate::search::sift::{sift, SiftConfig};
+use crate::search::sift::{sift_on_grid, SiftConfig};
 use crate::search::single_pulse::{cluster, flag_zero_dm, search_dm_series, SinglePulseConfig};
 use crate::search::{Candidate, SinglePulse};
 use rayon::prelude::*;
@@ -486,7 +486,7 @@ pub fn run_search(
             raw_pulses.iter_mut().for_each(|p| p.dm += refdm);
         }
     }
-    let candidates = if cfg.periodic { sift(raw_cands, &cfg.sift) } else { Vec::new() };
+    let candidates = if cfg.periodic { sift_on_grid(raw_cands, &cfg.sift, &dm_trials) } else { Vec::new() };
     let single_pulses = if cfg.single_pulse {
         let mut ccfg = cfg.single_pulse_cfg.cluster.clone();
         if ccfg.dm_trials.is_empty() {

@@ -151,6 +151,7 @@ fn cand(f: f64, dm: f64) -> Candidate {
         harmonic_num: 0,
         harmonic_den: 0,
         fund_harmonic: 1,
+        dm_flag: 0,
     }
 }
 

@@ -34,6 +34,7 @@ fn sample_file() -> CandidateFile {
         harmonic_num: if h >= 0 { 2 } else { 0 },
         harmonic_den: if h >= 0 { 1 } else { 0 },
         fund_harmonic: 1,
+        dm_flag: 0,
     };
     CandidateFile {
         run: RunInfo {

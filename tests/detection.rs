@@ -56,6 +56,7 @@ fn one_pulsar_is_the_top_candidate() {
     let (it, ib) = (trial_index(&out.dm_trials, top.dm), trial_index(&out.dm_trials, 71.0));
     assert!((it as i64 - ib as i64).abs() <= 2, "DM {} is {} trials from 71", top.dm, it as i64 - ib as i64);
     assert!(top.n_dm_hits >= 3, "a real pulsar is seen at several DM trials, got {}", top.n_dm_hits);
+    assert_eq!(top.dm_flag, 0, "a real pulsar passes the DM checks");
 }
 
 /// Issue 3: two pulsars of different P and DM in one file: both found, neither marked a harmonic

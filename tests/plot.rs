@@ -69,6 +69,7 @@ fn cand(p: f64, dm: f64, sigma: f32, harmonic_of: i32) -> Candidate {
         harmonic_num: 0,
         harmonic_den: 0,
         fund_harmonic: 1,
+        dm_flag: 0,
     }
 }
 

@@ -383,6 +383,7 @@ fn cand(p: f64, dm: f64) -> Candidate {
         harmonic_num: 0,
         harmonic_den: 0,
         fund_harmonic: 1,
+        dm_flag: 0,
     }
 }
 

@@ -9,7 +9,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};
 use tianyan::search::harmonic::{harmonic_stages, harmonic_sum};
 use tianyan::search::periodic::{search_series, search_spectrum, PeriodicConfig};
-use tianyan::search::sift::{sift, SiftConfig};
+use tianyan::search::sift::{sift, sift_on_grid, SiftConfig};
 use tianyan::search::spectrum::{
     halfbin_powers_plain, interbin_powers, powers, presto_pack, real_spectrum, whiten_spectrum,
 };
@@ -281,6 +281,7 @@ fn cand(freq_hz: f64, tobs: f64, dm: f64, sigma: f32) -> Candidate {
         harmonic_num: 0,
         harmonic_den: 0,
         fund_harmonic: 1,
+        dm_flag: 0,
     }
 }
 
@@ -317,13 +318,56 @@ fn sift_merges_dms_and_flags_harmonics() {
     w.push(cand(6.1234, t, 0.0, 30.0));
     w.push(cand(6.1234, t, 1.0, 25.0));
     let keep = sift(w.clone(), &SiftConfig::default());
-    assert_eq!(keep[0].dm, 0.0);
+    // kept, but flagged by the low-DM check and ordered after the pulsar despite its sigma 30
+    let dm0 = keep.iter().position(|c| c.dm == 0.0).expect("the DM-0 signal is kept");
+    assert_eq!(keep[dm0].dm_flag, 1, "{:?}", keep[dm0]);
+    assert_eq!(keep[0].dm, 50.0);
+    assert!(dm0 > 1, "DM-0 signal at row {dm0}");
     let dropped = sift(w, &SiftConfig { no_dm0: true, ..Default::default() });
     assert_eq!(dropped.len(), 4);
     assert!(dropped.iter().all(|c| c.dm != 0.0));
     // min_dm_hits drops the single-DM harmonics
     let strict = sift(dropped, &SiftConfig { min_dm_hits: 2, ..Default::default() });
     assert_eq!(strict.len(), 2);
+}
+
+/// Issue 10 item 4, PRESTO-style DM checks (`sifting.py`'s `remove_DM_problems`): a signal
+/// peaking below DM 2 when higher DMs were searched gets `dm_flag` bit 1; one not seen in two
+/// adjacent DM trials of the searched grid gets bit 2; both stay in the table, sigma unchanged,
+/// after the unflagged heads.
+#[test]
+fn sift_dm_checks_flag_low_dm_and_isolated_hits() {
+    let t = 100.0;
+    let grid: Vec<f64> = (0..=100).map(|k| k as f64).collect();
+    let mut v = Vec::new();
+    // pulsar at DM 40, seen in trials 39–41
+    for (dm, s) in [(39.0, 11.0), (40.0, 12.0), (41.0, 11.5)] {
+        v.push(cand(7.0, t, dm, s));
+    }
+    // interference peaking at DM 0, seen at 0 and 1: bit 1
+    v.push(cand(50.0, t, 0.0, 20.0));
+    v.push(cand(50.0, t, 1.0, 18.0));
+    // a single-trial detection at DM 70: bit 2
+    v.push(cand(3.3, t, 70.0, 14.0));
+    // two hits two trials apart (60 and 62), no adjacent pair: bit 2
+    v.push(cand(4.4, t, 60.0, 13.0));
+    v.push(cand(4.4, t, 62.0, 12.5));
+    // single hit at DM 0.5: both bits
+    v.push(cand(9.9, t, 0.5, 16.0));
+    let out = sift_on_grid(v, &SiftConfig::default(), &grid);
+    let flag = |f: f64| out.iter().find(|c| (c.frequency_hz - f).abs() < 1e-9).map(|c| (c.dm_flag, c.sigma)).unwrap();
+    assert_eq!(flag(7.0), (0, 12.0));
+    assert_eq!(flag(50.0), (1, 20.0));
+    assert_eq!(flag(3.3), (2, 14.0));
+    assert_eq!(flag(4.4), (2, 13.0));
+    assert_eq!(flag(9.9), (3, 16.0));
+    assert_eq!(out[0].frequency_hz, 7.0, "the only signal passing the DM checks is row 0: {out:#?}");
+    // without a grid the candidates' own DMs are the grid: 60 and 62 are then neighbours
+    let own = sift(vec![cand(4.4, t, 60.0, 13.0), cand(4.4, t, 62.0, 12.5)], &SiftConfig::default());
+    assert_eq!(own[0].dm_flag, 0);
+    // a single-DM search (a .tim file) has nothing to compare: no bit 2, and no bit 1 at DM 0
+    let one = sift_on_grid(vec![cand(5.0, t, 0.0, 9.0)], &SiftConfig::default(), &[0.0]);
+    assert_eq!(one[0].dm_flag, 0);
 }
 
 #[test]

@@ -39,10 +39,10 @@ pub fn print_tables(
     let shown: Vec<(usize, &tianyan::search::Candidate)> =
         cands.iter().enumerate().filter(|(_, c)| all || c.harmonic_of < 0).collect();
     if csv {
-        println!("table,id,period_s,frequency_hz,dm,accel,snr,sigma,power,nharm,fft_bin,n_dm_hits,harmonic_of,harmonic_num,harmonic_den");
+        println!("table,id,period_s,frequency_hz,dm,accel,snr,sigma,power,nharm,fft_bin,n_dm_hits,harmonic_of,harmonic_num,harmonic_den,fund_harmonic,dm_flag");
         for (i, c) in shown.iter().take(limit(shown.len())) {
             println!(
-                "periodic,{i},{:.9},{:.6},{:.3},{:.3},{:.2},{:.2},{:.2},{},{:.2},{},{},{},{}",
+                "periodic,{i},{:.9},{:.6},{:.3},{:.3},{:.2},{:.2},{:.2},{},{:.2},{},{},{},{},{},{}",
                 c.period_s,
                 c.frequency_hz,
                 c.dm,
@@ -55,7 +55,9 @@ pub fn print_tables(
                 c.n_dm_hits,
                 c.harmonic_of,
                 c.harmonic_num,
-                c.harmonic_den
+                c.harmonic_den,
+                c.fund_harmonic,
+                c.dm_flag
             );
         }
         println!("table,id,time_s,sample,dm,width_s,width_samples,snr,n_members,rfi_flag");
@@ -76,8 +78,8 @@ pub fn print_tables(
     );
     if !shown.is_empty() {
         println!(
-            "{:>4} {:>14} {:>12} {:>9} {:>8} {:>8} {:>9} {:>5} {:>6} {:>9}",
-            "id", "period_ms", "freq_hz", "dm", "sigma", "snr", "power", "nharm", "n_dm", "harm_of"
+            "{:>4} {:>14} {:>12} {:>9} {:>8} {:>8} {:>9} {:>5} {:>6} {:>9} {:>6}",
+            "id", "period_ms", "freq_hz", "dm", "sigma", "snr", "power", "nharm", "n_dm", "harm_of", "dmflag"
         );
         for (i, c) in shown.iter().take(limit(shown.len())) {
             let harm = if c.harmonic_of >= 0 {
@@ -86,7 +88,7 @@ pub fn print_tables(
                 "-".to_string()
             };
             println!(
-                "{:>4} {:>14.6} {:>12.6} {:>9.3} {:>8.2} {:>8.2} {:>9.2} {:>5} {:>6} {:>9}",
+                "{:>4} {:>14.6} {:>12.6} {:>9.3} {:>8.2} {:>8.2} {:>9.2} {:>5} {:>6} {:>9} {:>6}",
                 i,
                 c.period_s * 1e3,
                 c.frequency_hz,
@@ -96,7 +98,8 @@ pub fn print_tables(
                 c.power,
                 c.nharm,
                 c.n_dm_hits,
-                harm
+                harm,
+                c.dm_flag
             );
         }
     }

@@ -41,6 +41,12 @@ pub struct Candidate {
     /// significant power (e.g. 2 for a narrow pulse found at twice its spin frequency). Sifting
     /// makes the detection at `frequency_hz / D` the family head.
     pub fund_harmonic: u32,
+    /// PRESTO-style DM checks of sifting ([`crate::search::sift`]), bit flags, 0 when passed:
+    /// 1 = the best DM is below the sift's `low_dm_cutoff` (2 pc cm⁻³ by default) although higher
+    /// DMs were searched (terrestrial signals peak at DM 0); 2 = the signal was not seen in two
+    /// adjacent DM trials (a dispersed pulsar is, on any grid finer than its DM width). Flagged
+    /// signals are kept, ordered after the unflagged family heads.
+    pub dm_flag: u32,
 }
 
 /// One single-pulse event (a row of `/single_pulses`), after clustering.

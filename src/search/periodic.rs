@@ -245,6 +245,7 @@ fn search_whitened(
             harmonic_num: 0,
             harmonic_den: 0,
             fund_harmonic,
+            dm_flag: 0,
         }
     };
     let accepted_bins: Vec<f64> = accepted.iter().map(|(pk, _)| pk.fbin).collect();

@@ -26,6 +26,9 @@ pub struct SiftConfig {
     pub no_dm0: bool,
     /// Drop signals detected in fewer DM trials than this. Default 1 (keep all).
     pub min_dm_hits: u32,
+    /// Signals whose best DM is below this (pc cm⁻³) get `dm_flag` bit 1 when the search went
+    /// above it. Default 2.0, PRESTO `sifting.py`'s `low_DM_cutoff` (which drops them).
+    pub low_dm_cutoff: f64,
 }
 
 impl Default for SiftConfig {
@@ -37,6 +40,7 @@ impl Default for SiftConfig {
             max_harmonic: 64,
             no_dm0: false,
             min_dm_hits: 1,
+            low_dm_cutoff: 2.0,
         }
     }
 }
@@ -97,12 +101,31 @@ struct Group {
 ///    strongest signal even when its second harmonic has the higher sigma), then the harmonics by
 ///    decreasing sigma; `harmonic_of` always points to an earlier row.
 pub fn sift(cands: Vec<Candidate>, cfg: &SiftConfig) -> Vec<Candidate> {
+    sift_on_grid(cands, cfg, &[])
+}
+
+/// [`sift`] with the DM trials searched (`dm_grid`, pc cm⁻³, any order) given for the DM
+/// checks: the adjacency of DM hits is judged on this grid; empty: on the distinct DMs of the
+/// candidates themselves (which skips trials where nothing was detected).
+///
+/// **DM checks** (after PRESTO `sifting.py`'s `remove_DM_problems`, which drops what it flags):
+/// a signal gets `dm_flag` bit 1 when its best DM is below `low_dm_cutoff` while the grid goes
+/// above it, and bit 2 when the grid has more than one trial and no two of the signal's DM hits
+/// are adjacent trials (one hit only included). Sigma is not changed (it stays calibrated over
+/// all candidates); flagged family heads are ordered after the unflagged ones.
+pub fn sift_on_grid(cands: Vec<Candidate>, cfg: &SiftConfig, dm_grid: &[f64]) -> Vec<Candidate> {
     let mut cands = cands;
     cands.retain(|c| c.frequency_hz.is_finite() && c.frequency_hz > 0.0 && c.sigma.is_finite());
     sort_by_sigma(&mut cands);
     let mut all_dms: Vec<f64> = cands.iter().map(|c| c.dm).filter(|d| d.is_finite()).collect();
     all_dms.sort_by(f64::total_cmp);
     all_dms.dedup_by(|a, b| (*a - *b).abs() < 1e-9);
+    let mut grid: Vec<f64> = dm_grid.iter().cloned().filter(|d| d.is_finite()).collect();
+    grid.sort_by(f64::total_cmp);
+    grid.dedup_by(|a, b| (*a - *b).abs() < 1e-9);
+    if grid.is_empty() {
+        grid = all_dms.clone();
+    }
 
     // 1. merge by frequency
     let mut groups: Vec<Group> = Vec::new();
@@ -131,6 +154,7 @@ pub fn sift(cands: Vec<Candidate>, cfg: &SiftConfig) -> Vec<Candidate> {
             c.harmonic_of = -1;
             c.harmonic_num = 0;
             c.harmonic_den = 0;
+            c.dm_flag = dm_flag(&g.dms, c.dm, &grid, cfg.low_dm_cutoff);
             let lo = g.dms.iter().cloned().fold(f64::INFINITY, f64::min);
             let hi = g.dms.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
             (c, (lo - dm_step_at(&all_dms, lo), hi + dm_step_at(&all_dms, hi)))
@@ -200,10 +224,12 @@ pub fn sift(cands: Vec<Candidate>, cfg: &SiftConfig) -> Vec<Candidate> {
     // a forced parent may itself have joined another family in 3b: point at the head
     resolve_chains(&mut parent);
 
-    // 4. heads first (strongest family first), then harmonics by sigma
+    // 4. heads first (strongest family first, those passing the DM checks before the flagged
+    // ones), then harmonics by sigma
     let mut harmonics: Vec<usize> = (0..n).filter(|&i| parent[i].is_some()).collect();
     harmonics.sort_by(|&a, &b| cands[b].sigma.total_cmp(&cands[a].sigma).then(a.cmp(&b)));
-    let new_order: Vec<usize> = heads.iter().cloned().chain(harmonics).collect();
+    let (good, flagged): (Vec<usize>, Vec<usize>) = heads.iter().partition(|&&i| cands[i].dm_flag == 0);
+    let new_order: Vec<usize> = good.into_iter().chain(flagged).chain(harmonics).collect();
     let mut new_index = vec![0usize; n];
     for (r, &i) in new_order.iter().enumerate() {
         new_index[i] = r;
@@ -217,6 +243,34 @@ pub fn sift(cands: Vec<Candidate>, cfg: &SiftConfig) -> Vec<Candidate> {
         }
     }
     new_order.into_iter().map(|i| cands[i]).collect()
+}
+
+/// `dm_flag` of a signal with DM hits `hits`, best DM `best_dm`, on the sorted DM `grid`
+/// ([`sift_on_grid`]).
+fn dm_flag(hits: &[f64], best_dm: f64, grid: &[f64], low_dm_cutoff: f64) -> u32 {
+    let mut flag = 0;
+    if best_dm < low_dm_cutoff && grid.last().is_some_and(|&top| top > low_dm_cutoff) {
+        flag |= 1;
+    }
+    if grid.len() > 1 {
+        let nearest = |dm: f64| {
+            let pos = grid.partition_point(|&g| g < dm);
+            if pos == 0 {
+                0
+            } else if pos >= grid.len() || (dm - grid[pos - 1]) <= (grid[pos] - dm) {
+                pos - 1
+            } else {
+                pos
+            }
+        };
+        let mut idx: Vec<usize> = hits.iter().map(|&d| nearest(d)).collect();
+        idx.sort_unstable();
+        idx.dedup();
+        if !idx.windows(2).any(|w| w[1] - w[0] == 1) {
+            flag |= 2;
+        }
+    }
+    flag
 }
 
 /// Makes every `parent` entry point at a family head (an entry with no parent), composing the
