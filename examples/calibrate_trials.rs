@@ -8,7 +8,7 @@
 //! trials-corrected levels.
 //!
 //! `cargo run --release --example calibrate_trials -- obs [M] [DURATION_S]`: `M` (default 24)
-//! pure-noise observations of the accuracy grid's set-up (`fast-l-band-lite`, 512 channels,
+//! pure-noise observations of the accuracy grid's set-up (`fast-l-band-lite`, 512 channels or `$NCHANS`,
 //! 393.216 µs, 8 bits, DM 0–120 on the default plan), and prints the effective total trials
 //! implied by the counts of sifted candidates below `p`, with the DM decorrelation constant `γ`
 //! that makes `search_trials` reproduce it.
@@ -103,7 +103,7 @@ fn obs(m: usize, duration_s: f64) {
         let sim = SimConfig {
             preset: "fast-l-band-lite".into(),
             duration_s,
-            nchans: Some(512),
+            nchans: Some(std::env::var("NCHANS").ok().and_then(|s| s.parse().ok()).unwrap_or(512)),
             tsamp_s: Some(3.93216e-4),
             nbits: Some(8),
             seed: 5000 + i as u64,
