@@ -41,6 +41,7 @@ pub mod io;
 pub mod pipeline;
 pub mod plot;
 pub mod rfi;
+pub mod rows;
 pub mod search;
 pub mod sim;
 

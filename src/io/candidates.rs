@@ -23,7 +23,7 @@
 //! The file is written under a temporary name and renamed when complete.
 
 use crate::io::Header;
-use crate::search::{Candidate, SinglePulse};
+use crate::rows::{Candidate, SinglePulse};
 use hdf5::types::VarLenUnicode;
 use std::path::{Path, PathBuf};
 

@@ -1,6 +1,6 @@
 //! Search stages: FFT periodicity search, single-pulse search, sifting.
-pub mod candidate;
-pub use candidate::{Candidate, SinglePulse};
+/// The row types live in the leaf module [`crate::rows`]; re-exported here for the search stages.
+pub use crate::rows::{Candidate, SinglePulse};
 pub mod harmonic;
 pub mod periodic;
 pub mod sift;

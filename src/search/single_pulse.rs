@@ -35,7 +35,7 @@ pub use crate::io::is_dropped_spectrum;
 use crate::io::Header;
 /// The channel normalisation lives in the excision stage ([`crate::rfi`]); re-exported here.
 pub use crate::rfi::normalise::{channel_stats, zap_mask, ChannelNormConfig, ChannelStats, NormalisedObservation};
-use crate::search::candidate::SinglePulse;
+use crate::rows::SinglePulse;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 

@@ -1,4 +1,6 @@
-//! Candidate rows: the same plain structs the HDF5 writer stores (DESIGN.md, "Candidate file").
+//! Plain row types shared by the search stages and the file writers (DESIGN.md, "Layout" and
+//! "Candidate file"): the same structs the HDF5 writer stores. A leaf module: it uses no other
+//! part of the crate, so `io` can write rows without knowing `search`.
 
 use serde::{Deserialize, Serialize};
 
