@@ -4,7 +4,7 @@
 //! 2000) white-noise series of `2^LOG2N` (default 17) samples of 1 ms with the default periodic
 //! search (0.1 Hz – 10 kHz, `NHARM` harmonics, default 16) and a low threshold, and prints, per harmonic stage
 //! `H`, the number of candidates whose best stage is `H` with tail probability below `p`,
-//! divided by `p × M × bins searched` (→ `c_H`), at the tail probabilities of the 0, 1, 2 and 3σ
+//! divided by `p × M × bins stage H searched` (→ `c_H`; `$FMAX` lowers the 10 kHz fundamental limit), at the tail probabilities of the 0, 1, 2 and 3σ
 //! trials-corrected levels.
 //!
 //! `cargo run --release --example calibrate_trials -- obs [M] [DURATION_S]`: `M` (default 24)
@@ -20,7 +20,8 @@ use tianyan::pipeline::{run_search, SearchConfig};
 use tianyan::search::harmonic::harmonic_stages;
 use tianyan::search::periodic::{search_series, PeriodicConfig};
 use tianyan::search::stats::{chi2_logsf, ln_gauss_sf};
-use tianyan::search::trials::{search_trials_with, searched_bins, series_trials, DmSpan};
+use tianyan::search::trials::search_sigma;
+use tianyan::search::trials::{last_bin, search_trials_with, searched_bins, series_trials, stage_top_bin, DmSpan};
 use tianyan::sim::{SimConfig, SimulatedObservation};
 
 /// Per-trial tail probability at which a candidate reaches `sigma` after `w` trials.
@@ -34,11 +35,15 @@ fn series(m: usize, log2n: u32) {
     let dt = 1e-3;
     let nharm: u32 = std::env::var("NHARM").ok().and_then(|s| s.parse().ok()).unwrap_or(16);
     let stages = harmonic_stages(nharm);
-    let (lo, hi) = searched_bins(n, dt, 0.1, 1e4).unwrap();
+    let fmax: f64 = std::env::var("FMAX").ok().and_then(|s| s.parse().ok()).unwrap_or(1e4);
+    let (lo, hi) = searched_bins(n, dt, 0.1, fmax).unwrap();
     let nbins = hi.floor() - lo.ceil() + 1.0;
-    let w = series_trials(lo, hi, n as f64 * dt, &stages, DmSpan::SINGLE);
+    // Stage H tests fundamentals up to min(hi, k_last / H) only.
+    let stage_bins = |h: u32| stage_top_bin(hi, last_bin(n), h).floor() - lo.ceil() + 1.0;
+    let w = series_trials(lo, hi, last_bin(n), n as f64 * dt, &stages, DmSpan::SINGLE);
     let cfg = PeriodicConfig {
         nharm_max: nharm,
+        fmax_hz: fmax,
         sigma_threshold: -1.5,
         max_candidates: 100_000,
         ..PeriodicConfig::default()
@@ -58,10 +63,11 @@ fn series(m: usize, log2n: u32) {
     for s in [-0.5, 0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5] {
         let p = p_at(s, w);
         let lp = p.ln();
-        let denom = p * m as f64 * nbins;
         let per: Vec<f64> = stages
             .iter()
-            .map(|&h| all.iter().filter(|(hh, l, _)| *hh == h && *l < lp).count() as f64 / denom)
+            .map(|&h| {
+                all.iter().filter(|(hh, l, _)| *hh == h && *l < lp).count() as f64 / (p * m as f64 * stage_bins(h))
+            })
             .collect();
         let total = all.iter().filter(|(_, l, _)| *l < lp).count();
         println!(
@@ -81,6 +87,8 @@ fn series(m: usize, log2n: u32) {
 
 fn obs(m: usize, duration_s: f64) {
     let stages = harmonic_stages(16);
+    let env = |k: &str, d: f64| std::env::var(k).ok().and_then(|s| s.parse().ok()).unwrap_or(d);
+    let (fmin, fmax) = (env("FMIN", 0.5), env("FMAX", 500.0));
     let scfg = SearchConfig {
         dm_min: 0.0,
         dm_max: 120.0,
@@ -88,14 +96,16 @@ fn obs(m: usize, duration_s: f64) {
         single_pulse: false,
         periodic_cfg: PeriodicConfig {
             sigma_threshold: -2.0,
-            fmin_hz: 0.5,
-            fmax_hz: 500.0,
+            fmin_hz: fmin,
+            fmax_hz: fmax,
             max_candidates: 100_000,
             ..PeriodicConfig::default()
         },
         ..SearchConfig::default()
     };
-    let mut logps: Vec<f64> = Vec::new();
+    // (summed power, stage) of every sifted noise candidate
+    let mut cands: Vec<(f64, u32)> = Vec::new();
+    let mut sigmas: Vec<f32> = Vec::new();
     let mut w_model = 0.0;
     let mut header = None;
     let mut plan = None;
@@ -103,7 +113,7 @@ fn obs(m: usize, duration_s: f64) {
         let sim = SimConfig {
             preset: "fast-l-band-lite".into(),
             duration_s,
-            nchans: Some(std::env::var("NCHANS").ok().and_then(|s| s.parse().ok()).unwrap_or(512)),
+            nchans: Some(env("NCHANS", 512.0) as usize),
             tsamp_s: Some(3.93216e-4),
             nbits: Some(8),
             seed: 5000 + i as u64,
@@ -113,44 +123,49 @@ fn obs(m: usize, duration_s: f64) {
         let o = SimulatedObservation::new(&sim).expect("simulation");
         let out = run_search(Box::new(o), &scfg, &mut |_, _| {}).expect("search");
         w_model = out.periodic_trials;
-        logps.extend(out.candidates.iter().map(|c| chi2_logsf(c.power as f64, c.nharm)));
+        cands.extend(out.candidates.iter().map(|c| (c.power as f64, c.nharm)));
+        sigmas.extend(out.candidates.iter().map(|c| c.sigma));
         header = Some(out.header.clone());
         plan = Some(out.plan.clone());
         eprintln!("obs {i}: {} candidates, W = {:.4e}", out.candidates.len(), out.periodic_trials);
     }
     let (header, plan) = (header.unwrap(), plan.unwrap());
-    println!("{m} noise observations of {duration_s} s; model W = {w_model:.4e}");
-    let mut implied = Vec::new();
-    for s in [0.0, 1.0, 2.0] {
-        let p = p_at(s, w_model);
-        let count = logps.iter().filter(|&&l| l < p.ln()).count();
-        let w_true = count as f64 / (p * m as f64);
-        implied.push(w_true);
-        println!(
-            "{s:.0}σ: p {p:.3e}, {count} candidates, implied W {w_true:.4e} (±{:.0} %)",
-            100.0 / (count as f64).sqrt()
-        );
+    let nsamples = header.nsamples as usize;
+    let expected = |s: f64| -(m as f64) * (-ln_gauss_sf(s).exp()).ln_1p();
+    println!("{m} noise observations of {duration_s} s, {fmin}–{fmax} Hz; model W = {w_model:.4e}");
+    println!("reported sigma: observed / expected count (−M ln(1 − Q(s)))");
+    for s in [-1.0f32, 0.0, 1.0, 2.0, 3.0] {
+        let obs = sigmas.iter().filter(|&&x| x >= s).count();
+        println!("  ≥ {s}σ: {obs} / {:.2}", expected(s as f64));
     }
-    let target = implied[0];
-    let f = |g: f64| search_trials_with(&header, &plan, &stages, 0.5, 500.0, g);
-    let (mut a, mut b) = (0.0, 64.0);
-    if f(b) < target {
-        println!("W(γ = 64) = {:.4e} < implied: DM trials nearly independent", f(b));
-        return;
-    }
-    if f(a) > target {
-        println!("W(γ = 0) = {:.4e} > implied", f(a));
-        return;
-    }
-    for _ in 0..60 {
-        let mid = 0.5 * (a + b);
-        if f(mid) < target {
-            a = mid;
-        } else {
-            b = mid;
+    // γ that reproduces the count at each level, re-evaluating every candidate's sigma with the
+    // trials model at that γ (candidates were kept down to −2σ, so counts at ≥ 0σ are complete
+    // for any γ that lowers sigma).
+    let count_at = |g: f64, s: f64| {
+        let w = search_trials_with(&header, &plan, &stages, fmin, fmax, g);
+        cands.iter().filter(|&&(p, h)| search_sigma(p, h, w, nsamples) >= s).count() as f64
+    };
+    for s in [0.0, 1.0] {
+        let target = expected(s);
+        let (mut a, mut b) = (0.0, 256.0);
+        if count_at(b, s) > target {
+            println!("{s}σ: even γ = 256 leaves {} > {target:.2}", count_at(b, s));
+            continue;
         }
+        if count_at(a, s) < target {
+            println!("{s}σ: γ = 0 gives {} < {target:.2}", count_at(a, s));
+            continue;
+        }
+        for _ in 0..40 {
+            let mid = 0.5 * (a + b);
+            if count_at(mid, s) > target {
+                a = mid;
+            } else {
+                b = mid;
+            }
+        }
+        println!("{s}σ: γ = {:.3} reproduces the count {target:.2}", 0.5 * (a + b));
     }
-    println!("γ = {:.3} reproduces the 0σ count (W(0) = {:.4e}, W(∞) cap = {:.4e})", 0.5 * (a + b), f(0.0), f(1e9));
 }
 
 fn main() {

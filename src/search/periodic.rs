@@ -24,8 +24,8 @@ use super::spectrum::{
     halfbin_grid, has_nyquist, nbins, real_spectrum_destructive, whiten_spectrum_with, WhitenConfig,
 };
 use super::stats::{chi2_logsf, snr_from_power};
+use super::trials::{last_bin, searched_bins, series_trials, DmSpan};
 use super::trials::{search_power_for_sigma, search_sigma};
-use super::trials::{searched_bins, series_trials, DmSpan};
 use super::Candidate;
 use num_complex::Complex32;
 use serde::{Deserialize, Serialize};
@@ -175,8 +175,11 @@ fn search_whitened(
         return Vec::new();
     };
     let stages = harmonic_stages(cfg.nharm_max);
-    let ntrials =
-        if cfg.total_trials > 0.0 { cfg.total_trials } else { series_trials(lo, hi, tobs, &stages, DmSpan::SINGLE) };
+    let ntrials = if cfg.total_trials > 0.0 {
+        cfg.total_trials
+    } else {
+        series_trials(lo, hi, last_bin(nsamples), tobs, &stages, DmSpan::SINGLE)
+    };
 
     let mut peaks: Vec<Peak> = Vec::new();
     for &hh in &stages {

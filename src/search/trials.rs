@@ -17,14 +17,17 @@
 //!
 //! ```text
 //! W(p) = W₀ · (−ln p / u₀)^α(N)
-//! W₀ = Σ_steps Σ_H c_H · Σ_{k = k_lo}^{k_hi} n_dm(k / T, H)
+//! W₀ = Σ_steps Σ_H c_H · Σ_{k = k_lo}^{k_hi(H)} n_dm(k / T, H)
+//! k_hi(H) = min(k_hi, k_last / H)
 //! n_dm(f, H) = min(ndm, 1 + γ · f · D · H / Σ_{h≤H} 1/h)
 //! ```
 //!
-//! - `c_H` ([`STAGE_TRIALS_PER_BIN`]): effective independent trials per Fourier bin that stage
-//!   `H` adds to the union of stages, after the search keeps one candidate per signal.
+//! - `c_H` ([`STAGE_TRIALS_PER_BIN`]): effective independent trials per fundamental Fourier bin
+//!   that stage `H` adds to the union of stages, after the search keeps one candidate per signal.
+//!   Stage `H` sums harmonics up to the spectrum's last bin `k_last`, so it tests fundamentals up
+//!   to `k_last / H` only, whatever `fmax` allows; `c_H` counts trials per bin of that range.
 //!   Measured as the number of single-series noise candidates whose best stage is `H` and whose
-//!   tail probability is below `p`, divided by `p × (bins searched)`, at `−ln p = u₀`.
+//!   tail probability is below `p`, divided by `p × (bins stage H searched)`, at `−ln p = u₀`.
 //! - `n_dm`: the number of effectively independent DM trials at fundamental frequency `f`. Two
 //!   trials `δDM` apart shift channel `c` by `K δDM (ν_c⁻² − ν_top⁻²)`; the summed harmonic `h`
 //!   decorrelates once `h f` times the delay span reaches ~1, so a span `D = K·ΔDM·(ν_lo⁻² −
@@ -44,14 +47,18 @@ use crate::consts::K_DM;
 use crate::dedisp::{max_delay_samples, DmPlan};
 use crate::io::Header;
 
-/// Calibrated effective trials per Fourier bin contributed by harmonic stage `H`
+/// Calibrated effective trials per searched fundamental Fourier bin of harmonic stage `H`
 /// (`(H, c_H)`), for the half-bin grid of [`super::spectrum::HalfBin::Kernel`].
 /// Source: `cargo run --release --example calibrate_trials` (module docs).
 ///
-/// Measured at the reference level [`TRIALS_REF_LEVEL`] on 8 000 series of 2¹⁷ samples
-/// (0.1 Hz – 500 Hz, ≈ 65 500 bins each) for 8, 16 and 32 harmonics; the stage values agree
-/// between those runs to ±4 % and their sums (6.8, 8.5, 10.3) to ±1 %.
-pub const STAGE_TRIALS_PER_BIN: [(u32, f64); 6] = [(1, 1.92), (2, 1.58), (4, 1.59), (8, 1.72), (16, 1.72), (32, 1.76)];
+/// Measured at the reference level [`TRIALS_REF_LEVEL`] on white-noise series of 2¹⁷ samples of
+/// 1 ms searched from 0.1 Hz to the Nyquist frequency (≈ 65 500 bins, of which stage `H` reaches
+/// `65 535 / H`), for 8, 16 and 32 harmonics; the stage values agree between runs to ±4 %.
+/// They are close to `0.8–0.96 × 2H`: stage `H` tests `2H` fundamental grid points per bin.
+/// (Until 2026-12-07 the constants were divided by the whole `k_lo..k_hi` range for every stage,
+/// which under-counted the higher stages by up to `H × ` when `fmax` is below Nyquist: 2.5–3.6 ×
+/// too many noise candidates at 0–2σ on the accuracy grid's `fmax = 500 Hz`.)
+pub const STAGE_TRIALS_PER_BIN: [(u32, f64); 6] = [(1, 1.92), (2, 3.16), (4, 6.36), (8, 13.8), (16, 27.6), (32, 56.7)];
 
 /// Reference level `u₀ = −ln p` at which [`STAGE_TRIALS_PER_BIN`] holds.
 pub const TRIALS_REF_LEVEL: f64 = 13.0;
@@ -74,7 +81,14 @@ pub fn level_exponent(nsamples: usize) -> f64 {
 }
 
 /// Calibrated `γ` of the effective-DM-trials model (module docs).
-pub const DM_DECORRELATION: f64 = 1.0;
+///
+/// `cargo run --release --example calibrate_trials -- obs M T` (pure-noise `fast-l-band-lite`
+/// observations, DM 0–120 on the default plan) fits the `γ` whose reported sigmas give the
+/// predicted count of sifted candidates at ≥ 1σ: 3.2 (128 channels, 8 s, 0.5–500 Hz, 48
+/// observations), 3.0 (128 channels, 8 s, 0.1 Hz–Nyquist, 48), 1.1 (512 channels, 30 s,
+/// 0.5–500 Hz, 24; only 5 candidates ≥ 1σ, so ±45 %). At ≥ 0σ the same runs want 3.4, 7.0 and 2.0:
+/// far below any threshold the level model under-counts (see [`TRIALS_LEVEL_EXPONENT`]).
+pub const DM_DECORRELATION: f64 = 3.0;
 
 /// Effective trials at tail probability `exp(logp)` of a search whose reference-level trials are
 /// `w_ref` ([`search_trials`]), for series of `nsamples` samples: `w_ref · (−logp / u₀)^α` with
@@ -169,24 +183,34 @@ fn sum_capped_linear(k_lo: f64, k_hi: f64, a: f64, cap: f64) -> f64 {
 }
 
 /// Effective trials of the harmonic stages `stages` over the integer Fourier bins
-/// `k_lo ..= k_hi` of a series of length `tobs_s` seconds, for the DM trials `span`
-/// (module docs: `Σ_H c_H Σ_k n_dm(k/T, H)`).
-pub fn series_trials(k_lo: f64, k_hi: f64, tobs_s: f64, stages: &[u32], span: DmSpan) -> f64 {
-    series_trials_with(k_lo, k_hi, tobs_s, stages, span, DM_DECORRELATION)
+/// `k_lo ..= k_hi` of a series of length `tobs_s` seconds whose spectrum ends at bin `k_last`
+/// ([`last_bin`]), for the DM trials `span` (module docs: `Σ_H c_H Σ_{k ≤ k_hi(H)} n_dm(k/T, H)`,
+/// `k_hi(H) = min(k_hi, k_last / H)`).
+pub fn series_trials(k_lo: f64, k_hi: f64, k_last: f64, tobs_s: f64, stages: &[u32], span: DmSpan) -> f64 {
+    series_trials_with(k_lo, k_hi, k_last, tobs_s, stages, span, DM_DECORRELATION)
 }
 
 /// [`series_trials`] with the DM decorrelation constant `gamma` given (for calibration).
-pub fn series_trials_with(k_lo: f64, k_hi: f64, tobs_s: f64, stages: &[u32], span: DmSpan, gamma: f64) -> f64 {
+pub fn series_trials_with(
+    k_lo: f64,
+    k_hi: f64,
+    k_last: f64,
+    tobs_s: f64,
+    stages: &[u32],
+    span: DmSpan,
+    gamma: f64,
+) -> f64 {
     let cap = span.ndm.max(1) as f64;
     stages
         .iter()
         .map(|&hh| {
+            let k_hi_stage = stage_top_bin(k_hi, k_last, hh);
             let a = if tobs_s > 0.0 {
                 gamma * span.delay_span_s.max(0.0) * hh as f64 / harmonic_number(hh) / tobs_s
             } else {
                 0.0
             };
-            stage_trials_per_bin(hh) * sum_capped_linear(k_lo, k_hi, a, cap)
+            stage_trials_per_bin(hh) * sum_capped_linear(k_lo, k_hi_stage, a, cap)
         })
         .sum()
 }
@@ -201,6 +225,20 @@ pub fn series_trials_with(k_lo: f64, k_hi: f64, tobs_s: f64, stages: &[u32], spa
 /// from 3.3 up (prediction 1.3; 6 of the 8 below bin 8) and 2 from bin 10 up, while the 1–3σ counts
 /// were within 1.5 Poisson σ of the prediction from bin 10 up. Longer periods are the FFA's range.
 pub const MIN_FUNDAMENTAL_BIN: f64 = 10.0;
+
+/// Last Fourier bin of a series of `nsamples` samples that the search uses (the Nyquist bin of an
+/// even length is left out: it has one degree of freedom, not two).
+pub fn last_bin(nsamples: usize) -> f64 {
+    let nb = nsamples / 2 + 1;
+    let nb_search = if nsamples >= 2 && nsamples % 2 == 0 { nb - 1 } else { nb };
+    nb_search.saturating_sub(1) as f64
+}
+
+/// Highest fundamental bin stage `nharm` tests: `min(k_hi, k_last / nharm)` (its `nharm`-th
+/// harmonic must lie in the spectrum, [`super::harmonic::harmonic_sum`]).
+pub fn stage_top_bin(k_hi: f64, k_last: f64, nharm: u32) -> f64 {
+    k_hi.min(k_last / nharm.max(1) as f64)
+}
 
 /// Fourier bins `[k_lo, k_hi]` searched in a series of `nsamples` samples of `tsamp_s` between
 /// `fmin_hz` and `fmax_hz` (never below [`MIN_FUNDAMENTAL_BIN`], never the Nyquist bin) — the
@@ -256,7 +294,7 @@ pub fn search_trials_with(
         let nout = n_ds.saturating_sub(max_delay_samples(header, dmax, tsamp));
         if let Some((lo, hi)) = searched_bins(nout, tsamp, fmin_hz, fmax_hz) {
             let span = DmSpan { ndm: step.dms.len(), delay_span_s: K_DM * (dmax - dmin) * band };
-            w += series_trials_with(lo, hi, nout as f64 * tsamp, stages, span, gamma);
+            w += series_trials_with(lo, hi, last_bin(nout), nout as f64 * tsamp, stages, span, gamma);
         }
     }
     w.max(1.0)
