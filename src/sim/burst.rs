@@ -128,6 +128,8 @@ pub(crate) struct BurstModel {
     /// Fluence at f_ref in σ·s units.
     amp_ref: f64,
     pub expected_snr: f64,
+    /// The expected S/N before quantisation.
+    pub expected_snr_unquantised: f64,
     pub expected_width: usize,
     pub expected_start: u64,
     pub fluence_jy_ms: f64,
@@ -187,11 +189,12 @@ impl BurstModel {
             spec_factor: band.freqs.iter().map(|&f| (f / band.spectral_ref_mhz).powf(spec.spindex)).collect(),
             amp_ref: 1.0,
             expected_snr: 0.0,
+            expected_snr_unquantised: 0.0,
             expected_width: 1,
             expected_start: 0,
             fluence_jy_ms: 0.0,
         };
-        let (snr_unit, width, start) = m.dedispersed_snr(band);
+        let (snr_unit, width, start) = m.dedispersed_snr(band, &|_, v| v);
         let (amp, fluence) = match (spec.snr, spec.fluence_jy_ms) {
             (Some(s), _) => {
                 if !(snr_unit > 0.0) {
@@ -208,6 +211,7 @@ impl BurstModel {
         };
         m.amp_ref = amp;
         m.expected_snr = amp * snr_unit;
+        m.expected_snr_unquantised = m.expected_snr;
         m.expected_width = width;
         m.expected_start = start;
         m.fluence_jy_ms = fluence;
@@ -234,8 +238,17 @@ impl BurstModel {
         }
     }
 
-    /// Expected S/N for `amp_ref = 1`: returns `(snr, width_samples, start_sample)`.
-    fn dedispersed_snr(&self, band: &Band) -> (f64, usize, u64) {
+    /// Makes `expected_snr` account for quantisation and clipping: each sample's noiseless
+    /// signal `s` in channel `c` becomes its mean stored response `resp[c].signal(s)` in units of
+    /// the stored noise σ ([`crate::sim::noise::QuantiserResponse`]) before the dedispersed boxcar
+    /// S/N is measured as before.
+    pub(crate) fn apply_quantisation(&mut self, band: &Band, resp: &[crate::sim::noise::QuantiserResponse]) {
+        self.expected_snr = self.dedispersed_snr(band, &|c, v| resp[c].signal(v)).0;
+    }
+
+    /// Expected S/N at the current `amp_ref` with each sample's value `v` of channel `c` mapped
+    /// through `map(c, v)`: returns `(snr, width_samples, start_sample)`.
+    fn dedispersed_snr(&self, band: &Band, map: &dyn Fn(usize, f64) -> f64) -> (f64, usize, u64) {
         let t = self.tsamp;
         let nchans = band.freqs.len();
         let max_spread = self.spread.iter().cloned().fold(0.0, f64::max);
@@ -257,7 +270,7 @@ impl BurstModel {
             self.add_to_channel(c, k0 + r, &mut buf);
             let valid = ((band.nsamples - (k0 + r)) as usize).min(len);
             for i in 0..valid {
-                series[i] += buf[i] as f64;
+                series[i] += map(c, buf[i] as f64);
             }
         }
         let mut prefix = vec![0.0; len + 1];
@@ -294,6 +307,7 @@ impl BurstModel {
             tau_1ghz_s: self.spec.tau_1ghz_s,
             requested_snr: self.spec.snr,
             expected_snr: self.expected_snr,
+            expected_snr_unquantised: self.expected_snr_unquantised,
             expected_width_samples: self.expected_width,
             expected_start_sample: self.expected_start,
         }
