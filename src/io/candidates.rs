@@ -16,7 +16,8 @@
 //! * `/rfi` (when the excision ran, [`crate::rfi::RfiReport`]): attributes `clipped_spectra`,
 //!   `clipped_fraction`, `clip_sigma` (0: clipping off), `dropped_spectra`, `masked_fraction`,
 //!   `stat_block_samples`, `nonfinite_samples` and `nonfinite_spectra` (NaN/±∞ input samples,
-//!   masked one by one as missing data, and the spectra holding them); datasets `masked_channels` (u64, file order), `channel_flags` (u8 per
+//!   masked one by one as missing data, and the spectra holding them); datasets
+//!   `masked_channels` (u64, file order), `channel_flags` (u8 per
 //!   channel: 1 zero variance, 2 spectral kurtosis, 4 IQRM), `cell_mask` (u8
 //!   `[nblocks][nchans]`, 1 = block of a kept channel masked), `block_median`, `block_std`
 //!   (f32, zero-DM total power per statistics block), `block_clipped` (u32) and `birdies`

@@ -194,7 +194,7 @@ impl BurstModel {
             expected_start: 0,
             fluence_jy_ms: 0.0,
         };
-        let (snr_unit, width, start) = m.dedispersed_snr(band, &|_, v| v);
+        let (snr_unit, width, start) = m.dedispersed_snr(band);
         let (amp, fluence) = match (spec.snr, spec.fluence_jy_ms) {
             (Some(s), _) => {
                 if !(snr_unit > 0.0) {
@@ -240,15 +240,22 @@ impl BurstModel {
 
     /// Makes `expected_snr` account for quantisation and clipping: each sample's noiseless
     /// signal `s` in channel `c` becomes its mean stored response `resp[c].signal(s)` in units of
-    /// the stored noise σ ([`crate::sim::noise::QuantiserResponse`]) before the dedispersed boxcar
-    /// S/N is measured as before.
+    /// the stored noise σ ([`crate::sim::noise::QuantiserResponse`]), and the dedispersed series
+    /// is measured with the same boxcar (`expected_width`, `expected_start`) as before.
     pub(crate) fn apply_quantisation(&mut self, band: &Band, resp: &[crate::sim::noise::QuantiserResponse]) {
-        self.expected_snr = self.dedispersed_snr(band, &|c, v| resp[c].signal(v)).0;
+        let Some((k0, series)) = self.series(band, &|c, v| resp[c].signal(v)) else {
+            return;
+        };
+        let a = (self.expected_start.saturating_sub(k0) as usize).min(series.len());
+        let b = (a + self.expected_width).min(series.len());
+        let on: f64 = series[a..b].iter().sum();
+        self.expected_snr = on / ((band.freqs.len() * self.expected_width) as f64).sqrt();
     }
 
-    /// Expected S/N at the current `amp_ref` with each sample's value `v` of channel `c` mapped
-    /// through `map(c, v)`: returns `(snr, width_samples, start_sample)`.
-    fn dedispersed_snr(&self, band: &Band, map: &dyn Fn(usize, f64) -> f64) -> (f64, usize, u64) {
+    /// The noiseless dedispersed series (rounded delays) around the burst at the current
+    /// `amp_ref`, each sample's value `v` of channel `c` mapped through `map(c, v)`: the first
+    /// sample index and the series; `None` when the burst lies outside the observation.
+    fn series(&self, band: &Band, map: &dyn Fn(usize, f64) -> f64) -> Option<(u64, Vec<f64>)> {
         let t = self.tsamp;
         let nchans = band.freqs.len();
         let max_spread = self.spread.iter().cloned().fold(0.0, f64::max);
@@ -256,7 +263,7 @@ impl BurstModel {
         let k1 = ((self.w0 + self.wlen + max_spread) / t + 3.0).ceil().max(0.0) as u64;
         let k1 = k1.min(band.nsamples);
         if k1 <= k0 {
-            return (0.0, 1, 0);
+            return None;
         }
         let len = (k1 - k0) as usize;
         let mut series = vec![0.0f64; len];
@@ -273,6 +280,17 @@ impl BurstModel {
                 series[i] += map(c, buf[i] as f64);
             }
         }
+        Some((k0, series))
+    }
+
+    /// Expected S/N at the current `amp_ref` (1 while scaling): returns `(snr, width_samples,
+    /// start_sample)`.
+    fn dedispersed_snr(&self, band: &Band) -> (f64, usize, u64) {
+        let Some((k0, series)) = self.series(band, &|_, v| v) else {
+            return (0.0, 1, 0);
+        };
+        let len = series.len();
+        let nchans = band.freqs.len();
         let mut prefix = vec![0.0; len + 1];
         for i in 0..len {
             prefix[i + 1] = prefix[i] + series[i];

@@ -91,7 +91,22 @@ impl Quantiser {
                 m2 - m1 * m1
             }
         };
-        QuantiserResponse { q: *self, mu0, sd, sd_q: var0.sqrt(), clip0: 0.0 }.with_clip0()
+        let mut levels0 = [0.0; 15];
+        if self.nbits <= 4 {
+            for (k, l) in levels0.iter_mut().enumerate().take(self.max_value as usize) {
+                *l = gauss_sf((k as f64 + 0.5 - mu0) / sd);
+            }
+        }
+        let mut r =
+            QuantiserResponse { q: *self, mu0, sd, sd_q: var0.sqrt(), clip0: 0.0, tails0: 0.0, levels0, eta: 1.0 };
+        r.tails0 = r.tails(mu0);
+        r.clip0 = r.clip_probability(0.0);
+        r.eta = match self.nbits {
+            32 => 1.0,
+            16 => sd / r.sd_q,
+            _ => (1..=(self.max_value as u64)).map(|k| gauss_pdf((k as f64 - 0.5 - mu0) / sd)).sum::<f64>() / r.sd_q,
+        };
+        r
     }
 
     /// The rule with a channel's bandpass gain folded in, in `f32` for the inner loop.
@@ -206,30 +221,58 @@ pub struct QuantiserResponse {
     sd_q: f64,
     /// `P(clamped | 0)`.
     clip0: f64,
+    /// 8 and 16 bits: the tail terms of the clamped-Gaussian mean at `s = 0`.
+    tails0: f64,
+    /// 1, 2, 4 bits: `Q(t_k)` of every level at `s = 0`.
+    levels0: [f64; 15],
+    /// The efficiency `η` ([`Self::efficiency`]).
+    eta: f64,
 }
 
 impl QuantiserResponse {
-    fn with_clip0(mut self) -> Self {
-        self.clip0 = self.clip_probability(0.0);
-        self
+    /// `−E[(v − hi)⁺] + E[(−v)⁺]` for `v ~ N(m, sd²)`: the clamped-Gaussian mean minus `m`.
+    fn tails(&self, m: f64) -> f64 {
+        -excess_above(m, self.sd, self.q.max_value) + excess_above(-m, self.sd, 0.0)
+    }
+
+    /// Whether both clamps lie at least 6 σ from `mu` (8 and 16 bits). Between two such means
+    /// the tail terms change by less than `Q(6) ≈ 1e-9` of the mean shift and the clamped
+    /// fraction by less than 1e-9, so the response is taken as linear there (a fast path: the
+    /// noise of 8-bit data sits exactly 6 σ above 0).
+    fn far_from_clamps(&self, mu: f64) -> bool {
+        (self.q.max_value - mu) >= 6.0 * self.sd && mu >= 6.0 * self.sd
+    }
+
+    /// Whether `R` is linear (`R(s) = η·s`, no clamping beyond noise's, to 1e-9) for every
+    /// signal in `0 ..= s_max`: always for floats, for 8 and 16 bits while the clamps stay 6 σ
+    /// away (see [`Self::far_from_clamps`]); never claimed for 1, 2 and 4 bits.
+    pub fn is_linear_up_to(&self, s_max: f64) -> bool {
+        match self.q.nbits {
+            32 => true,
+            8 | 16 => self.far_from_clamps(self.mu0) && self.far_from_clamps(self.mu0 + self.sd * s_max),
+            _ => false,
+        }
     }
 
     /// `E[q | s] − E[q | 0]` in counts.
     fn mean_shift(&self, s: f64) -> f64 {
         let (mu, sd) = (self.mu0 + self.sd * s, self.sd);
-        let hi = self.q.max_value;
         match self.q.nbits {
             32 => s,
             8 | 16 => {
                 // μ − E[(v − hi)⁺] + E[(−v)⁺], differenced against s = 0 term by term.
-                let tails = |m: f64| -excess_above(m, sd, hi) + excess_above(-m, sd, 0.0);
-                self.sd * s + (tails(mu) - tails(self.mu0))
+                if self.far_from_clamps(mu) && self.far_from_clamps(self.mu0) {
+                    self.sd * s
+                } else {
+                    self.sd * s + (self.tails(mu) - self.tails0)
+                }
             }
-            _ => (1..=(hi as u64))
-                .map(|k| {
-                    let t = k as f64 - 0.5;
-                    gauss_sf((t - mu) / sd) - gauss_sf((t - self.mu0) / sd)
-                })
+            _ => self
+                .levels0
+                .iter()
+                .take(self.q.max_value as usize)
+                .enumerate()
+                .map(|(k, q0)| gauss_sf((k as f64 + 0.5 - mu) / sd) - q0)
                 .sum(),
         }
     }
@@ -245,15 +288,7 @@ impl QuantiserResponse {
     /// The quantisation efficiency `η = R'(0) = Σ_k φ(t_k) / sd(q)` (see the type's docs;
     /// 16 bits: the continuum limit `b·scale / sd(q)`).
     pub fn efficiency(&self) -> f64 {
-        match self.q.nbits {
-            32 => 1.0,
-            16 => self.sd / self.sd_q,
-            _ => {
-                let hi = self.q.max_value as u64;
-                let slope: f64 = (1..=hi).map(|k| gauss_pdf((k as f64 - 0.5 - self.mu0) / self.sd)).sum();
-                slope / self.sd_q
-            }
-        }
+        self.eta
     }
 
     /// Probability that a sample with signal `s` (σ units) is clamped to 0 or `2^nbits − 1`.
@@ -262,6 +297,9 @@ impl QuantiserResponse {
             return 0.0;
         }
         let mu = self.mu0 + self.sd * s;
+        if self.q.nbits >= 8 && self.far_from_clamps(mu) && s != 0.0 && self.far_from_clamps(self.mu0) {
+            return self.clip0;
+        }
         gauss_sf((mu + 0.5) / self.sd) + gauss_sf((self.q.max_value + 0.5 - mu) / self.sd)
     }
 

@@ -528,6 +528,17 @@ impl PulsarModel {
     /// uniformly through the fine points over the observation, so both are time averages.
     pub(crate) fn apply_quantisation(&mut self, band: &Band, resp: &[crate::sim::noise::QuantiserResponse]) {
         let amp = self.amp_ref;
+        // Fast path: one response for every channel (no bandpass), linear over every signal the
+        // pulsar reaches (the largest is at most amp · max spectral factor · profile peak): the
+        // result is then η times the unquantised S/N, with nothing saturated (to 1e-9).
+        let peak = self.tables.iter().map(|t| t.peak()).fold(0.0, f64::max);
+        let s_max = amp.abs() * self.spec_factor.iter().copied().fold(0.0, f64::max) * peak * (1.0 + 1e-9);
+        let eta = resp.first().map(|r| r.efficiency()).unwrap_or(1.0);
+        if resp.iter().all(|r| r.is_linear_up_to(s_max) && r.efficiency() == eta) {
+            self.expected_snr = eta * self.expected_snr_unquantised;
+            self.saturated_fraction = 0.0;
+            return;
+        }
         let map = |c: usize, v: f64| {
             if v == 0.0 {
                 return (0.0, 0.0);
