@@ -707,6 +707,35 @@ fn ordinary_expected_snr_includes_the_quantisation_loss() {
         assert!((p.expected_snr_unquantised - 20.0).abs() < 1e-9);
         assert!(p.saturated_fraction < 1e-3, "nbits {nbits}: {}", p.saturated_fraction);
     }
+    // With a bandpass every channel has its own gain b and efficiency η_b (the full per-sample
+    // response path): the truth's ratio is a signal-weighted mean of the channels' η, so it lies
+    // between their extremes (1e-3 slack for the 2-bit cubic term, as above).
+    for nbits in [2u32, 8] {
+        let cfg = SimConfig {
+            preset: "fast-l-band-lite".into(),
+            duration_s: 30.0,
+            nchans: Some(64),
+            tsamp_s: Some(1e-3),
+            nbits: Some(nbits),
+            bandpass: true,
+            pulsars: vec![PulsarSpec::parse("period=0.25,dm=20,snr=20").unwrap()],
+            ..SimConfig::default()
+        };
+        let obs = tianyan::sim::SimulatedObservation::new(&cfg).unwrap();
+        let h = obs.header().clone();
+        let freqs: Vec<f64> = (0..h.nchans).map(|c| h.fch1_mhz + c as f64 * h.foff_mhz).collect();
+        let q = tianyan::sim::Quantiser::for_nbits(nbits).unwrap();
+        let etas: Vec<f64> = tianyan::sim::noise::bandpass_gains(&freqs, 1000.0, 1500.0)
+            .iter()
+            .map(|&g| q.response(g as f64).efficiency())
+            .collect();
+        let (lo, hi) = etas.iter().fold((f64::MAX, 0.0f64), |(a, b), &e| (a.min(e), b.max(e)));
+        let p = &obs.truth("x.fil", OutputFormat::Filterbank, 0).pulsars[0];
+        let ratio = p.expected_snr / p.expected_snr_unquantised;
+        eprintln!("bandpass nbits {nbits}: ratio {ratio}, channel η {lo} .. {hi}");
+        assert!(lo < hi, "the bandpass changes η across the band");
+        assert!(ratio > lo * (1.0 - 1e-3) && ratio < hi, "nbits {nbits}: ratio {ratio} outside η {lo} .. {hi}");
+    }
     let cfg = SimConfig {
         preset: "fast-l-band-lite".into(),
         duration_s: 4.0,
