@@ -115,7 +115,10 @@ fn pulsar_target_snr_20_is_recovered_by_reference_folder() {
     cfg.pulsars.push(PulsarSpec::parse("period=0.2531,dm=71,snr=20").unwrap());
     let mut obs = SimulatedObservation::new(&cfg).unwrap();
     let truth = obs.truth("mem", OutputFormat::Filterbank, 0);
-    assert!((truth.pulsars[0].expected_snr - 20.0).abs() < 1e-9);
+    // The requested S/N is the signal's before quantisation; the 8-bit data keep η = 0.99984 of it.
+    assert!((truth.pulsars[0].expected_snr_unquantised - 20.0).abs() < 1e-9);
+    let eta = truth.quantisation.efficiency;
+    assert!((truth.pulsars[0].expected_snr - 20.0 * eta).abs() < 1e-4, "{}", truth.pulsars[0].expected_snr);
     let snr = fold_snr(&mut obs, 0.2531, 71.0, 0.0, 64);
     eprintln!("target 20, measured {snr:.2}");
     assert!((snr - 20.0).abs() < 0.15 * 20.0, "measured folded S/N {snr}");
@@ -236,7 +239,9 @@ fn burst_target_snr_12_at_the_right_time() {
     cfg.bursts.push(BurstSpec::parse("time=2.0,dm=500,snr=12,width=0.002").unwrap());
     let mut obs = SimulatedObservation::new(&cfg).unwrap();
     let truth = obs.truth("mem", OutputFormat::Filterbank, 0);
-    assert!((truth.bursts[0].expected_snr - 12.0).abs() < 1e-9);
+    assert!((truth.bursts[0].expected_snr_unquantised - 12.0).abs() < 1e-9);
+    let eta = truth.quantisation.efficiency;
+    assert!((truth.bursts[0].expected_snr - 12.0 * eta).abs() < 1e-4, "{}", truth.bursts[0].expected_snr);
     let tsamp = obs.header().tsamp_s;
     let delays = rounded_delays(&obs, 500.0);
     let data = read_all(&mut obs, 4096);

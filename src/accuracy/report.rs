@@ -353,7 +353,7 @@ pub fn write_results_h5(path: &Path, cfg: &GridConfig, lines: &[ResultLine]) -> 
         s("created_utc", &crate::io::candidates::now_utc_iso8601())?;
         s("grid_json", &serde_json::to_string(cfg).unwrap_or_default())?;
         let rows: Vec<InjectionResult> = lines.iter().map(|l| l.row).collect();
-        f.new_dataset::<InjectionResult>().shape(rows.len()).create("results")?.write(&rows)?;
+        crate::io::candidates::write_table(&f, "results", &rows)?;
         let mut sig = Vec::new();
         let mut run = Vec::new();
         for (i, l) in lines.iter().filter(|l| l.row.noise == 1).enumerate() {

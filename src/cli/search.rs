@@ -332,6 +332,12 @@ pub fn search_and_write(args: &SearchArgs) -> anyhow::Result<tianyan::pipeline::
             r.birdies.len(),
             flagged
         );
+        if r.nonfinite_samples > 0 {
+            eprintln!(
+                "missing data: {} NaN or infinite samples (in {} spectra) masked one by one (/rfi nonfinite_samples)",
+                r.nonfinite_samples, r.nonfinite_spectra
+            );
+        }
     }
     if !folds.is_empty() {
         eprintln!("folded {} candidates (plots in {}):", folds.len(), args.plot_dir().display());

@@ -47,6 +47,10 @@ pub struct SimulateArgs {
     /// Source name for the header.
     #[arg(long, default_value = "tianyan_sim")]
     pub source_name: String,
+    /// Write the file even when the signals saturate more than 1 % of the values (clamped at 0
+    /// or 2^nbits − 1 beyond pure noise); without it that is an error.
+    #[arg(long)]
+    pub allow_saturation: bool,
 }
 
 /// Runs `tianyan simulate`.
@@ -64,6 +68,7 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
         rfi: args.rfi.then(RfiSpec::default),
         bandpass: args.bandpass,
         source_name: args.source_name,
+        allow_saturation: args.allow_saturation,
         ..SimConfig::default()
     };
     let mut bar: Option<indicatif::ProgressBar> = None;

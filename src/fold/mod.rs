@@ -216,6 +216,9 @@ fn split_bounds(n: u64, parts: usize) -> Vec<u64> {
 /// variance, dedisperses it to the top of the band by a fractional phase and adds it to its
 /// `[subint][subband][bin]` cell. Sub-bands are folded in parallel (rayon); each cell is summed
 /// in sample order by one task, so the result does not depend on the thread count.
+/// All-zero spectra and NaN/±∞ samples are missing data: left out of both passes (a non-finite
+/// sample alone, never its channel; each channel's statistics use its own count of finite
+/// samples), so they add nothing to a cell and nothing to its count.
 ///
 /// # Errors
 /// [`FoldError::Invalid`] for a non-positive or non-finite period, negative/non-finite DM,
@@ -280,8 +283,8 @@ pub fn fold(
     let mut sum = vec![0.0f64; nchans];
     let mut sumsq = vec![0.0f64; nchans];
     let mut shift: Option<Vec<f64>> = None;
+    let mut nfinite = vec![0u64; nchans];
     // All-zero spectra are missing data (dropped packets, PSRFITS padding): left out of both passes.
-    let mut n_dropped = 0u64;
     for b in 0..nblocks {
         let (s0, s1) = (bounds[b], bounds[b + 1]);
         let len = (s1 - s0) as usize;
@@ -292,24 +295,30 @@ pub fn fold(
         let centre: Vec<f64> = if detrend {
             block_means(&blk)
         } else {
-            shift.get_or_insert_with(|| blk.row(0).iter().map(|&v| v as f64).collect()).clone()
+            shift
+                .get_or_insert_with(|| blk.row(0).iter().map(|&v| if v.is_finite() { v as f64 } else { 0.0 }).collect())
+                .clone()
         };
         for row in blk.rows() {
             if is_dropped_spectrum(row.iter()) {
-                n_dropped += 1;
                 continue;
             }
             for (c, &v) in row.iter().enumerate() {
+                // NaN and ±∞ samples are missing data, left out one by one (never the channel).
+                if !v.is_finite() {
+                    continue;
+                }
                 let d = v as f64 - centre[c];
                 sum[c] += d;
                 sumsq[c] += d * d;
+                nfinite[c] += 1;
             }
         }
     }
-    let n = nsamples.saturating_sub(n_dropped).max(1) as f64;
     let mut mean = vec![0.0f64; nchans];
     let mut weight = vec![0.0f64; nchans];
     for c in 0..nchans {
+        let n = nfinite[c].max(1) as f64;
         let m = sum[c] / n;
         let var = (sumsq[c] / n - m * m).max(0.0);
         let base = shift.as_ref().map(|s| s[c]).unwrap_or(0.0);
@@ -383,6 +392,9 @@ pub fn fold(
                 let row = blk.row(i);
                 let (ph, f, k) = (phase[i], nu[i], subint[i]);
                 for &c in &chans {
+                    if !row[c].is_finite() {
+                        continue;
+                    }
                     let p = ph - delays[c] * f;
                     let mut bin = ((p - p.floor()) * nb) as usize;
                     if bin >= nbins {
@@ -425,16 +437,20 @@ pub fn fold(
     })
 }
 
-/// Per-channel mean of a `[nsamples][nchans]` block, f64.
+/// Per-channel mean of the finite samples of a `[nsamples][nchans]` block, f64 (0 for a
+/// channel without any).
 fn block_means(blk: &Array2<f32>) -> Vec<f64> {
     let mut m = vec![0.0f64; blk.ncols()];
+    let mut n = vec![0u64; blk.ncols()];
     for row in blk.rows() {
         for (c, &v) in row.iter().enumerate() {
-            m[c] += v as f64;
+            if v.is_finite() {
+                m[c] += v as f64;
+                n[c] += 1;
+            }
         }
     }
-    let n = blk.nrows().max(1) as f64;
-    m.iter_mut().for_each(|x| *x /= n);
+    m.iter_mut().zip(&n).for_each(|(x, &k)| *x /= k.max(1) as f64);
     m
 }
 

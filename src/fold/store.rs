@@ -440,8 +440,12 @@ pub fn fold_top_candidates(
     cfg: &FoldConfig,
     plot_dir: Option<&Path>,
 ) -> Result<Vec<FoldResult>, FoldError> {
-    let cands = crate::io::candidates::read_candidates(cands_h5)
-        .map_err(|e| FoldError::Hdf5 { path: cands_h5.to_path_buf(), msg: e.to_string() })?;
+    use crate::io::candidates::CandidatesError;
+    let cands = crate::io::candidates::read_candidates(cands_h5).map_err(|e| match e {
+        CandidatesError::Hdf5 { path, source } => FoldError::Hdf5 { path, msg: source.to_string() },
+        CandidatesError::Invalid { path, msg } => FoldError::Data { source_desc: path.display().to_string(), msg },
+        CandidatesError::Os { path, source } => FoldError::Os { path, source },
+    })?;
     let mut obs = open_observation(input_paths)?;
     check_candidates_match(cands_h5, input_paths, obs.header())?;
     let mut set = OutputSet::new();

@@ -8,12 +8,16 @@
 //! * `/search`: one attribute per search parameter (flattened from the run's JSON configuration,
 //!   nested keys joined with `.`), plus `config_json` (the whole configuration) and the dataset
 //!   `dm_trials` (`f64`, pc cm⁻³: the DM grid the dedisperser really searched);
-//! * `/candidates`: compound rows of [`Candidate`], sorted by `sigma` descending;
+//! * `/candidates`: compound rows of [`Candidate`], sorted by `sigma` descending (every table is
+//!   written packed, without padding bytes: [`write_table`]; readers check the stored record type
+//!   before reading a row: [`check_table_type`]);
 //! * `/single_pulses`: compound rows of [`SinglePulse`], unflagged rows first (`rfi_flag` 0),
 //!   each group sorted by `snr` descending;
 //! * `/rfi` (when the excision ran, [`crate::rfi::RfiReport`]): attributes `clipped_spectra`,
 //!   `clipped_fraction`, `clip_sigma` (0: clipping off), `dropped_spectra`, `masked_fraction`,
-//!   `stat_block_samples`; datasets `masked_channels` (u64, file order), `channel_flags` (u8 per
+//!   `stat_block_samples`, `nonfinite_samples` and `nonfinite_spectra` (NaN/±∞ input samples,
+//!   masked one by one as missing data, and the spectra holding them); datasets
+//!   `masked_channels` (u64, file order), `channel_flags` (u8 per
 //!   channel: 1 zero variance, 2 spectral kurtosis, 4 IQRM), `cell_mask` (u8
 //!   `[nblocks][nchans]`, 1 = block of a kept channel masked), `block_median`, `block_std`
 //!   (f32, zero-DM total power per statistics block), `block_clipped` (u32) and `birdies`
@@ -219,16 +223,8 @@ fn write_to(tmp: &Path, path: &Path, cf: &CandidateFile) -> Result<(), Candidate
         .create("dm_trials")
         .and_then(|d| d.write(&cf.dm_trials))
         .map_err(h5err(path))?;
-    f.new_dataset::<Candidate>()
-        .shape(cf.candidates.len())
-        .create("candidates")
-        .and_then(|d| d.write(&cf.candidates))
-        .map_err(h5err(path))?;
-    f.new_dataset::<SinglePulse>()
-        .shape(cf.single_pulses.len())
-        .create("single_pulses")
-        .and_then(|d| d.write(&cf.single_pulses))
-        .map_err(h5err(path))?;
+    write_table(&f, "candidates", &cf.candidates).map_err(h5err(path))?;
+    write_table(&f, "single_pulses", &cf.single_pulses).map_err(h5err(path))?;
     if let Some(r) = &cf.rfi {
         write_rfi(&f, path, r)?;
     }
@@ -244,6 +240,8 @@ fn write_rfi(f: &hdf5::File, path: &Path, r: &crate::rfi::RfiReport) -> Result<(
     attr_num(&g, path, "dropped_spectra", r.dropped_spectra)?;
     attr_num(&g, path, "masked_fraction", r.masked_fraction)?;
     attr_num(&g, path, "stat_block_samples", r.stat_block_samples as u64)?;
+    attr_num(&g, path, "nonfinite_samples", r.nonfinite_samples)?;
+    attr_num(&g, path, "nonfinite_spectra", r.nonfinite_spectra)?;
     let masked: Vec<u64> = r.masked_channels.iter().map(|&c| c as u64).collect();
     g.new_dataset_builder().with_data(&masked).create("masked_channels").map_err(h5err(path))?;
     g.new_dataset_builder().with_data(&r.channel_flags).create("channel_flags").map_err(h5err(path))?;
@@ -251,35 +249,154 @@ fn write_rfi(f: &hdf5::File, path: &Path, r: &crate::rfi::RfiReport) -> Result<(
     g.new_dataset_builder().with_data(&r.block_median).create("block_median").map_err(h5err(path))?;
     g.new_dataset_builder().with_data(&r.block_std).create("block_std").map_err(h5err(path))?;
     g.new_dataset_builder().with_data(&r.block_clipped).create("block_clipped").map_err(h5err(path))?;
-    g.new_dataset::<crate::rfi::birdies::Birdie>()
-        .shape(r.birdies.len())
-        .create("birdies")
-        .and_then(|d| d.write(&r.birdies))
-        .map_err(h5err(path))?;
+    write_table(&g, "birdies", &r.birdies).map_err(h5err(path))?;
     Ok(())
+}
+
+/// Checks the stored record type of table `table` (dataset `ds` of `path`) against the record
+/// type `T` the reader will convert it to, before any row is read.
+///
+/// libhdf5 converts compound records member by member, by name: a member missing from the file
+/// leaves its field of `T` uninitialised, and a member offset that points outside the record (one
+/// corrupted byte in the datatype message) makes `H5Dread` read and write outside its buffers
+/// (a segfault inside libhdf5, reproduced with issue 11's bit flips). So this requires:
+/// * a compound type with exactly `T`'s member names, each of `T`'s type (class and size);
+/// * every member at the offset of one of the two layouts tianyan writes or wrote — packed
+///   ([`write_table`], written since records carry no padding) or `T`'s C layout (earlier
+///   files) — and the record size of that layout;
+/// * a one-dimensional dataset whose stored bytes (contiguous layout) hold all its rows, within
+///   the file's length.
+///
+/// # Errors
+/// [`CandidatesError::Invalid`] naming `path`, the table and the first offending member.
+pub fn check_table_type<T: hdf5::H5Type>(path: &Path, table: &str, ds: &hdf5::Dataset) -> Result<(), CandidatesError> {
+    use hdf5::types::{CompoundType, TypeDescriptor};
+    let bad = |msg: String| CandidatesError::Invalid { path: path.to_path_buf(), msg: format!("/{table}: {msg}") };
+    let TypeDescriptor::Compound(want) = T::type_descriptor() else {
+        return Err(bad("the reader's record type is not a compound type".into()));
+    };
+    let file_desc =
+        ds.dtype().and_then(|t| t.to_descriptor()).map_err(|e| bad(format!("unreadable record type ({e})")))?;
+    let TypeDescriptor::Compound(got) = file_desc else {
+        return Err(bad(format!("holds {file_desc} values, not tianyan records")));
+    };
+    for w in &want.fields {
+        match got.fields.iter().find(|g| g.name == w.name) {
+            None => {
+                return Err(bad(format!(
+                    "no field '{}' ({}) in the records: not a table written by this tianyan version",
+                    w.name, w.ty
+                )))
+            }
+            Some(g) if g.ty != w.ty => {
+                return Err(bad(format!("field '{}' is stored as {}, expected {}", w.name, g.ty, w.ty)))
+            }
+            Some(_) => {}
+        }
+    }
+    if let Some(g) = got.fields.iter().find(|g| !want.fields.iter().any(|w| w.name == g.name)) {
+        return Err(bad(format!("unexpected field '{}' ({}) in the records", g.name, g.ty)));
+    }
+    let packed = want.to_packed_repr();
+    let c_repr = want.to_c_repr();
+    let offset_in = |l: &CompoundType, name: &str| l.fields.iter().find(|f| f.name == name).map(|f| f.offset);
+    let fits =
+        |l: &CompoundType| l.size == got.size && got.fields.iter().all(|g| offset_in(l, &g.name) == Some(g.offset));
+    if !(fits(&packed) || fits(&c_repr)) {
+        let msg = match got
+            .fields
+            .iter()
+            .find(|g| offset_in(&packed, &g.name) != Some(g.offset) && offset_in(&c_repr, &g.name) != Some(g.offset))
+        {
+            Some(g) => {
+                let (p, c) = (offset_in(&packed, &g.name).unwrap_or(0), offset_in(&c_repr, &g.name).unwrap_or(0));
+                let expected =
+                    if p == c { format!("{p}") } else { format!("{p} (or {c} in files of earlier versions)") };
+                format!(
+                    "field '{}' is at byte {} of a {}-byte record, expected byte {expected}: the record type is corrupted",
+                    g.name, g.offset, got.size
+                )
+            }
+            None => format!(
+                "records are {} bytes, expected {} (or {} in files of earlier versions): the record type is corrupted",
+                got.size, packed.size, c_repr.size
+            ),
+        };
+        return Err(bad(msg));
+    }
+    let shape = ds.shape();
+    if shape.len() != 1 {
+        return Err(bad(format!("has {} dimensions, expected a 1-D table", shape.len())));
+    }
+    let need = (shape[0] as u128) * (got.size as u128);
+    if let Some(offset) = ds.offset() {
+        let stored = ds.storage_size() as u128;
+        let file_len = std::fs::metadata(path).map(|m| m.len() as u128).unwrap_or(u128::MAX);
+        if stored < need || offset as u128 + stored > file_len {
+            return Err(bad(format!(
+                "{} records of {} bytes need {need} bytes, but {stored} bytes are stored at byte {offset} of a \
+                 {file_len}-byte file: the table is truncated or corrupted",
+                shape[0], got.size
+            )));
+        }
+    } else if need > 0 && !ds.is_chunked() {
+        return Err(bad(format!("{} records declared but no data stored: the table is corrupted", shape[0])));
+    }
+    Ok(())
+}
+
+/// Writes `rows` as the record table `name` of `loc`, packed: members back to back in declaration
+/// order, so no record holds padding bytes. libhdf5 converts each record from `T`'s in-memory
+/// `#[repr(C)]` layout member by member; the uninitialised padding of that layout (e.g. 3 bytes
+/// after `rfi_flag` in every [`SinglePulse`]) is never copied, and identical runs write identical
+/// record bytes. Used for `/candidates`, `/single_pulses`, `/rfi/birdies` and `results.h5`.
+///
+/// # Errors
+/// HDF5's error.
+pub fn write_table<T: hdf5::H5Type>(loc: &hdf5::Group, name: &str, rows: &[T]) -> hdf5::Result<hdf5::Dataset> {
+    let ds = loc.new_dataset::<T>().packed(true).shape(rows.len()).create(name)?;
+    ds.write(rows)?;
+    Ok(ds)
+}
+
+/// Opens table `table` of `path` and reads it as `T` after [`check_table_type`].
+fn read_table<T: hdf5::H5Type>(path: &Path, f: &hdf5::File, table: &str) -> Result<Vec<T>, CandidatesError> {
+    let ds = f.dataset(table).map_err(|e| CandidatesError::Invalid {
+        path: path.to_path_buf(),
+        msg: format!("/{table}: cannot open the table: {e}"),
+    })?;
+    check_table_type::<T>(path, table, &ds)?;
+    ds.read_raw::<T>().map_err(h5err(path))
 }
 
 /// Reads `/candidates` of a candidate file (sorted by sigma, as written).
 ///
 /// # Errors
-/// [`CandidatesError`] naming `path` when it is not an HDF5 candidate file.
+/// [`CandidatesError`] naming `path` when it is not an HDF5 candidate file, or when the table's
+/// record type is not [`Candidate`]'s ([`check_table_type`]: a missing or mistyped field, a
+/// corrupted member offset).
 pub fn read_candidates(path: &Path) -> Result<Vec<Candidate>, CandidatesError> {
     crate::io::check_regular_file(path).map_err(from_io)?;
     let f = crate::io::h5file::open(path).map_err(h5err(path))?;
-    let ds = f.dataset("candidates").map_err(|_| CandidatesError::Invalid {
-        path: path.to_path_buf(),
-        msg: "no /candidates dataset: not a tianyan candidate file".into(),
-    })?;
-    ds.read_raw::<Candidate>().map_err(h5err(path))
+    if !f.link_exists("candidates") {
+        return Err(CandidatesError::Invalid {
+            path: path.to_path_buf(),
+            msg: "no /candidates dataset: not a tianyan candidate file".into(),
+        });
+    }
+    read_table::<Candidate>(path, &f, "candidates")
 }
 
 /// Reads `/single_pulses` of a candidate file; an empty list when the dataset is absent.
+///
+/// # Errors
+/// As [`read_candidates`], for [`SinglePulse`] records.
 pub fn read_single_pulses(path: &Path) -> Result<Vec<SinglePulse>, CandidatesError> {
     let f = crate::io::h5file::open(path).map_err(h5err(path))?;
-    match f.dataset("single_pulses") {
-        Ok(ds) => ds.read_raw::<SinglePulse>().map_err(h5err(path)),
-        Err(_) => Ok(Vec::new()),
+    if !f.link_exists("single_pulses") {
+        return Ok(Vec::new());
     }
+    read_table::<SinglePulse>(path, &f, "single_pulses")
 }
 
 /// Reads a string root attribute (e.g. `input_file`) of a candidate file.

@@ -17,6 +17,17 @@
 //!   measured with the best boxcar of `expected_width_samples` samples:
 //!   `S/N = Σ_on s_j / sqrt(nchans · n_on)`.
 //!
+//! * **Quantisation and clipping**: both are measured on the data *as written*: every sample's
+//!   noiseless signal `s` (σ units) in channel `c` is first replaced by its mean stored response
+//!   `R_c(s) = (E[q | s] − E[q | 0]) / sd(q | 0)` in units of the stored noise σ
+//!   ([`crate::sim::noise::QuantiserResponse`]: exact Gaussian level sums, the clamped-Gaussian
+//!   mean for 8 and 16 bits). A weak signal keeps `η·s`, `η` the quantisation efficiency (0.798
+//!   for 1 bit, 0.9387 for 2, 0.9942 for 4, 0.99984 for 8, 1 for floats), so an ordinary 8-bit
+//!   simulation's `expected_snr` is 0.016 % below `expected_snr_unquantised`; a signal that
+//!   drives samples into the clamps loses what the clamps cut off. `expected_snr_unquantised` is
+//!   the value before this step (the requested S/N in `snr=` mode), and each pulsar's
+//!   `saturated_fraction` the expected fraction of all values it clamps beyond pure noise.
+//!
 //! Both are the values a perfect search would report on average (a real search on noisy data
 //! scatters by about ±1 around them and loses a little to trial-grid mismatch).
 use super::{Header, IoError};
@@ -43,6 +54,22 @@ pub struct Quantisation {
     pub clipped: u64,
     /// Total number of values written (`nsamples · nchans`).
     pub total_values: u64,
+    /// `clipped / total_values`, measured while writing.
+    #[serde(default)]
+    pub clipped_fraction: f64,
+    /// Expected clamped fraction of pure noise (`P(clamped | s = 0)`, mean over channels:
+    /// 0.317 for 1 bit, 0.134 for 2 bits, 0.012 for 4 bits, 1e-9 for 8 bits, 0 above).
+    #[serde(default)]
+    pub noise_clipped_fraction: f64,
+    /// Quantisation efficiency `η` of a weak signal (mean over channels; `expected_snr` of a
+    /// weak pulsar is `η` times its unquantised S/N): 0.798, 0.9387, 0.9942, 0.99984 for 1, 2, 4,
+    /// 8 bits ([`crate::sim::noise::QuantiserResponse`]).
+    #[serde(default)]
+    pub efficiency: f64,
+    /// Whether the simulation was allowed to saturate more than
+    /// [`crate::sim::MAX_SATURATED_FRACTION`] of the values (`--allow-saturation`).
+    #[serde(default)]
+    pub saturation_allowed: bool,
 }
 
 /// The telescope model the data were made with.
@@ -108,8 +135,18 @@ pub struct PulsarTruth {
     pub mean_flux_mjy: f64,
     /// The S/N that was asked for (`snr=` mode), if any.
     pub requested_snr: Option<f64>,
-    /// Expected folded S/N (see the module docs for the exact definition).
+    /// Expected folded S/N of the data as written, quantisation and clipping included (see the
+    /// module docs for the exact definition).
     pub expected_snr: f64,
+    /// The same S/N before quantisation (the signal as injected, in float units): equal to
+    /// `requested_snr` in `snr=` mode.
+    #[serde(default)]
+    pub expected_snr_unquantised: f64,
+    /// Expected fraction of all values clamped because of this pulsar, beyond the clamping of
+    /// pure noise (`simulate` refuses more than [`crate::sim::MAX_SATURATED_FRACTION`] unless
+    /// asked with `--allow-saturation`).
+    #[serde(default)]
+    pub saturated_fraction: f64,
     /// Number of profile bins used for `expected_snr`.
     pub snr_nbins: usize,
     /// Lorimer & Kramer (2005) eq. A1.21 S/N for a top-hat pulse of the main component's FWHM,
@@ -136,8 +173,12 @@ pub struct BurstTruth {
     pub tau_1ghz_s: f64,
     /// The S/N that was asked for, if any.
     pub requested_snr: Option<f64>,
-    /// Expected dedispersed boxcar S/N (see the module docs).
+    /// Expected dedispersed boxcar S/N of the data as written, quantisation and clipping
+    /// included (see the module docs).
     pub expected_snr: f64,
+    /// The same S/N before quantisation: equal to `requested_snr` in `snr=` mode.
+    #[serde(default)]
+    pub expected_snr_unquantised: f64,
     /// Width of the best boxcar, samples.
     pub expected_width_samples: usize,
     /// First sample of the best boxcar in the dedispersed series (time at the top channel).

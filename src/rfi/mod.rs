@@ -7,6 +7,10 @@
 //! reader later asks for blocks or on the thread count:
 //!
 //! 1. **Moments**: per-channel mean and variance (dropped, all-zero spectra left out).
+//!    Non-finite samples (NaN, ±∞) are **missing data**, one sample at a time: left out of every
+//!    statistic (each channel's moments use its own count of finite samples), read back as 0 (the
+//!    channel mean after normalisation), counted ([`RfiReport::nonfinite_samples`]) and logged.
+//!    They never zap a channel: only a channel with no finite sample at all has zero variance.
 //! 2. **Robust channel statistics**: each block's zero-DM total power (sum over channels of the
 //!    spectra normalised with pass 1) is measured by its median and `1.4826·MAD`; spectra beyond
 //!    `clip_sigma` of it are left out of everything that follows (always, so that impulses never
@@ -166,6 +170,11 @@ pub struct RfiReport {
     pub dropped_spectra: u64,
     /// Fraction of the data (channels × samples) masked by the channel and cell masks.
     pub masked_fraction: f64,
+    /// Samples (channel × time) that were NaN or ±∞ in the input: each is missing data, left out
+    /// of the statistics and read as 0 (the channel mean), never zapping its channel.
+    pub nonfinite_samples: u64,
+    /// Spectra holding at least one non-finite sample.
+    pub nonfinite_spectra: u64,
     /// Birdies zapped from the power spectra (zap list and automatic).
     pub birdies: Vec<Birdie>,
     /// Clipping threshold used, robust σ (0 when clipping is off).
@@ -246,10 +255,12 @@ impl CleanedObservation {
         };
 
         // Pass 1: moments.
+        // Per channel: sum, sum of squares and count of the finite samples of spectra with data.
         let mut sum = vec![0.0f64; nchans];
         let mut sumsq = vec![0.0f64; nchans];
-        let mut count = 0u64;
+        let mut nfinite = vec![0u64; nchans];
         let mut dropped = 0u64;
+        let (mut nonfinite, mut nonfinite_spectra) = (0u64, 0u64);
         for b in 0..nblocks {
             let (s, n) = range(b);
             let blk = inner.read_block(s, n)?;
@@ -258,17 +269,23 @@ impl CleanedObservation {
                     dropped += 1;
                     continue;
                 }
-                count += 1;
+                let before = nonfinite;
                 for (c, &v) in row.iter().enumerate() {
-                    let v = if v.is_finite() { v as f64 } else { 0.0 };
-                    sum[c] += v;
-                    sumsq[c] += v * v;
+                    if v.is_finite() {
+                        let v = v as f64;
+                        sum[c] += v;
+                        sumsq[c] += v * v;
+                        nfinite[c] += 1;
+                    } else {
+                        nonfinite += 1;
+                    }
                 }
+                nonfinite_spectra += (nonfinite > before) as u64;
             }
         }
-        let cnt = count.max(1) as f64;
-        let mean1: Vec<f64> = sum.iter().map(|s| s / cnt).collect();
-        let std1: Vec<f64> = sumsq.iter().zip(&mean1).map(|(q, m)| (q / cnt - m * m).max(0.0).sqrt()).collect();
+        let mean1: Vec<f64> = (0..nchans).map(|c| sum[c] / nfinite[c].max(1) as f64).collect();
+        let std1: Vec<f64> =
+            (0..nchans).map(|c| (sumsq[c] / nfinite[c].max(1) as f64 - mean1[c] * mean1[c]).max(0.0).sqrt()).collect();
         let flat = |s: f64, m: f64| !(s.is_finite() && m.is_finite()) || s <= 0.0 || s <= 1e-6 * (m.abs() + 1e-30);
         let mean1_f: Vec<f32> = mean1.iter().map(|&m| m as f32).collect();
         let scale1: Vec<f32> =
@@ -277,9 +294,10 @@ impl CleanedObservation {
         // Pass 2: robust channel statistics with a preliminary clip.
         let mut d1 = vec![0.0f64; nchans];
         let mut d2 = vec![0.0f64; nchans];
-        let mut kept = 0u64;
+        // Finite samples kept per channel (whole observation) and per block and channel.
+        let mut kept = vec![0u64; nchans];
         let mut ratio = vec![f32::NAN; nblocks * nchans];
-        let mut block_m = vec![0usize; nblocks];
+        let mut block_m = vec![0u32; nblocks * nchans];
         let mut norm = vec![0.0f32; nchans];
         for b in 0..nblocks {
             let (s, n) = range(b);
@@ -298,22 +316,24 @@ impl CleanedObservation {
             let (med, sd) = robust_centre_scale(&mut zs);
             let mut bs1 = vec![0.0f64; nchans];
             let mut bs2 = vec![0.0f64; nchans];
-            let mut m = 0usize;
+            let bm = &mut block_m[b * nchans..(b + 1) * nchans];
             for (row, zt) in blk.rows().into_iter().zip(&z) {
                 let Some(zt) = zt else { continue };
                 if sd > 0.0 && (zt - med).abs() > cfg.clip_sigma * sd {
                     continue;
                 }
-                m += 1;
                 for (c, &v) in row.iter().enumerate() {
-                    let d = if v.is_finite() { v as f64 - mean1[c] } else { 0.0 };
-                    bs1[c] += d;
-                    bs2[c] += d * d;
+                    if v.is_finite() {
+                        let d = v as f64 - mean1[c];
+                        bs1[c] += d;
+                        bs2[c] += d * d;
+                        bm[c] += 1;
+                    }
                 }
             }
-            kept += m as u64;
-            block_m[b] = m;
             for c in 0..nchans {
+                let m = bm[c] as usize;
+                kept[c] += m as u64;
                 d1[c] += bs1[c];
                 d2[c] += bs2[c];
                 if m >= 2 {
@@ -326,10 +346,10 @@ impl CleanedObservation {
                 }
             }
         }
-        let kc = kept.max(1) as f64;
-        let mean: Vec<f64> = (0..nchans).map(|c| mean1[c] + d1[c] / kc).collect();
+        let mean: Vec<f64> = (0..nchans).map(|c| mean1[c] + d1[c] / kept[c].max(1) as f64).collect();
         let std: Vec<f64> = (0..nchans)
             .map(|c| {
+                let kc = kept[c].max(1) as f64;
                 let dm = d1[c] / kc;
                 (d2[c] / kc - dm * dm).max(0.0).sqrt()
             })
@@ -354,7 +374,7 @@ impl CleanedObservation {
                 let (mut judged, mut bad) = (0usize, 0usize);
                 for b in 0..nblocks {
                     let r = ratio[b * nchans + c] as f64;
-                    let mb = block_m[b] as f64;
+                    let mb = block_m[b * nchans + c] as f64;
                     if !r.is_finite() || mb < 16.0 {
                         continue;
                     }
@@ -436,6 +456,8 @@ impl CleanedObservation {
             } else {
                 0.0
             },
+            nonfinite_samples: nonfinite,
+            nonfinite_spectra,
             birdies: cfg.zaplist.clone(),
             clip_sigma: if cfg.clip { cfg.clip_sigma } else { 0.0 },
         };
@@ -444,6 +466,14 @@ impl CleanedObservation {
                 "{}: {} spectra are all zeros (dropped or padding) and are treated as missing data",
                 inner.source_description(),
                 dropped
+            );
+        }
+        if nonfinite > 0 {
+            tracing::warn!(
+                "{}: {} samples (in {} spectra) are NaN or infinite and are treated as missing data",
+                inner.source_description(),
+                nonfinite,
+                nonfinite_spectra
             );
         }
         Ok(CleanedObservation {

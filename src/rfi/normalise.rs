@@ -36,10 +36,15 @@ pub struct ChannelStats {
     pub excess_kurtosis: Vec<f64>,
     /// Spectra that were all zeros (missing data, see [`is_dropped_spectrum`]), left out of the statistics.
     pub n_dropped: u64,
+    /// Samples that were NaN or ±∞ (missing data, one sample at a time), left out of their
+    /// channel's statistics.
+    pub n_nonfinite: u64,
 }
 
 /// Computes [`ChannelStats`] of `obs` in two passes of blocks of `block_samples` samples
-/// (mean first, then central moments, for accuracy); memory is one block.
+/// (mean first, then central moments, for accuracy); memory is one block. Each channel's moments
+/// use its own finite samples: a NaN or ±∞ sample is missing data and never makes its channel's
+/// statistics non-finite.
 ///
 /// # Errors
 /// The observation's read errors.
@@ -48,8 +53,10 @@ pub fn channel_stats(obs: &mut dyn Observation, block_samples: usize) -> Result<
     let nsamp = obs.header().nsamples;
     let bs = block_samples.max(1) as u64;
     let mut sum = vec![0.0f64; nchans];
+    let mut nfinite = vec![0u64; nchans];
     let mut start = 0u64;
     let mut n_dropped = 0u64;
+    let mut n_nonfinite = 0u64;
     while start < nsamp {
         let len = bs.min(nsamp - start) as usize;
         let blk = obs.read_block(start, len)?;
@@ -58,14 +65,19 @@ pub fn channel_stats(obs: &mut dyn Observation, block_samples: usize) -> Result<
                 n_dropped += 1;
                 continue;
             }
-            for (s, &v) in sum.iter_mut().zip(row.iter()) {
-                *s += v as f64;
+            for (c, &v) in row.iter().enumerate().take(nchans) {
+                if v.is_finite() {
+                    sum[c] += v as f64;
+                    nfinite[c] += 1;
+                } else {
+                    n_nonfinite += 1;
+                }
             }
         }
         start += len as u64;
     }
-    let count = (nsamp - n_dropped).max(1) as f64;
-    let mean: Vec<f64> = sum.iter().map(|s| s / count).collect();
+    let count: Vec<f64> = nfinite.iter().map(|&n| n.max(1) as f64).collect();
+    let mean: Vec<f64> = sum.iter().zip(&count).map(|(s, n)| s / n).collect();
     let mut m2 = vec![0.0f64; nchans];
     let mut m4 = vec![0.0f64; nchans];
     start = 0;
@@ -77,6 +89,9 @@ pub fn channel_stats(obs: &mut dyn Observation, block_samples: usize) -> Result<
                 continue;
             }
             for c in 0..nchans.min(row.len()) {
+                if !row[c].is_finite() {
+                    continue;
+                }
                 let d = row[c] as f64 - mean[c];
                 let d2 = d * d;
                 m2[c] += d2;
@@ -85,11 +100,12 @@ pub fn channel_stats(obs: &mut dyn Observation, block_samples: usize) -> Result<
         }
         start += len as u64;
     }
-    let std: Vec<f64> = m2.iter().map(|v| (v / count).sqrt()).collect();
+    let std: Vec<f64> = m2.iter().zip(&count).map(|(v, n)| (v / n).sqrt()).collect();
     let excess_kurtosis = m2
         .iter()
         .zip(&m4)
-        .map(|(&a, &b)| {
+        .zip(&count)
+        .map(|((&a, &b), &count)| {
             let v = a / count;
             if v > 0.0 {
                 (b / count) / (v * v) - 3.0
@@ -98,7 +114,7 @@ pub fn channel_stats(obs: &mut dyn Observation, block_samples: usize) -> Result<
             }
         })
         .collect();
-    Ok(ChannelStats { mean, std, excess_kurtosis, n_dropped })
+    Ok(ChannelStats { mean, std, excess_kurtosis, n_dropped, n_nonfinite })
 }
 
 /// Whether each channel should be zapped: zero (or non-finite) variance — e.g. the all-zero band
@@ -121,8 +137,8 @@ pub fn zap_mask(stats: &ChannelStats, max_excess_kurtosis: Option<f64>) -> Vec<b
 
 /// An [`Observation`] whose channels are normalised to zero mean and unit variance
 /// (whole-observation statistics), with zapped channels (see [`zap_mask`]) set to 0.
-/// Missing spectra (all channels exactly 0, [`is_dropped_spectrum`]) become all 0 after
-/// normalisation, i.e. the channel means: they add nothing to a dedispersed series instead of a
+/// Missing spectra (all channels exactly 0, [`is_dropped_spectrum`]) and missing samples (NaN,
+/// ±∞, one at a time) become 0 after normalisation, i.e. the channel means: they add nothing to a dedispersed series instead of a
 /// deep negative step that the detrender would turn into false pulses.
 ///
 /// Dedispersing this instead of the raw data weights every channel equally and keeps
@@ -148,6 +164,13 @@ impl NormalisedObservation {
                 "{}: {} spectra are all zeros (dropped or padding) and are treated as missing data",
                 inner.source_description(),
                 stats.n_dropped
+            );
+        }
+        if stats.n_nonfinite > 0 {
+            tracing::warn!(
+                "{}: {} samples are NaN or infinite and are treated as missing data",
+                inner.source_description(),
+                stats.n_nonfinite
             );
         }
         let zapped = zap_mask(&stats, cfg.max_excess_kurtosis);

@@ -128,6 +128,8 @@ pub(crate) struct BurstModel {
     /// Fluence at f_ref in σ·s units.
     amp_ref: f64,
     pub expected_snr: f64,
+    /// The expected S/N before quantisation.
+    pub expected_snr_unquantised: f64,
     pub expected_width: usize,
     pub expected_start: u64,
     pub fluence_jy_ms: f64,
@@ -187,6 +189,7 @@ impl BurstModel {
             spec_factor: band.freqs.iter().map(|&f| (f / band.spectral_ref_mhz).powf(spec.spindex)).collect(),
             amp_ref: 1.0,
             expected_snr: 0.0,
+            expected_snr_unquantised: 0.0,
             expected_width: 1,
             expected_start: 0,
             fluence_jy_ms: 0.0,
@@ -208,6 +211,7 @@ impl BurstModel {
         };
         m.amp_ref = amp;
         m.expected_snr = amp * snr_unit;
+        m.expected_snr_unquantised = m.expected_snr;
         m.expected_width = width;
         m.expected_start = start;
         m.fluence_jy_ms = fluence;
@@ -234,8 +238,24 @@ impl BurstModel {
         }
     }
 
-    /// Expected S/N for `amp_ref = 1`: returns `(snr, width_samples, start_sample)`.
-    fn dedispersed_snr(&self, band: &Band) -> (f64, usize, u64) {
+    /// Makes `expected_snr` account for quantisation and clipping: each sample's noiseless
+    /// signal `s` in channel `c` becomes its mean stored response `resp[c].signal(s)` in units of
+    /// the stored noise σ ([`crate::sim::noise::QuantiserResponse`]), and the dedispersed series
+    /// is measured with the same boxcar (`expected_width`, `expected_start`) as before.
+    pub(crate) fn apply_quantisation(&mut self, band: &Band, resp: &[crate::sim::noise::QuantiserResponse]) {
+        let Some((k0, series)) = self.series(band, &|c, v| resp[c].signal(v)) else {
+            return;
+        };
+        let a = (self.expected_start.saturating_sub(k0) as usize).min(series.len());
+        let b = (a + self.expected_width).min(series.len());
+        let on: f64 = series[a..b].iter().sum();
+        self.expected_snr = on / ((band.freqs.len() * self.expected_width) as f64).sqrt();
+    }
+
+    /// The noiseless dedispersed series (rounded delays) around the burst at the current
+    /// `amp_ref`, each sample's value `v` of channel `c` mapped through `map(c, v)`: the first
+    /// sample index and the series; `None` when the burst lies outside the observation.
+    fn series(&self, band: &Band, map: &dyn Fn(usize, f64) -> f64) -> Option<(u64, Vec<f64>)> {
         let t = self.tsamp;
         let nchans = band.freqs.len();
         let max_spread = self.spread.iter().cloned().fold(0.0, f64::max);
@@ -243,7 +263,7 @@ impl BurstModel {
         let k1 = ((self.w0 + self.wlen + max_spread) / t + 3.0).ceil().max(0.0) as u64;
         let k1 = k1.min(band.nsamples);
         if k1 <= k0 {
-            return (0.0, 1, 0);
+            return None;
         }
         let len = (k1 - k0) as usize;
         let mut series = vec![0.0f64; len];
@@ -257,9 +277,20 @@ impl BurstModel {
             self.add_to_channel(c, k0 + r, &mut buf);
             let valid = ((band.nsamples - (k0 + r)) as usize).min(len);
             for i in 0..valid {
-                series[i] += buf[i] as f64;
+                series[i] += map(c, buf[i] as f64);
             }
         }
+        Some((k0, series))
+    }
+
+    /// Expected S/N at the current `amp_ref` (1 while scaling): returns `(snr, width_samples,
+    /// start_sample)`.
+    fn dedispersed_snr(&self, band: &Band) -> (f64, usize, u64) {
+        let Some((k0, series)) = self.series(band, &|_, v| v) else {
+            return (0.0, 1, 0);
+        };
+        let len = series.len();
+        let nchans = band.freqs.len();
         let mut prefix = vec![0.0; len + 1];
         for i in 0..len {
             prefix[i + 1] = prefix[i] + series[i];
@@ -294,6 +325,7 @@ impl BurstModel {
             tau_1ghz_s: self.spec.tau_1ghz_s,
             requested_snr: self.spec.snr,
             expected_snr: self.expected_snr,
+            expected_snr_unquantised: self.expected_snr_unquantised,
             expected_width_samples: self.expected_width,
             expected_start_sample: self.expected_start,
         }

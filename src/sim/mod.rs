@@ -35,6 +35,12 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
+/// Largest fraction of all values a simulation may saturate (clamp at 0 or `2^nbits − 1` beyond
+/// what pure noise clamps) unless [`SimConfig::allow_saturation`] is set: 1 %. Above it the data
+/// no longer carry the signal the configuration describes (issue 11: `dm=1e7` gave a 100 %
+/// saturated file whose truth claimed S/N 10).
+pub const MAX_SATURATED_FRACTION: f64 = 0.01;
+
 /// Samples per generation chunk (fixed: part of the random-number layout).
 pub const CHUNK_SAMPLES: usize = 2048;
 
@@ -117,6 +123,9 @@ pub struct SimConfig {
     pub source_name: String,
     /// Start MJD written to the header.
     pub tstart_mjd: f64,
+    /// Write the data even when the signals saturate more than [`MAX_SATURATED_FRACTION`] of
+    /// the values (`simulate --allow-saturation`); otherwise that is an error.
+    pub allow_saturation: bool,
 }
 
 impl Default for SimConfig {
@@ -134,6 +143,7 @@ impl Default for SimConfig {
             bandpass: false,
             source_name: "tianyan_sim".into(),
             tstart_mjd: 60000.0,
+            allow_saturation: false,
         }
     }
 }
@@ -166,6 +176,9 @@ pub struct SimulatedObservation {
     pulsars: Vec<pulsar::PulsarModel>,
     bursts: Vec<burst::BurstModel>,
     rfi: Option<rfi::RfiModel>,
+    /// Mean over channels of the pure-noise clamped fraction and of the quantisation efficiency.
+    noise_clip: f64,
+    efficiency: f64,
     /// Last generated chunk: index, length, `[len][nchans]` values.
     cache: Option<(u64, usize, Vec<f32>)>,
 }
@@ -240,8 +253,48 @@ impl SimulatedObservation {
         } else {
             vec![1.0; tel.nchans]
         };
-        let pulsars = cfg.pulsars.iter().map(|p| pulsar::PulsarModel::new(p, &band)).collect::<Result<Vec<_>, _>>()?;
-        let bursts = cfg.bursts.iter().map(|b| burst::BurstModel::new(b, &band)).collect::<Result<Vec<_>, _>>()?;
+        let mut pulsars =
+            cfg.pulsars.iter().map(|p| pulsar::PulsarModel::new(p, &band)).collect::<Result<Vec<_>, _>>()?;
+        let mut bursts = cfg.bursts.iter().map(|b| burst::BurstModel::new(b, &band)).collect::<Result<Vec<_>, _>>()?;
+        // Quantisation and clipping: each channel's response (one per distinct gain).
+        let mut resp: Vec<noise::QuantiserResponse> = Vec::with_capacity(tel.nchans);
+        for (c, &g) in gains.iter().enumerate() {
+            let r = match resp.last() {
+                Some(prev) if gains[c - 1] == g => *prev,
+                _ => quant.response(g as f64),
+            };
+            resp.push(r);
+        }
+        let nch = resp.len().max(1) as f64;
+        let noise_clip = resp.iter().map(|r| r.noise_clip_probability()).sum::<f64>() / nch;
+        let efficiency = resp.iter().map(|r| r.efficiency()).sum::<f64>() / nch;
+        for p in &mut pulsars {
+            p.apply_quantisation(&band, &resp);
+        }
+        for b in &mut bursts {
+            b.apply_quantisation(&band, &resp);
+        }
+        let saturated: f64 = pulsars.iter().map(|p| p.saturated_fraction).sum();
+        if saturated > MAX_SATURATED_FRACTION && !cfg.allow_saturation {
+            let worst = pulsars
+                .iter()
+                .max_by(|a, b| a.saturated_fraction.total_cmp(&b.saturated_fraction))
+                .expect("a positive sum has a term");
+            return Err(SimError::Config(format!(
+                "pulsar period={} dm={} saturates {:.2} % of the {}-bit values (clamped at 0 or {} beyond the {:.2} % \
+                 pure noise clamps), more than the {} % allowed: its expected S/N would drop from {:.1} to {:.1}. \
+                 Lower its snr= or flux=, use more bits (--nbits), or pass --allow-saturation to write it anyway",
+                worst.spec.period_s,
+                worst.spec.dm,
+                100.0 * saturated,
+                tel.nbits,
+                quant.max_value,
+                100.0 * noise_clip,
+                100.0 * MAX_SATURATED_FRACTION,
+                worst.expected_snr_unquantised,
+                worst.expected_snr
+            )));
+        }
         let rfi = cfg.rfi.as_ref().map(|r| rfi::RfiModel::new(r, tel.nchans, tel.tsamp_s, band.duration_s, cfg.seed));
         Ok(SimulatedObservation {
             cfg: cfg.clone(),
@@ -253,6 +306,8 @@ impl SimulatedObservation {
             pulsars,
             bursts,
             rfi,
+            noise_clip,
+            efficiency,
             cache: None,
         })
     }
@@ -387,6 +442,10 @@ impl SimulatedObservation {
                 max_value: self.quant.max_value.min(f64::MAX),
                 clipped,
                 total_values: self.header.nsamples * self.header.nchans as u64,
+                clipped_fraction: clipped as f64 / (self.header.nsamples * self.header.nchans as u64).max(1) as f64,
+                noise_clipped_fraction: self.noise_clip,
+                efficiency: self.efficiency,
+                saturation_allowed: self.cfg.allow_saturation,
             },
             pulsars: self.pulsars.iter().map(|p| p.truth(&self.band)).collect(),
             bursts: self.bursts.iter().map(|b| b.truth(&self.band)).collect(),
@@ -435,8 +494,10 @@ impl Observation for SimulatedObservation {
 /// folder is checked before any data are generated.
 ///
 /// # Errors
-/// [`SimError::Config`] for a bad configuration (PSRFITS output needs nbits = 8);
-/// [`SimError::Io`] when writing fails.
+/// [`SimError::Config`] for a bad configuration (PSRFITS output needs nbits = 8), and — unless
+/// [`SimConfig::allow_saturation`] — for signals that clamp more than [`MAX_SATURATED_FRACTION`]
+/// of the values beyond pure noise (predicted for pulsars before any data are made, measured for
+/// everything after; no file is left behind); [`SimError::Io`] when writing fails.
 pub fn simulate_to_file(cfg: &SimConfig, path: &Path, format: OutputFormat) -> Result<Truth, SimError> {
     simulate_to_file_with_progress(cfg, path, format, &mut |_, _| {})
 }
@@ -486,6 +547,21 @@ pub fn simulate_to_file_with_progress(
         Writer::Psrfits(w) => w.finish_staged()?,
     };
     let truth = obs.truth(&path.display().to_string(), format, clipped);
+    // The prediction in `new` covers the pulsars; this catches bursts and RFI too. Nothing has
+    // been renamed into place yet, so an error leaves no file behind.
+    let q = &truth.quantisation;
+    if q.clipped_fraction - q.noise_clipped_fraction > MAX_SATURATED_FRACTION && !cfg.allow_saturation {
+        return Err(SimError::Config(format!(
+            "{}: {:.2} % of the {}-bit values were clamped (pure noise: {:.2} %), more than {} % beyond noise: \
+             the signals saturate the data. Lower their snr=/flux=, use more bits (--nbits), or pass \
+             --allow-saturation to write it anyway",
+            path.display(),
+            100.0 * q.clipped_fraction,
+            q.nbits,
+            100.0 * q.noise_clipped_fraction,
+            100.0 * MAX_SATURATED_FRACTION
+        )));
+    }
     // The observation and its truth appear together or not at all.
     let mut set = crate::io::output::OutputSet::new();
     set.add(data);

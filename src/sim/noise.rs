@@ -71,6 +71,44 @@ impl Quantiser {
         self.prepared(gain).apply(x)
     }
 
+    /// Response of the quantiser to a signal, for the truth file's expected S/N
+    /// ([`QuantiserResponse`]); `gain` is the channel's bandpass gain (1 without bandpass).
+    pub fn response(&self, gain: f64) -> QuantiserResponse {
+        let (mu0, sd) = (gain * self.offset, gain * self.scale);
+        let hi = self.max_value;
+        // Noise variance of q = clamp(round(v), 0, hi), v ~ N(mu0, sd²). q = Σ_k 1[v ≥ k − ½], so
+        // E q = Σ_k Q(t_k) and E q² = Σ_k (2k − 1) Q(t_k), t_k = (k − ½ − mu0)/sd: exact.
+        let var0 = match self.nbits {
+            32 => 1.0,
+            16 => sd * sd + 1.0 / 12.0, // clipping beyond ±16σ never happens; Sheppard's 1/12
+            _ => {
+                let (mut m1, mut m2) = (0.0, 0.0);
+                for k in 1..=(hi as u64) {
+                    let q = gauss_sf((k as f64 - 0.5 - mu0) / sd);
+                    m1 += q;
+                    m2 += (2 * k - 1) as f64 * q;
+                }
+                m2 - m1 * m1
+            }
+        };
+        let mut levels0 = [0.0; 15];
+        if self.nbits <= 4 {
+            for (k, l) in levels0.iter_mut().enumerate().take(self.max_value as usize) {
+                *l = gauss_sf((k as f64 + 0.5 - mu0) / sd);
+            }
+        }
+        let mut r =
+            QuantiserResponse { q: *self, mu0, sd, sd_q: var0.sqrt(), clip0: 0.0, tails0: 0.0, levels0, eta: 1.0 };
+        r.tails0 = r.tails(mu0);
+        r.clip0 = r.clip_probability(0.0);
+        r.eta = match self.nbits {
+            32 => 1.0,
+            16 => sd / r.sd_q,
+            _ => (1..=(self.max_value as u64)).map(|k| gauss_pdf((k as f64 - 0.5 - mu0) / sd)).sum::<f64>() / r.sd_q,
+        };
+        r
+    }
+
     /// The rule with a channel's bandpass gain folded in, in `f32` for the inner loop.
     #[inline]
     pub(crate) fn prepared(&self, gain: f32) -> PreparedQuantiser {
@@ -132,6 +170,143 @@ pub fn bandpass_gains(freqs_mhz: &[f64], band_low_mhz: f64, band_high_mhz: f64) 
             (droop * lo * hi).max(0.25) as f32
         })
         .collect()
+}
+
+/// Upper tail of the standard normal distribution, `Q(x) = ½ erfc(x/√2)` (libm's erfc, accurate
+/// to about one ulp, so differences of nearby tails keep their precision).
+pub fn gauss_sf(x: f64) -> f64 {
+    0.5 * libm::erfc(x / std::f64::consts::SQRT_2)
+}
+
+/// Standard normal density.
+fn gauss_pdf(x: f64) -> f64 {
+    (-0.5 * x * x).exp() / (2.0 * std::f64::consts::PI).sqrt()
+}
+
+/// `E[(v − c)⁺]` for `v ~ N(μ, σ²)`: `σ·(φ(z) − z·Q(z))`, `z = (c − μ)/σ`.
+fn excess_above(mu: f64, sd: f64, c: f64) -> f64 {
+    let z = (c - mu) / sd;
+    sd * (gauss_pdf(z) - z * gauss_sf(z))
+}
+
+/// How the quantiser of one channel passes a signal: a sample is `x = s + n`, `n ~ N(0, 1)` (σ
+/// units), stored as `q = clamp(round(b·(offset + scale·x)), 0, 2^nbits − 1)` (`b` the bandpass
+/// gain; [`Quantiser`]).
+///
+/// * [`Self::signal`]: the expected change of the stored value caused by `s`, in units of the
+///   stored noise's standard deviation, `R(s) = (E[q | s] − E[q | 0]) / sd(q | 0)`. The search
+///   normalises each channel by its noise σ, so a signal `s` becomes `R(s)` on average; the truth
+///   file's expected S/N is the folded S/N of `R` applied to every sample of the noiseless signal
+///   (`crate::io::truth`). For a weak signal `R(s) = η·s` with the quantisation efficiency
+///   `η = Σ_k φ(t_k) / sd(q)` (the linear response of a quantiser to a mean shift of Gaussian noise;
+///   thresholds `t_k = (k − ½ − b·offset)/(b·scale)`): 0.798 = √(2/π) for 1 bit, 0.9387 for 2 bits,
+///   0.9942 for 4 bits, 0.99984 = 16/√(16² + 1/12) for 8 bits. A strong signal saturates:
+///   `E[q | s]` stops at `2^nbits − 1`, and `R(s)` levels off.
+/// * [`Self::clip_probability`]: `P(q clamped | s) = Φ((−½ − b·(offset + scale·s))/(b·scale)) +
+///   Q((hi + ½ − b·(offset + scale·s))/(b·scale))`, the quantity counted as `clipped`.
+///
+/// Exact sums over the levels for nbits ≤ 4; for 8 and 16 bits (≥ 4 counts per σ, gain ≥ ¼) the
+/// mean is that of the clamped Gaussian `E[clamp(v, 0, hi)] = μ − E[(v − hi)⁺] + E[(0 − v)⁺]`,
+/// `v ~ N(b·(offset + scale·s), (b·scale)²)` (the level sum is the midpoint rule of that integral;
+/// the rounding bias is below `e^(−2π²·16)`), and the noise variance is the exact level sum for
+/// 8 bits and `(b·scale)² + 1/12` (Sheppard) for 16 bits. 32-bit floats: `R(s) = s`, no clipping.
+#[derive(Debug, Clone, Copy)]
+pub struct QuantiserResponse {
+    q: Quantiser,
+    /// `b·offset`, counts.
+    mu0: f64,
+    /// `b·scale`, counts per σ.
+    sd: f64,
+    /// `sd(q | 0)`, counts.
+    sd_q: f64,
+    /// `P(clamped | 0)`.
+    clip0: f64,
+    /// 8 and 16 bits: the tail terms of the clamped-Gaussian mean at `s = 0`.
+    tails0: f64,
+    /// 1, 2, 4 bits: `Q(t_k)` of every level at `s = 0`.
+    levels0: [f64; 15],
+    /// The efficiency `η` ([`Self::efficiency`]).
+    eta: f64,
+}
+
+impl QuantiserResponse {
+    /// `−E[(v − hi)⁺] + E[(−v)⁺]` for `v ~ N(m, sd²)`: the clamped-Gaussian mean minus `m`.
+    fn tails(&self, m: f64) -> f64 {
+        -excess_above(m, self.sd, self.q.max_value) + excess_above(-m, self.sd, 0.0)
+    }
+
+    /// Whether both clamps lie at least 6 σ from `mu` (8 and 16 bits). Between two such means
+    /// the tail terms change by less than `Q(6) ≈ 1e-9` of the mean shift and the clamped
+    /// fraction by less than 1e-9, so the response is taken as linear there (a fast path: the
+    /// noise of 8-bit data sits exactly 6 σ above 0).
+    fn far_from_clamps(&self, mu: f64) -> bool {
+        (self.q.max_value - mu) >= 6.0 * self.sd && mu >= 6.0 * self.sd
+    }
+
+    /// Whether `R` is linear (`R(s) = η·s`, no clamping beyond noise's, to 1e-9) for every
+    /// signal in `0 ..= s_max`: always for floats, for 8 and 16 bits while the clamps stay 6 σ
+    /// away (see [`Self::far_from_clamps`]); never claimed for 1, 2 and 4 bits.
+    pub fn is_linear_up_to(&self, s_max: f64) -> bool {
+        match self.q.nbits {
+            32 => true,
+            8 | 16 => self.far_from_clamps(self.mu0) && self.far_from_clamps(self.mu0 + self.sd * s_max),
+            _ => false,
+        }
+    }
+
+    /// `E[q | s] − E[q | 0]` in counts.
+    fn mean_shift(&self, s: f64) -> f64 {
+        let (mu, sd) = (self.mu0 + self.sd * s, self.sd);
+        match self.q.nbits {
+            32 => s,
+            8 | 16 => {
+                // μ − E[(v − hi)⁺] + E[(−v)⁺], differenced against s = 0 term by term.
+                if self.far_from_clamps(mu) && self.far_from_clamps(self.mu0) {
+                    self.sd * s
+                } else {
+                    self.sd * s + (self.tails(mu) - self.tails0)
+                }
+            }
+            _ => self
+                .levels0
+                .iter()
+                .take(self.q.max_value as usize)
+                .enumerate()
+                .map(|(k, q0)| gauss_sf((k as f64 + 0.5 - mu) / sd) - q0)
+                .sum(),
+        }
+    }
+
+    /// `R(s)`: the mean stored response to a signal `s` (σ units), in units of the stored noise σ.
+    pub fn signal(&self, s: f64) -> f64 {
+        if s == 0.0 {
+            return 0.0;
+        }
+        self.mean_shift(s) / self.sd_q
+    }
+
+    /// The quantisation efficiency `η = R'(0) = Σ_k φ(t_k) / sd(q)` (see the type's docs;
+    /// 16 bits: the continuum limit `b·scale / sd(q)`).
+    pub fn efficiency(&self) -> f64 {
+        self.eta
+    }
+
+    /// Probability that a sample with signal `s` (σ units) is clamped to 0 or `2^nbits − 1`.
+    pub fn clip_probability(&self, s: f64) -> f64 {
+        if self.q.nbits == 32 {
+            return 0.0;
+        }
+        let mu = self.mu0 + self.sd * s;
+        if self.q.nbits >= 8 && self.far_from_clamps(mu) && s != 0.0 && self.far_from_clamps(self.mu0) {
+            return self.clip0;
+        }
+        gauss_sf((mu + 0.5) / self.sd) + gauss_sf((self.q.max_value + 0.5 - mu) / self.sd)
+    }
+
+    /// `P(clamped | 0)`: the fraction of pure-noise samples clamped.
+    pub fn noise_clip_probability(&self) -> f64 {
+        self.clip0
+    }
 }
 
 /// SplitMix64 step (Steele, Lea & Flood 2014), used to derive independent keys.
@@ -313,6 +488,60 @@ mod tests {
         assert_eq!(q.quantise(20.0, 1.0), (255.0, true));
         assert_eq!(q.quantise(-7.0, 1.0), (0.0, true));
         assert!(Quantiser::for_nbits(3).is_err());
+    }
+
+    /// Naive twin of [`QuantiserResponse`]: the real quantiser applied to `N = 400 000` Gaussian
+    /// samples plus a constant signal `s`. The mean shift over the noise σ (both measured) must
+    /// match `R(s)` and the clamped fraction `P(clamped | s)`, within 5 standard errors of the
+    /// Monte Carlo (`sd(q)/sqrt(N)` per mean, so ≈ 0.0022 on `R`; `sqrt(p(1−p)/N)` on `P`), for
+    /// weak, strong and saturating signals, every integer nbits and a bandpass gain of ½.
+    #[test]
+    fn response_matches_the_quantiser_on_random_noise() {
+        use rand::SeedableRng;
+        use rand_distr::{Distribution, StandardNormal};
+        const N: usize = 400_000;
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+        let noise: Vec<f32> = (0..N).map(|_| StandardNormal.sample(&mut rng)).collect();
+        for nbits in [1, 2, 4, 8, 16] {
+            let q = Quantiser::for_nbits(nbits).unwrap();
+            for gain in [1.0f32, 0.5] {
+                let r = q.response(gain as f64);
+                let stats = |s: f32| {
+                    let (mut m1, mut m2, mut clipped) = (0.0f64, 0.0f64, 0usize);
+                    for &n in &noise {
+                        let (v, c) = q.quantise(n + s, gain);
+                        m1 += v as f64;
+                        m2 += (v as f64).powi(2);
+                        clipped += c as usize;
+                    }
+                    let m = m1 / N as f64;
+                    (m, (m2 / N as f64 - m * m).sqrt(), clipped as f64 / N as f64)
+                };
+                let (mean0, sd0, clip0) = stats(0.0);
+                let p0 = r.noise_clip_probability();
+                assert!((clip0 - p0).abs() < 5.0 * (p0 * (1.0 - p0) / N as f64).sqrt() + 1e-9, "{nbits} {gain}");
+                for s in [0.05f32, 0.5, 3.0, 12.0] {
+                    let (mean, _, clip) = stats(s);
+                    let measured = (mean - mean0) / sd0;
+                    let want = r.signal(s as f64);
+                    // Monte Carlo error: the means have standard errors ≤ sd(q)/sqrt(N) (1/sqrt(N)
+                    // in R units), and the measured σ divides R with relative error 1/sqrt(2N)
+                    // (0.0011: 0.011 on R = 9.9 of a saturating 8-bit s = 12). 5 of each.
+                    let tol = 5.0 * (1.0 / (N as f64).sqrt() + want.abs() / (2.0 * N as f64).sqrt());
+                    assert!((measured - want).abs() < tol, "nbits {nbits} gain {gain} s {s}: {measured} vs {want}");
+                    let p = r.clip_probability(s as f64);
+                    assert!(
+                        (clip - p).abs() < 5.0 * (p * (1.0 - p) / N as f64).sqrt() + 1e-9,
+                        "nbits {nbits} s {s}: clip {clip} vs {p}"
+                    );
+                }
+            }
+        }
+        // The documented efficiencies.
+        let eta = |n| Quantiser::for_nbits(n).unwrap().response(1.0).efficiency();
+        assert!((eta(1) - (2.0 / std::f64::consts::PI).sqrt()).abs() < 1e-12);
+        assert!((eta(2) - 0.9387).abs() < 1e-4 && (eta(4) - 0.9942).abs() < 1e-4, "{} {}", eta(2), eta(4));
+        assert!((eta(8) - 16.0 / (256.0f64 + 1.0 / 12.0).sqrt()).abs() < 1e-6, "{}", eta(8));
     }
 
     /// Naive twin of `add_noise_and_quantise`: one sample at a time in the documented draw

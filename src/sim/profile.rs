@@ -138,6 +138,11 @@ impl ProfileTable {
         }
     }
 
+    /// Largest bin value: no [`Self::box_trapezoid`] mean exceeds it.
+    pub(crate) fn peak(&self) -> f64 {
+        self.p.iter().copied().fold(0.0, f64::max)
+    }
+
     /// Mean of the shape over the box `[x0, x0 + a]` convolved with the box `[0, b]`
     /// (see the module docs): the value one sample records. `a > 0`, `b ≥ 0`.
     /// For periodic shapes pass `x0` reduced to `[0, 1)` for full precision.

@@ -291,6 +291,10 @@ pub(crate) struct PulsarModel {
     /// Mean flux at f_ref in σ units of one sample in one channel.
     amp_ref: f64,
     pub expected_snr: f64,
+    /// The expected S/N before quantisation (`expected_snr` before [`Self::apply_quantisation`]).
+    pub expected_snr_unquantised: f64,
+    /// Expected fraction of all samples clamped because of this pulsar (beyond pure noise's).
+    pub saturated_fraction: f64,
     pub mean_flux_mjy: f64,
     pub radiometer_snr: f64,
 }
@@ -339,6 +343,8 @@ impl PulsarModel {
             spec_factor,
             amp_ref: 1.0,
             expected_snr: 0.0,
+            expected_snr_unquantised: 0.0,
+            saturated_fraction: 0.0,
             mean_flux_mjy: 0.0,
             radiometer_snr: 0.0,
         };
@@ -359,6 +365,7 @@ impl PulsarModel {
         };
         m.amp_ref = amp;
         m.expected_snr = amp * snr_unit;
+        m.expected_snr_unquantised = m.expected_snr;
         m.mean_flux_mjy = flux;
         // L&K 2005 eq. A1.21 for a top hat of width W = main FWHM.
         let w = spec.width();
@@ -450,31 +457,55 @@ impl PulsarModel {
     /// Expected folded S/N for `amp_ref = 1` (definition in [`crate::io::truth`]), averaged over
     /// four phase offsets of the bin grid.
     fn folded_snr(&self, band: &Band) -> f64 {
+        let (fine, _) = self.fine_profile(band, &|_, v| (v, 0.0));
+        self.snr_of_fine(band, &fine)
+    }
+
+    /// The channel-summed profile on [`EXPECTED_SNR_NBINS`]` × 16` fine phase points, each
+    /// channel's value mapped by `map(c, s)` where `s` is the signal one sample of channel `c`
+    /// holds at that phase for `amp_ref = 1` (after sample integration, smearing and scattering);
+    /// `map` returns `(value, extra)` and the `extra`s are summed over channels and points.
+    fn fine_profile(&self, band: &Band, map: &(dyn Fn(usize, f64) -> (f64, f64) + Sync)) -> (Vec<f64>, f64) {
         const M: usize = 16;
-        let nb = EXPECTED_SNR_NBINS;
-        let nfine = nb * M;
+        let nfine = EXPECTED_SNR_NBINS * M;
         let nchans = band.freqs.len();
         let a = self.nu0 * self.tsamp;
         let block = 64;
-        let partial: Vec<Vec<f64>> = (0..nchans.div_ceil(block))
+        let partial: Vec<(Vec<f64>, f64)> = (0..nchans.div_ceil(block))
             .into_par_iter()
             .map(|b| {
                 let mut acc = vec![0.0; nfine];
+                let mut extra = 0.0;
                 for c in b * block..((b + 1) * block).min(nchans) {
                     let table = &self.tables[self.table_of[c]];
                     let shift = self.nu0 * (self.d_hi[c] - self.d_centre[c]);
                     for (i, v) in acc.iter_mut().enumerate() {
                         let x = ((i as f64 + 0.5) / nfine as f64 - shift).rem_euclid(1.0);
-                        *v += self.spec_factor[c] * table.box_trapezoid(x, a, self.nu0 * self.spread[c]);
+                        let (val, e) =
+                            map(c, self.spec_factor[c] * table.box_trapezoid(x, a, self.nu0 * self.spread[c]));
+                        *v += val;
+                        extra += e;
                     }
                 }
-                acc
+                (acc, extra)
             })
             .collect();
         let mut fine = vec![0.0; nfine];
-        for p in &partial {
+        let mut extra = 0.0;
+        for (p, e) in &partial {
             fine.iter_mut().zip(p).for_each(|(f, v)| *f += v);
+            extra += e;
         }
+        (fine, extra)
+    }
+
+    /// The S/N of a fine profile from [`Self::fine_profile`] (best boxcar of
+    /// [`EXPECTED_SNR_NBINS`] bins, averaged over four phase offsets of the bin grid).
+    fn snr_of_fine(&self, band: &Band, fine: &[f64]) -> f64 {
+        const M: usize = 16;
+        let nb = EXPECTED_SNR_NBINS;
+        let nfine = fine.len();
+        let nchans = band.freqs.len();
         let norm = (band.nsamples as f64 / (nb as f64 * nchans as f64)).sqrt();
         let mut total = 0.0;
         for o in 0..4 {
@@ -484,6 +515,41 @@ impl PulsarModel {
             total += best_boxcar_profile(&bins);
         }
         norm * total / 4.0
+    }
+
+    /// Makes `expected_snr` account for quantisation and clipping, and measures how much of the
+    /// data this pulsar saturates (`saturated_fraction`), before any data are made.
+    ///
+    /// `resp[c]` is channel `c`'s quantiser response ([`crate::sim::noise::QuantiserResponse`]).
+    /// Every sample's noiseless signal `s` (the fine profile of [`Self::fine_profile`], at the
+    /// final amplitude) is replaced by its mean stored response `R_c(s)` in units of the stored
+    /// noise σ, and the folded S/N is measured as before; `saturated_fraction` is the mean over
+    /// channels and phase of `P_c(clamped | s) − P_c(clamped | 0)`. The pulse phase sweeps
+    /// uniformly through the fine points over the observation, so both are time averages.
+    pub(crate) fn apply_quantisation(&mut self, band: &Band, resp: &[crate::sim::noise::QuantiserResponse]) {
+        let amp = self.amp_ref;
+        // Fast path: one response for every channel (no bandpass), linear over every signal the
+        // pulsar reaches (the largest is at most amp · max spectral factor · profile peak): the
+        // result is then η times the unquantised S/N, with nothing saturated (to 1e-9).
+        let peak = self.tables.iter().map(|t| t.peak()).fold(0.0, f64::max);
+        let s_max = amp.abs() * self.spec_factor.iter().copied().fold(0.0, f64::max) * peak * (1.0 + 1e-9);
+        let eta = resp.first().map(|r| r.efficiency()).unwrap_or(1.0);
+        if resp.iter().all(|r| r.is_linear_up_to(s_max) && r.efficiency() == eta) {
+            self.expected_snr = eta * self.expected_snr_unquantised;
+            self.saturated_fraction = 0.0;
+            return;
+        }
+        let map = |c: usize, v: f64| {
+            if v == 0.0 {
+                return (0.0, 0.0);
+            }
+            let s = amp * v;
+            let r = &resp[c];
+            (r.signal(s), r.clip_probability(s) - r.noise_clip_probability())
+        };
+        let (fine, extra) = self.fine_profile(band, &map);
+        self.expected_snr = self.snr_of_fine(band, &fine);
+        self.saturated_fraction = (extra / (fine.len() * band.freqs.len()) as f64).max(0.0);
     }
 
     /// The truth record.
@@ -514,6 +580,8 @@ impl PulsarModel {
             mean_flux_mjy: self.mean_flux_mjy,
             requested_snr: s.snr,
             expected_snr: self.expected_snr,
+            expected_snr_unquantised: self.expected_snr_unquantised,
+            saturated_fraction: self.saturated_fraction,
             snr_nbins: EXPECTED_SNR_NBINS,
             radiometer_snr: self.radiometer_snr,
         }
