@@ -84,7 +84,7 @@ impl Default for SearchConfig {
             dm_step: None,
             dm_list: None,
             plan: PlanConfig::default(),
-            dedisp: DedispKind::Direct,
+            dedisp: DedispKind::Auto,
             periodic: true,
             single_pulse: true,
             periodic_cfg: PeriodicConfig::default(),
@@ -444,7 +444,8 @@ fn clip_plan_to_data(header: &Header, plan: &DmPlan) -> (DmPlan, usize) {
 ///
 /// Dedisperses DM 0 and probe DMs spaced by factors of 1.5 from 0.5 pc cm⁻³ up to the plan's
 /// highest DM (only those whose band sweep is at most a tenth of the data, so all series keep
-/// nearly the full length), at full time resolution, with the direct dedisperser, in one pass;
+/// nearly the full length), at the plan's finest time resolution (its smallest downsampling: no
+/// searched series has a higher Nyquist frequency), with the direct dedisperser, in one pass;
 /// every probe's series has the length of the highest probe's, cut to a fast FFT length. Every
 /// series is whitened as the search whitens; for each Fourier bin the probe maximum is taken over
 /// the probes whose sweep smears a zero-DM signal of that frequency (`f·τ ≥ 0.5`), and over all
@@ -466,22 +467,23 @@ fn zero_dm_birdies(
         dms.push(dm);
         dm *= 1.5;
     }
-    let n = header.nsamples as usize;
+    let ds = plan.steps.iter().map(|s| s.downsamp.max(1)).min().unwrap_or(1);
+    let n = header.nsamples as usize / ds;
     if dms.len() < 2 {
         tracing::warn!("automatic birdie search skipped: no probe DM fits the data");
         return Ok(Vec::new());
     }
     let ded = DirectDedisperser { block_size: cfg.block_size.max(1) };
-    let overlap = ded.overlap(header, &dms, 1)?;
+    let overlap = ded.overlap(header, &dms, ds)?;
     let nout = fast_len_below(n.saturating_sub(overlap));
     if nout < 64 {
         return Ok(Vec::new());
     }
     let budget = cfg.max_memory_mb.max(1) << 20;
-    let in_memory = dms.len() * nout * 4 + ded.work_bytes(header, &dms, 1) + 5 * 4 * nout <= budget;
+    let in_memory = dms.len() * nout * 4 + ded.work_bytes(header, &dms, ds) + 5 * 4 * nout <= budget;
     let mut store = TrialStore::new(dms.len(), nout, in_memory)?;
-    ded.stream(obs, &dms, 1, nout, &mut store, &mut |_, _| {})?;
-    let tsamp = header.tsamp_s;
+    ded.stream(obs, &dms, ds, nout, &mut store, &mut |_, _| {})?;
+    let tsamp = header.tsamp_s * ds as f64;
     let tobs = nout as f64 * tsamp;
     let mut row = Vec::new();
     let mut power = |d: usize| -> Result<Vec<f32>, PipelineError> {
@@ -519,6 +521,8 @@ fn zero_dm_birdies(
 /// Wall and thread times of the search stages, seconds.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct StageTimes {
+    /// The excision's statistics pass over the file ([`CleanedObservation::new`]), wall.
+    pub excision_stats_s: f64,
     /// Reading and cleaning (RFI excision, normalisation) inside `read_block`, wall.
     pub read_s: f64,
     /// The automatic zero-DM birdie search, wall (its reading included).
@@ -693,6 +697,7 @@ pub fn run_search(
         runs.extend(plan_step_runs(&header, step, kind, cfg)?);
     }
 
+    let t_excise = std::time::Instant::now();
     let (mut obs, mut rfi): (Box<dyn Observation>, Option<RfiReport>) = if cfg.normalise_channels {
         let n = CleanedObservation::new(obs, &cfg.rfi)?;
         let r = n.report().clone();
@@ -713,7 +718,7 @@ pub fn run_search(
         pcfg.fmax_hz,
     );
     pcfg.total_trials = periodic_trials;
-    let mut times = StageTimes::default();
+    let mut times = StageTimes { excision_stats_s: t_excise.elapsed().as_secs_f64(), ..StageTimes::default() };
     let mut timed = TimedObservation { inner: obs.as_mut(), seconds: 0.0 };
     if cfg.normalise_channels && cfg.periodic {
         let t = std::time::Instant::now();
@@ -773,7 +778,8 @@ pub fn run_search(
     };
     times.sift_s = t_sift.elapsed().as_secs_f64();
     tracing::info!(
-        "stage times: read+clean {:.2} s, birdies {:.2} s, dedisperse {:.2} s, search {:.2} s (periodic {:.2}, single pulse {:.2} thread-s), sift {:.2} s",
+        "stage times: excision statistics {:.2} s, read+clean {:.2} s, birdies {:.2} s, dedisperse {:.2} s, search {:.2} s (periodic {:.2}, single pulse {:.2} thread-s), sift {:.2} s",
+        times.excision_stats_s,
         times.read_s,
         times.birdies_s,
         times.dedisperse_s,
