@@ -26,7 +26,11 @@ fn sim() -> SimulatedObservation {
 }
 
 fn run(kind: DedispKind, max_memory_mb: usize, threads: usize, block_size: usize) -> SearchOutput {
-    let cfg = SearchConfig { dm_max: 100.0, dedisp: kind, max_memory_mb, block_size, ..SearchConfig::default() };
+    run_with(SearchConfig { dedisp: kind, max_memory_mb, block_size, ..SearchConfig::default() }, threads)
+}
+
+fn run_with(cfg: SearchConfig, threads: usize) -> SearchOutput {
+    let cfg = SearchConfig { dm_max: 100.0, ..cfg };
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
     pool.install(|| run_search(Box::new(sim()), &cfg, &mut |_, _| {}).unwrap())
 }
@@ -67,6 +71,14 @@ fn candidates_do_not_depend_on_budget_threads_or_block_size() {
             assert_same(&reference, &other, &format!("{kind}, {mb} MiB, {threads} threads, block {block}"));
         }
     }
+    // With the FFT padded to fast lengths, too.
+    let padded = |mb, threads| {
+        run_with(
+            SearchConfig { dedisp: DedispKind::Direct, max_memory_mb: mb, pad_fft: true, ..Default::default() },
+            threads,
+        )
+    };
+    assert_same(&padded(1024, 2), &padded(1, 1), "direct, padded FFT, 1 GiB/2 threads vs 1 MiB/1 thread");
 }
 
 #[test]
@@ -84,8 +96,10 @@ fn fdd_does_not_depend_on_threads_or_block_size() {
 }
 
 #[test]
-fn series_lengths_are_fast_fft_lengths_of_the_step() {
-    let out = run(DedispKind::Direct, 1024, 2, 8192);
+fn series_keep_every_sample_and_ffts_are_padded_to_fast_lengths() {
+    let cfg = SearchConfig { dm_max: 100.0, pad_fft: true, ..SearchConfig::default() };
+    let out = run_search(Box::new(sim()), &cfg, &mut |_, _| {}).unwrap();
+    assert!(!out.candidates.is_empty());
     let n = out.header.nsamples as usize;
     for r in &out.steps {
         assert_eq!(r.nout, n / r.downsamp - r.overlap, "series keep every fully covered sample");
@@ -97,6 +111,6 @@ fn series_lengths_are_fast_fft_lengths_of_the_step() {
         }
         assert_eq!(m, 1, "FFT length {} is 7-smooth", r.fft_len);
         // Largest gap between even 7-smooth numbers of this size (10³–10⁵): 4 %.
-        assert!(r.fft_len <= r.nout && r.nout - r.fft_len <= r.nout / 25, "{} of {}", r.fft_len, r.nout);
+        assert!(r.fft_len >= r.nout && r.fft_len - r.nout <= r.nout / 25, "{} for {}", r.fft_len, r.nout);
     }
 }

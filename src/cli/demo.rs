@@ -67,7 +67,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         time_res: 0.0,
         nsub: 0,
         downsamp: 1,
-        dedisp: "auto".into(),
+        dedisp: "direct".into(),
         nharm: 16,
         sigma: 6.0,
         fmin: 0.1,

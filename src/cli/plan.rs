@@ -93,7 +93,7 @@ pub struct PlanArgs {
     pub json: bool,
     /// Dedispersion algorithm to report, as `tianyan search --dedisp` (`auto` shows the cost
     /// model's choice per step and why).
-    #[arg(long, default_value = "auto", value_parser = ["direct", "subband", "fdmt", "fdd", "auto"])]
+    #[arg(long, default_value = "direct", value_parser = ["direct", "subband", "fdmt", "fdd", "auto"])]
     pub dedisp: String,
     /// Memory budget, MiB, as `tianyan search --max-memory-mb` (for the memory estimates).
     #[arg(long, default_value_t = 1024)]
@@ -140,7 +140,7 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
                         } else {
                             "in a scratch file"
                         },
-                        mib(if r.in_memory { r.dms.len() * r.nout * 4 } else { r.dms.len() * r.nout * 4 }),
+                        mib(r.dms.len() * r.nout * 4),
                         mib(r.peak_bytes()),
                         mib(r.dedisp_bytes),
                         mib(r.search_bytes)

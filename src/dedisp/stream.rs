@@ -116,17 +116,16 @@ fn as_bytes_mut(x: &mut [f32]) -> &mut [u8] {
     unsafe { std::slice::from_raw_parts_mut(x.as_mut_ptr() as *mut u8, std::mem::size_of_val(x)) }
 }
 
-/// Largest length `≤ n` whose prime factors are all 2, 3, 5 or 7 and that is even (a fast
-/// real-FFT length: rustfft has dedicated butterflies for these radices, and realfft's even path
-/// is a half-length complex FFT), or `n` itself when `n < 16`.
+/// Smallest even length `≥ n` whose prime factors are all 2, 3, 5 or 7 (a fast real-FFT
+/// length: rustfft has dedicated butterflies for these radices, and realfft's even path is a
+/// half-length complex FFT).
 ///
-/// Dropping the tail costs at most 1.6 % of the samples for `n` between 10⁵ and 10⁶ (the largest
-/// gap between such numbers there; 2 % between 10⁴ and 10⁵), i.e. ≤ 0.8 % of a periodic signal's
-/// S/N. (5-smooth lengths alone leave gaps of up to 2.8 %.)
-pub fn fast_len_below(n: usize) -> usize {
-    if n < 16 {
-        return n;
-    }
+/// The search pads a series of `n` samples with its mean to this length, as PRESTO pads its
+/// `.dat` series to a length with small factors (`prepsubband`'s `choose_good_N`): no sample is
+/// dropped. The padding is at most 1.6 % of `n` for `n` between 10⁵ and 10⁶ (the largest gap
+/// between such numbers there; 2 % between 10⁴ and 10⁵; 5-smooth lengths alone leave gaps of
+/// 2.8 %).
+pub fn fast_len_above(n: usize) -> usize {
     let smooth = |mut m: usize| {
         for p in [2, 3, 5, 7] {
             while m % p == 0 {
@@ -135,9 +134,9 @@ pub fn fast_len_below(n: usize) -> usize {
         }
         m == 1
     };
-    let mut m = n & !1;
-    while m > 2 && !smooth(m) {
-        m -= 2;
+    let mut m = (n.max(2) + 1) & !1;
+    while !smooth(m) {
+        m += 2;
     }
     m
 }
@@ -147,10 +146,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn fast_len_below_is_smooth_even_and_close() {
+    fn fast_len_above_is_smooth_even_and_close() {
         for n in [16usize, 17, 1000, 75_743, 1 << 20, 999_983, 1_228_800 - 1] {
-            let m = fast_len_below(n);
-            assert!(m <= n && m % 2 == 0, "{n} → {m}");
+            let m = fast_len_above(n);
+            assert!(m >= n && m % 2 == 0, "{n} → {m}");
             let mut r = m;
             for p in [2, 3, 5, 7] {
                 while r % p == 0 {
@@ -159,10 +158,11 @@ mod tests {
             }
             assert_eq!(r, 1, "{n} → {m} not 7-smooth");
             // Measured largest gap between even 7-smooth numbers above 10³: 4 %.
-            assert!(n - m <= n / 25 + 2, "{n} → {m} drops too much");
+            assert!(m - n <= n / 25 + 2, "{n} → {m} pads too much");
         }
-        assert_eq!(fast_len_below(1 << 20), 1 << 20);
-        assert_eq!(fast_len_below(10), 10);
+        assert_eq!(fast_len_above(1 << 20), 1 << 20);
+        assert_eq!(fast_len_above(75_743), 76_800); // the prime length of the issue → 2^10 · 3 · 5²
+        assert_eq!(fast_len_above(11), 12);
     }
 
     #[test]
