@@ -5,8 +5,8 @@
 //!     [--dm-step S] [--dedisp auto|direct|subband|fdmt|fdd] [--max-memory-mb M] [--threads T]
 //!     [--periodic-only] [--single-pulse-only]
 //! ```
-//! Reference (a) of the issue, PRESTO's `prepsubband -downsamp 8 -lodm 0 -dmstep 0.5 -numdms 401`
-//! + `realfft` + `accelsearch -zmax 0 -numharm 16` work on the 1 GiB W1 file
+//! Reference (a) of the issue is PRESTO's `prepsubband -downsamp 8 -lodm 0 -dmstep 0.5
+//! -numdms 401`, then `realfft` and `accelsearch -zmax 0 -numharm 16`, on the 1 GiB W1 file
 //! (`python3 /work/shared/bench/make_input.py -o /tmp/w1.fil`):
 //! `throughput /tmp/w1.fil --downsamp 8 --dm-max 200 --dm-step 0.5 --periodic-only`.
 //! Reference (b): a 60 s `fast-l-band` file on the default grid, DM 0–1000, both searches.

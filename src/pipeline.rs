@@ -573,6 +573,9 @@ impl Observation for TimedObservation<'_> {
     }
 }
 
+/// Raw periodic candidates, raw single pulses and the DMs searched, of one [`StepRun`].
+type StepResults = (Vec<Candidate>, Vec<SinglePulse>, Vec<f64>);
+
 /// [`search_series`] of `x` padded with its mean to `nfft ≥ x.len()` samples (PRESTO pads its
 /// series to a good FFT length the same way); the candidates' frequencies are `bin / (nfft·tsamp)`.
 fn search_padded(
@@ -602,7 +605,7 @@ fn search_step_run(
     cfg: &SearchConfig,
     pcfg: &crate::search::periodic::PeriodicConfig,
     times: &mut StageTimes,
-) -> Result<(Vec<Candidate>, Vec<SinglePulse>, Vec<f64>), PipelineError> {
+) -> Result<StepResults, PipelineError> {
     use std::time::Instant;
     let ds = run.downsamp;
     let tsamp = header.tsamp_s * ds as f64;

@@ -45,6 +45,9 @@ use ndarray::Array2;
 use rayon::prelude::*;
 use std::ops::Range;
 
+/// One DM group's index and its fine DMs' output rows with their stage-2 delays.
+type GroupOutputs<'a> = (usize, Vec<(&'a mut [f32], &'a [usize])>);
+
 /// Two-stage subband dedispersion (module documentation).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SubbandDedisperser {
@@ -366,7 +369,7 @@ impl SubbandDedisperser {
             // Hand each group the output rows of its fine DMs.
             let rows = &mut stage[..dms.len() * len];
             let mut slots: Vec<Option<&mut [f32]>> = rows.chunks_mut(len).map(Some).collect();
-            let groups: Vec<(usize, Vec<(&mut [f32], &[usize])>)> = plan
+            let groups: Vec<GroupOutputs> = plan
                 .members
                 .iter()
                 .enumerate()
