@@ -225,9 +225,21 @@ pub const MIN_BLOCK: usize = 256;
 /// Bytes of FFT and single-pulse work per searching thread for an `n`-sample series: the
 /// complex spectrum, the half-bin grid and one harmonic sum are alive at once (≈ 3 × 4n bytes),
 /// the mean-subtracted copy before them and the single-pulse search's normalised copy and
-/// running sums after; counted as 6 `f32` per sample.
+/// running sums after; counted as 6 `f32` per sample. A length with a prime factor above 7 may
+/// take rustfft's Bluestein path, whose inner transform of the next power of two ≥ 2n − 1
+/// complex samples needs three such buffers: 48n bytes more.
 pub fn search_bytes_per_thread(n: usize) -> usize {
-    24 * n
+    let mut m = n.max(1);
+    for p in [2, 3, 5, 7] {
+        while m % p == 0 {
+            m /= p;
+        }
+    }
+    if m == 1 {
+        24 * n
+    } else {
+        72 * n
+    }
 }
 
 /// How one group of trials of a plan step is dedispersed and searched. Chosen from the header,
@@ -493,7 +505,8 @@ fn zero_dm_birdies(
         return Ok(Vec::new());
     }
     let budget = cfg.max_memory_mb.max(1) << 20;
-    let in_memory = dms.len() * nout * 4 + ded.work_bytes(header, &dms, ds) + 5 * 4 * nout <= budget;
+    let in_memory =
+        dms.len() * nout * 4 + ded.work_bytes(header, &dms, ds).max(search_bytes_per_thread(nout)) <= budget;
     let mut store = TrialStore::new(dms.len(), nout, in_memory)?;
     ded.stream(obs, &dms, ds, nout, &mut store, &mut |_, _| {})?;
     let tsamp = header.tsamp_s * ds as f64;
