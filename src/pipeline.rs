@@ -8,11 +8,11 @@
 //! parallel (rayon), then sifts the periodic candidates across DM and clusters the single pulses.
 
 use crate::dedisp::direct::DirectDedisperser;
-use crate::dedisp::fdmt::FdmtDedisperser;
-use crate::dedisp::fourier::{fdd_periodic_search, FddDedisperser};
+use crate::dedisp::fourier::FddDedisperser;
 use crate::dedisp::plan::{DmPlan, DmStep, PlanConfig};
+use crate::dedisp::stream::{fast_len_above, TrialStore};
 use crate::dedisp::subband::SubbandDedisperser;
-use crate::dedisp::{DedispError, Dedisperser};
+use crate::dedisp::{DedispError, DedispKind, Dedisperser};
 use crate::io::{Header, IoError, Observation};
 use crate::rfi::{CleanedObservation, RfiConfig, RfiError, RfiReport};
 use crate::search::periodic::{search_series, PeriodicConfig};
@@ -49,9 +49,8 @@ pub struct SearchConfig {
     pub dm_list: Option<Vec<f64>>,
     /// DDplan-style grid parameters.
     pub plan: PlanConfig,
-    /// Dedispersion algorithm: `direct`, `subband`, `fdmt`, `fdd` or `auto` (cost model,
-    /// [`choose_dedisperser`]).
-    pub dedisp: String,
+    /// Dedispersion algorithm, or `auto` (cost model per plan step, [`choose_dedisperser`]).
+    pub dedisp: DedispKind,
     /// Run the FFT periodicity search.
     pub periodic: bool,
     /// Run the single-pulse search.
@@ -68,10 +67,18 @@ pub struct SearchConfig {
     pub normalise_channels: bool,
     /// RFI excision: clipping, channel mask, birdies ([`crate::rfi`]).
     pub rfi: RfiConfig,
-    /// Memory allowed for dedispersed series held at once, MiB.
+    /// Memory budget of the dedispersion and search stages, MiB: input blocks, algorithm work
+    /// (FDMT levels, FDD spectra), dedispersed series held in memory (the rest go to a scratch
+    /// file) and the FFT and single-pulse work of the threads ([`StepRun`]).
     pub max_memory_mb: usize,
-    /// Output samples per block read by the dedisperser.
+    /// Output samples per block read by the dedisperser (lowered to fit `max_memory_mb`; the
+    /// results do not depend on it).
     pub block_size: usize,
+    /// Pad each series with its mean to a fast FFT length (even, 7-smooth,
+    /// [`fast_len_above`]) before the FFT search. Off by default: measured on tests/detection.rs,
+    /// the padding moves the best DM of marginal detections by a trial or two (the 60 s DM-71
+    /// pulsar came out 3 trials low instead of within 2).
+    pub pad_fft: bool,
 }
 
 impl Default for SearchConfig {
@@ -82,7 +89,7 @@ impl Default for SearchConfig {
             dm_step: None,
             dm_list: None,
             plan: PlanConfig::default(),
-            dedisp: "direct".into(),
+            dedisp: DedispKind::Direct,
             periodic: true,
             single_pulse: true,
             periodic_cfg: PeriodicConfig::default(),
@@ -92,6 +99,7 @@ impl Default for SearchConfig {
             rfi: RfiConfig::default(),
             max_memory_mb: 1024,
             block_size: 8192,
+            pad_fft: false,
         }
     }
 }
@@ -118,6 +126,10 @@ pub struct SearchOutput {
     /// Effective independent trials `W` of the periodic search, used in every candidate's sigma
     /// ([`crate::search::trials::search_trials`]).
     pub periodic_trials: f64,
+    /// How each group of trials was dedispersed and searched (lengths, blocks, memory).
+    pub steps: Vec<StepRun>,
+    /// Stage times of this run.
+    pub times: StageTimes,
 }
 
 /// Builds the DM plan of `cfg` for `header` (list, fixed step or DDplan grid, in that order).
@@ -134,39 +146,41 @@ pub fn build_plan(header: &Header, cfg: &SearchConfig) -> Result<DmPlan, Pipelin
     Ok(plan)
 }
 
-/// The dedisperser named `name` (`direct`, `subband`, `fdmt`, `fdd`); `auto` is resolved per plan
-/// step by [`choose_dedisperser`] before this is called.
+/// The dedisperser of kind `kind` (`auto` is resolved per plan step by [`choose_dedisperser`]
+/// before this is called).
 ///
-/// With `fdd` the periodicity search is fused with dedispersion ([`fdd_periodic_search`]: one
-/// FFT per channel, the dedispersed spectra go straight to whitening and harmonic summing, no
-/// inverse FFT), and the time series are formed only when the single-pulse search needs them.
-/// `auto` never picks `fdd`: it does as many operations as direct and measured 3–4.6× slower
-/// than direct-then-FFT on this machine; its gain is sensitivity (exact fractional delays).
-pub fn make_dedisperser(name: &str, cfg: &SearchConfig) -> Result<Box<dyn Dedisperser>, PipelineError> {
-    let block_size = cfg.block_size.max(1);
-    match name {
-        "direct" => Ok(Box::new(DirectDedisperser { block_size })),
-        "subband" => Ok(Box::new(SubbandDedisperser { block_size, ..SubbandDedisperser::default() })),
-        "fdmt" => Ok(Box::new(FdmtDedisperser { block_size })),
-        "fdd" => Ok(Box::new(FddDedisperser::default())),
-        other => Err(PipelineError::Invalid(format!(
-            "unknown dedispersion algorithm '{other}' (use direct, subband, fdmt, fdd or auto)"
-        ))),
-    }
+/// With `fdd` the periodicity search is fused with dedispersion
+/// ([`FddDedisperser::fused_search`]: one FFT per channel per plan step, the dedispersed spectra
+/// go straight to whitening and harmonic summing; the single-pulse series are their inverse
+/// FFTs). `auto` never picks `fdd`: it does as many operations as direct and measured 3–4.6×
+/// slower than direct-then-FFT on this machine; its gain is sensitivity (exact fractional delays).
+///
+/// # Errors
+/// [`PipelineError::Invalid`] for `auto`.
+pub fn make_dedisperser(kind: DedispKind, cfg: &SearchConfig) -> Result<Box<dyn Dedisperser>, PipelineError> {
+    kind.make(cfg.block_size.max(1))
+        .ok_or_else(|| PipelineError::Invalid("`auto` must be resolved per plan step before dedispersion".into()))
 }
 
 /// Estimated additions per output sample of each algorithm for one plan step, and the choice.
 ///
-/// Cost model (operations per output time sample, before the common factor `nsamples`):
+/// Every algorithm streams (one pass over the observation per plan step: each input sample is
+/// read, cleaned, downsampled and transposed once, `nchans · downsamp` operations per output
+/// sample, common to all and left out). Cost model (operations per output time sample, before
+/// the common factor `nsamples`):
 /// * direct: `nchans · ndm` (one add per channel per trial);
 /// * subband (PRESTO prepsubband): `nchans · n_coarse + nsub · ndm`, with the subband count and
-///   coarse DMs taken from [`SubbandDedisperser::plan`]; weighted ×1.5 for its extra pass;
+///   coarse DMs taken from [`SubbandDedisperser::plan`]; weighted ×1.5 for its extra in-memory
+///   pass over the subband series;
 /// * FDMT (Zackay & Ofek 2017, eq. 20): `2·nchans + N_Δ · log₂ nchans`, `N_Δ` the largest delay in
 ///   samples at this step's highest DM; weighted ×3 because it is memory-bound (measured: at
 ///   1024 channels and 512 trials FDMT ran 2.3× slower than direct while the raw count favours it).
 ///
-/// The cheapest estimate wins; ties go to direct, which is exact. Returns the name and a reason.
-pub fn choose_dedisperser(header: &Header, dms: &[f64], downsamp: usize) -> (String, String) {
+/// Memory: an algorithm whose working memory at the smallest block (256 samples,
+/// [`Dedisperser::work_bytes`]) exceeds `max_memory_mb` is not chosen (FDMT's levels grow as
+/// `N_Δ²`). The cheapest remaining estimate wins; ties go to direct, which is exact. Returns the
+/// kind and a reason.
+pub fn choose_dedisperser(header: &Header, dms: &[f64], downsamp: usize, max_memory_mb: usize) -> (DedispKind, String) {
     let nchans = header.nchans as f64;
     let ndm = dms.len() as f64;
     let direct = nchans * ndm;
@@ -177,13 +191,20 @@ pub fn choose_dedisperser(header: &Header, dms: &[f64], downsamp: usize) -> (Str
     let max_dm = dms.iter().cloned().fold(0.0, f64::max);
     let n_delta = crate::dedisp::plan::max_delay_samples(header, max_dm, header.tsamp_s * downsamp as f64) as f64 + 1.0;
     let fdmt = 3.0 * (2.0 * nchans + n_delta * nchans.max(2.0).log2().ceil());
-    let mut best = ("direct", direct);
-    for (name, cost) in [("subband", subband), ("fdmt", fdmt)] {
+    let budget = max_memory_mb.max(1) << 20;
+    let fits = |k: DedispKind| k.make(MIN_BLOCK).is_some_and(|d| d.work_bytes(header, dms, downsamp) <= budget);
+    let mut best = (DedispKind::Direct, direct);
+    let mut unfit = Vec::new();
+    for (kind, cost) in [(DedispKind::Subband, subband), (DedispKind::Fdmt, fdmt)] {
         if cost < 0.9 * best.1 {
-            best = (name, cost);
+            if fits(kind) {
+                best = (kind, cost);
+            } else {
+                unfit.push(kind.name());
+            }
         }
     }
-    let reason = format!(
+    let mut reason = format!(
         "{} trials × {} channels (downsamp {}): estimated adds per sample direct {:.3e}, subband {:.3e}, fdmt {:.3e}",
         dms.len(),
         header.nchans,
@@ -192,7 +213,223 @@ pub fn choose_dedisperser(header: &Header, dms: &[f64], downsamp: usize) -> (Str
         subband,
         fdmt
     );
-    (best.0.to_string(), reason)
+    if !unfit.is_empty() {
+        reason += &format!("; {} cheaper but over the {max_memory_mb} MiB budget", unfit.join(", "));
+    }
+    (best.0, reason)
+}
+
+/// Smallest dedispersion block the memory budget may force, output samples.
+pub const MIN_BLOCK: usize = 256;
+
+/// Bytes of FFT and single-pulse work per searching thread for an `n`-sample series: the
+/// complex spectrum, the half-bin grid and one harmonic sum are alive at once (≈ 3 × 4n bytes),
+/// the mean-subtracted copy before them and the single-pulse search's normalised copy and
+/// running sums after; counted as 6 `f32` per sample. A length with a prime factor above 7 may
+/// take rustfft's Bluestein path, whose inner transform of the next power of two ≥ 2n − 1
+/// complex samples needs three such buffers: 48n bytes more.
+pub fn search_bytes_per_thread(n: usize) -> usize {
+    let mut m = n.max(1);
+    for p in [2, 3, 5, 7] {
+        while m % p == 0 {
+            m /= p;
+        }
+    }
+    if m == 1 {
+        24 * n
+    } else {
+        72 * n
+    }
+}
+
+/// How one group of trials of a plan step is dedispersed and searched. Chosen from the header,
+/// the trials and the memory budget alone (never from the data); the series lengths depend only
+/// on the trials, so the results do not depend on the budget, the block size or the threads.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepRun {
+    /// The algorithm.
+    pub kind: DedispKind,
+    /// The DM trials, pc cm⁻³ (ascending).
+    pub dms: Vec<f64>,
+    /// Downsampling factor.
+    pub downsamp: usize,
+    /// Downsampled input samples beyond an output sample that the trials need (largest delay).
+    pub overlap: usize,
+    /// Samples of every dedispersed series, `n/downsamp − overlap` (the single-pulse search's).
+    pub nout: usize,
+    /// Samples of each series the FFT search transforms: `nout`, or with
+    /// [`SearchConfig::pad_fft`] `nout` padded with the series mean to the smallest even
+    /// 7-smooth length ≥ `nout` ([`fast_len_above`]); the fused FDD search transforms its own
+    /// padded length.
+    pub fft_len: usize,
+    /// Output samples per dedispersion block (the configured block, halved to fit the budget).
+    pub block_size: usize,
+    /// FDD with the fused Fourier-domain periodicity search.
+    pub fused: bool,
+    /// The series are held in memory (else in a scratch file, [`TrialStore`]).
+    pub in_memory: bool,
+    /// Trials searched at once (read from the store together).
+    pub chunk_rows: usize,
+    /// Estimated bytes of the dedispersion work (input block, levels or spectra, output block).
+    pub dedisp_bytes: usize,
+    /// Estimated bytes of the dedispersed series held in memory.
+    pub series_bytes: usize,
+    /// Estimated bytes of the threads' FFT and single-pulse work.
+    pub search_bytes: usize,
+}
+
+impl StepRun {
+    /// Estimated peak bytes of this step: the larger of the dedispersion phase and the search
+    /// phase, with the series held in memory during both (in memory) or the chunk of series
+    /// read back during the search (scratch file).
+    pub fn peak_bytes(&self) -> usize {
+        if self.in_memory {
+            self.series_bytes + self.dedisp_bytes.max(self.search_bytes)
+        } else {
+            self.dedisp_bytes.max(self.series_bytes + self.search_bytes)
+        }
+    }
+}
+
+/// Splits the trials of one plan step into groups dedispersed together.
+///
+/// A group's series have one length (the input less the largest sweep in the group, TRAPS B13),
+/// so a low-DM trial grouped with a much higher one would lose the end of its data. Groups
+/// therefore hold trials whose sweeps differ by at most 5 % of the data (one group for the usual
+/// observation that is much longer than its sweep; several for short cut-outs of bursts). The
+/// grouping depends on the header and the trials only.
+fn length_groups(header: &Header, dms: &[f64], downsamp: usize) -> Vec<Vec<f64>> {
+    let tsamp = header.tsamp_s * downsamp as f64;
+    let nout = (header.nsamples as usize / downsamp.max(1)).max(1);
+    let slack = (nout / 20).max(1);
+    let delay = |dm: f64| crate::dedisp::plan::max_delay_samples(header, dm, tsamp);
+    let mut order: Vec<f64> = dms.to_vec();
+    order.sort_by(f64::total_cmp);
+    let mut groups: Vec<Vec<f64>> = Vec::new();
+    let mut first_delay = 0usize;
+    for dm in order {
+        let d = delay(dm);
+        match groups.last_mut() {
+            Some(g) if d.saturating_sub(first_delay) <= slack => g.push(dm),
+            _ => {
+                first_delay = d;
+                groups.push(vec![dm]);
+            }
+        }
+    }
+    groups
+}
+
+/// The [`StepRun`]s of a plan step searched with `kind` (not `auto`) under `cfg`'s budget.
+///
+/// Budget `B = max_memory_mb`: with `T` the bytes of all series, `W` the dedispersion work at
+/// the configured block and `S` the threads' search work, the series stay in memory when
+/// `T + max(W, S) ≤ B`; otherwise they go to a scratch file, the block is halved (down to
+/// [`MIN_BLOCK`]) until `W ≤ B`, and `(B − S) / (4·nout)` trials (at least one) are searched at
+/// a time. Fused FDD holds the channel spectra of the whole series
+/// ([`FddDedisperser::fused_bytes`]); when they do not fit, this is an error.
+///
+/// # Errors
+/// [`PipelineError`] for an unusable header or trials, a sweep not shorter than the data, or
+/// FDD spectra over the budget.
+pub fn plan_step_runs(
+    header: &Header,
+    step: &DmStep,
+    kind: DedispKind,
+    cfg: &SearchConfig,
+) -> Result<Vec<StepRun>, PipelineError> {
+    let budget = cfg.max_memory_mb.max(1) << 20;
+    let ds = step.downsamp.max(1);
+    let n_ds = header.nsamples as usize / ds;
+    let threads = rayon::current_num_threads().max(1);
+    let mut runs = Vec::new();
+    for dms in length_groups(header, &step.dms, ds) {
+        let mut ded = make_dedisperser(kind, cfg)?;
+        let overlap = ded.overlap(header, &dms, ds)?;
+        if overlap >= n_ds {
+            return Err(PipelineError::Invalid(format!(
+                "the dispersion sweep at DM {} spans {overlap} samples, the data only {n_ds} (downsampled ×{ds})",
+                dms.last().copied().unwrap_or(0.0)
+            )));
+        }
+        let nout = n_ds - overlap;
+        let fft_len = if cfg.pad_fft { fast_len_above(nout) } else { nout };
+        let search_bytes = threads.min(dms.len()) * search_bytes_per_thread(fft_len);
+        if kind == DedispKind::Fdd && cfg.periodic {
+            let sp_len = if cfg.single_pulse { nout } else { 0 };
+            let need = FddDedisperser::fused_bytes(header, &dms, ds, sp_len) + search_bytes;
+            if need > budget {
+                return Err(PipelineError::Invalid(format!(
+                    "Fourier-domain dedispersion of DM {:.3}–{:.3} (downsampled ×{ds}) holds the channel spectra of the \
+                     whole series: about {} MiB, over --max-memory-mb {}; raise it or use --dedisp direct, subband or fdmt",
+                    dms[0],
+                    dms[dms.len() - 1],
+                    need.div_ceil(1 << 20),
+                    cfg.max_memory_mb
+                )));
+            }
+            runs.push(StepRun {
+                kind,
+                downsamp: ds,
+                overlap,
+                nout,
+                fft_len,
+                block_size: cfg.block_size,
+                fused: true,
+                in_memory: true,
+                chunk_rows: dms.len(),
+                dedisp_bytes: need - search_bytes,
+                series_bytes: 0,
+                search_bytes,
+                dms,
+            });
+            continue;
+        }
+        let series = dms.len() * nout * 4;
+        let mut block = cfg.block_size.max(1);
+        let work = ded.work_bytes(header, &dms, ds);
+        let (in_memory, chunk_rows) = if series + work.max(search_bytes) <= budget {
+            (true, dms.len())
+        } else {
+            while block > MIN_BLOCK {
+                let d = make_dedisperser(kind, &SearchConfig { block_size: block, ..cfg.clone() })?;
+                if d.work_bytes(header, &dms, ds) <= budget {
+                    break;
+                }
+                block = (block / 2).max(MIN_BLOCK);
+            }
+            let rows = budget.saturating_sub(search_bytes) / (4 * nout).max(1);
+            (false, rows.clamp(1, dms.len()))
+        };
+        ded = make_dedisperser(kind, &SearchConfig { block_size: block, ..cfg.clone() })?;
+        let dedisp_bytes = ded.work_bytes(header, &dms, ds);
+        let series_bytes = if in_memory { series } else { chunk_rows * nout * 4 };
+        if dedisp_bytes > budget {
+            tracing::warn!(
+                "{kind} dedispersion of DM {:.3}–{:.3} needs about {} MiB at its smallest block, over --max-memory-mb {}",
+                dms[0],
+                dms[dms.len() - 1],
+                dedisp_bytes.div_ceil(1 << 20),
+                cfg.max_memory_mb
+            );
+        }
+        runs.push(StepRun {
+            kind,
+            downsamp: ds,
+            overlap,
+            nout,
+            fft_len,
+            block_size: block,
+            fused: false,
+            in_memory,
+            chunk_rows,
+            dedisp_bytes,
+            series_bytes,
+            search_bytes,
+            dms,
+        });
+    }
+    Ok(runs)
 }
 
 /// Removes trials whose dispersion sweep (at their downsampling) is not shorter than the data,
@@ -227,45 +464,18 @@ fn clip_plan_to_data(header: &Header, plan: &DmPlan) -> (DmPlan, usize) {
     (DmPlan { steps, ..plan.clone() }, removed)
 }
 
-/// Splits the trials of one plan step into groups dedispersed together.
-///
-/// A dedisperser returns one output length per call (the input less the largest sweep in the
-/// group, TRAPS B13), so a low-DM trial grouped with a much higher one would lose the end of its
-/// data. Groups therefore hold trials whose sweeps differ by at most 5 % of the data (one group
-/// for the usual observation that is much longer than its sweep; several for short cut-outs of
-/// bursts), and at most `max_trials` trials (the memory budget).
-fn chunk_trials(header: &Header, dms: &[f64], downsamp: usize, max_trials: usize) -> Vec<Vec<f64>> {
-    let tsamp = header.tsamp_s * downsamp as f64;
-    let nout = (header.nsamples as usize / downsamp.max(1)).max(1);
-    let slack = (nout / 20).max(1);
-    let delay = |dm: f64| crate::dedisp::plan::max_delay_samples(header, dm, tsamp);
-    let mut order: Vec<f64> = dms.to_vec();
-    // Keep the plan's order within groups, but group by sweep length.
-    order.sort_by(f64::total_cmp);
-    let mut groups: Vec<Vec<f64>> = Vec::new();
-    let mut first_delay = 0usize;
-    for dm in order {
-        let d = delay(dm);
-        match groups.last_mut() {
-            Some(g) if g.len() < max_trials.max(1) && d.saturating_sub(first_delay) <= slack => g.push(dm),
-            _ => {
-                first_delay = d;
-                groups.push(vec![dm]);
-            }
-        }
-    }
-    groups
-}
-
 /// Automatic zero-DM birdies ([`crate::rfi::birdies::find_zero_dm_birdies`]) of the excised
 /// observation `obs`.
 ///
 /// Dedisperses DM 0 and probe DMs spaced by factors of 1.5 from 0.5 pc cm⁻³ up to the plan's
 /// highest DM (only those whose band sweep is at most a tenth of the data, so all series keep
-/// nearly the full length), at full time resolution, with the direct dedisperser. Every series is
-/// whitened as the search whitens; for each Fourier bin the probe maximum is taken over the probes
-/// whose sweep smears a zero-DM signal of that frequency (`f·τ ≥ 0.5`), and over all probes. Memory: the series are
-/// limited to `max_memory_mb` (fewer probes when they do not fit; none: a warning, no birdies).
+/// nearly the full length), at the plan's finest time resolution (its smallest downsampling: no
+/// searched series has a higher Nyquist frequency), with the direct dedisperser, in one pass;
+/// every probe's series has the length of the highest probe's, cut to a fast FFT length. Every
+/// series is whitened as the search whitens; for each Fourier bin the probe maximum is taken over
+/// the probes whose sweep smears a zero-DM signal of that frequency (`f·τ ≥ 0.5`), and over all
+/// probes. Memory: the series stay in memory when they fit `max_memory_mb`, else in a scratch
+/// file read one probe at a time; the probes never depend on the budget.
 fn zero_dm_birdies(
     obs: &mut dyn Observation,
     header: &Header,
@@ -282,38 +492,39 @@ fn zero_dm_birdies(
         dms.push(dm);
         dm *= 1.5;
     }
-    let n = header.nsamples as usize;
-    let fit = ((cfg.max_memory_mb.max(1) << 20) / (4 * n.max(1))).max(1);
-    if fit < 2 || dms.len() < 2 {
-        tracing::warn!("automatic birdie search skipped: no probe DM fits the data or the memory budget");
+    let ds = plan.steps.iter().map(|s| s.downsamp.max(1)).min().unwrap_or(1);
+    let n = header.nsamples as usize / ds;
+    if dms.len() < 2 {
+        tracing::warn!("automatic birdie search skipped: no probe DM fits the data");
         return Ok(Vec::new());
     }
-    if dms.len() > fit {
-        // Keep DM 0 and the highest probes (the smallest probe DMs only test the highest frequencies).
-        let keep = fit - 1;
-        let drop = dms.len() - 1 - keep;
-        dms.drain(1..1 + drop);
-    }
     let ded = DirectDedisperser { block_size: cfg.block_size.max(1) };
-    let series = ded.dedisperse(obs, &dms, 1)?;
-    let nout = series.data.ncols();
+    let overlap = ded.overlap(header, &dms, ds)?;
+    let nout = n.saturating_sub(overlap);
     if nout < 64 {
         return Ok(Vec::new());
     }
-    let tobs = nout as f64 * series.tsamp_s;
-    let power = |d: usize| -> Vec<f32> {
-        let row = series.data.row(d);
+    let budget = cfg.max_memory_mb.max(1) << 20;
+    let in_memory =
+        dms.len() * nout * 4 + ded.work_bytes(header, &dms, ds).max(search_bytes_per_thread(nout)) <= budget;
+    let mut store = TrialStore::new(dms.len(), nout, in_memory)?;
+    ded.stream(obs, &dms, ds, nout, &mut store, &mut |_, _| {})?;
+    let tsamp = header.tsamp_s * ds as f64;
+    let tobs = nout as f64 * tsamp;
+    let mut row = Vec::new();
+    let mut power = |d: usize| -> Result<Vec<f32>, PipelineError> {
+        store.read_rows(d..d + 1, &mut row)?;
         let mean = row.iter().map(|&v| v as f64).sum::<f64>() / nout as f64;
-        let mut x: Vec<f32> = row.iter().map(|&v| (v as f64 - mean) as f32).collect();
-        let mut spec = real_spectrum_destructive(&mut x);
+        row.iter_mut().for_each(|v| *v = (*v as f64 - mean) as f32);
+        let mut spec = real_spectrum_destructive(&mut row);
         whiten_spectrum_with(&mut spec, &cfg.periodic_cfg.whiten);
-        spec.iter().map(|c| c.norm_sqr()).collect()
+        Ok(spec.iter().map(|c| c.norm_sqr()).collect())
     };
-    let p0 = power(0);
+    let p0 = power(0)?;
     let mut pmax = vec![f32::NEG_INFINITY; p0.len()];
     let mut pall = vec![0.0f32; p0.len()];
-    for (d, &dm) in series.dms.iter().enumerate().skip(1) {
-        let p = power(d);
+    for (d, &dm) in dms.iter().enumerate().skip(1) {
+        let p = power(d)?;
         for (a, &v) in pall.iter_mut().zip(&p) {
             *a = a.max(v);
         }
@@ -331,6 +542,150 @@ fn zero_dm_birdies(
         tracing::info!("{} zero-DM birdies found and zapped", found.len());
     }
     Ok(found)
+}
+
+/// Wall and thread times of the search stages, seconds.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StageTimes {
+    /// The excision's statistics pass over the file ([`CleanedObservation::new`]), wall.
+    pub excision_stats_s: f64,
+    /// Reading and cleaning (RFI excision, normalisation) inside `read_block`, wall.
+    pub read_s: f64,
+    /// The automatic zero-DM birdie search, wall (its reading included).
+    pub birdies_s: f64,
+    /// Dedispersion passes, wall, reading excluded (FDD: forming and shifting the spectra).
+    pub dedisperse_s: f64,
+    /// FFT periodicity search, summed over threads (FDD: included in `dedisperse_s`).
+    pub periodic_thread_s: f64,
+    /// Single-pulse search, summed over threads.
+    pub single_pulse_thread_s: f64,
+    /// Search of the dedispersed series, wall (periodic and single pulse together).
+    pub search_s: f64,
+    /// Sifting and clustering, wall.
+    pub sift_s: f64,
+}
+
+/// An observation that times its reads.
+struct TimedObservation<'a> {
+    inner: &'a mut dyn Observation,
+    seconds: f64,
+}
+
+impl Observation for TimedObservation<'_> {
+    fn header(&self) -> &Header {
+        self.inner.header()
+    }
+    fn read_block(&mut self, start_sample: u64, nsamples: usize) -> Result<ndarray::Array2<f32>, IoError> {
+        let t = std::time::Instant::now();
+        let r = self.inner.read_block(start_sample, nsamples);
+        self.seconds += t.elapsed().as_secs_f64();
+        r
+    }
+    fn source_description(&self) -> String {
+        self.inner.source_description()
+    }
+}
+
+/// Raw periodic candidates, raw single pulses and the DMs searched, of one [`StepRun`].
+type StepResults = (Vec<Candidate>, Vec<SinglePulse>, Vec<f64>);
+
+/// [`search_series`] of `x` padded with its mean to `nfft ≥ x.len()` samples (PRESTO pads its
+/// series to a good FFT length the same way); the candidates' frequencies are `bin / (nfft·tsamp)`.
+fn search_padded(
+    x: &[f32],
+    nfft: usize,
+    tsamp: f64,
+    dm: f64,
+    pcfg: &crate::search::periodic::PeriodicConfig,
+) -> Vec<Candidate> {
+    if nfft <= x.len() {
+        return search_series(x, tsamp, dm, pcfg);
+    }
+    let (sum, count) = x.iter().filter(|v| v.is_finite()).fold((0.0f64, 0usize), |(s, c), &v| (s + v as f64, c + 1));
+    let mean = if count > 0 { (sum / count as f64) as f32 } else { 0.0 };
+    let mut padded = Vec::with_capacity(nfft);
+    padded.extend_from_slice(x);
+    padded.resize(nfft, mean);
+    search_series(&padded, tsamp, dm, pcfg)
+}
+
+/// Dedisperses the trials of `run` in one pass over `obs` and searches every series; returns the
+/// raw periodic candidates, the raw single pulses and the DMs searched, in trial order.
+fn search_step_run(
+    obs: &mut dyn Observation,
+    header: &Header,
+    run: &StepRun,
+    cfg: &SearchConfig,
+    pcfg: &crate::search::periodic::PeriodicConfig,
+    times: &mut StageTimes,
+) -> Result<StepResults, PipelineError> {
+    use std::time::Instant;
+    let ds = run.downsamp;
+    let tsamp = header.tsamp_s * ds as f64;
+    let sp_cfg = &cfg.single_pulse_cfg;
+    let mut pulses: Vec<SinglePulse> = Vec::new();
+    if run.fused {
+        let ded = FddDedisperser { block_size: run.block_size.max(1), ..FddDedisperser::default() };
+        let t = Instant::now();
+        let mut sp_s = 0.0;
+        let dms = &run.dms;
+        let mut on_series = |j0: usize, series: Vec<Vec<f32>>| {
+            let t = Instant::now();
+            let found: Vec<Vec<SinglePulse>> = series
+                .par_iter()
+                .enumerate()
+                .map(|(g, x)| search_dm_series(x, dms[j0 + g], tsamp, ds, sp_cfg))
+                .collect();
+            pulses.extend(found.into_iter().flatten());
+            sp_s += t.elapsed().as_secs_f64();
+        };
+        let sp_len = if cfg.single_pulse { run.nout } else { 0 };
+        let cands = ded.fused_search(obs, dms, ds, Some(pcfg), sp_len, &mut on_series)?;
+        times.dedisperse_s += t.elapsed().as_secs_f64() - sp_s;
+        times.search_s += sp_s;
+        return Ok((cands, pulses, run.dms.clone()));
+    }
+    let ded = run.kind.make(run.block_size).ok_or_else(|| PipelineError::Invalid("`auto` was not resolved".into()))?;
+    let t = Instant::now();
+    let mut store = TrialStore::new(run.dms.len(), run.nout, run.in_memory)?;
+    // FDMT reports the DMs of its own delay rows; record what was really searched.
+    let dms = ded.stream(obs, &run.dms, ds, run.nout, &mut store, &mut |_, _| {})?;
+    times.dedisperse_s += t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let mut cands: Vec<Candidate> = Vec::new();
+    let mut buf: Vec<f32> = Vec::new();
+    let (n, nfft) = (run.nout, run.fft_len);
+    let mut r0 = 0;
+    while r0 < dms.len() {
+        let r1 = (r0 + run.chunk_rows.max(1)).min(dms.len());
+        let rows: &[f32] = match store.as_slice() {
+            Some(all) => &all[r0 * n..r1 * n],
+            None => {
+                store.read_rows(r0..r1, &mut buf)?;
+                &buf
+            }
+        };
+        let results: Vec<(Vec<Candidate>, Vec<SinglePulse>, f64, f64)> = rows
+            .par_chunks(n)
+            .zip(&dms[r0..r1])
+            .map(|(x, &dm)| {
+                let t0 = Instant::now();
+                let c = if cfg.periodic { search_padded(x, nfft, tsamp, dm, pcfg) } else { Vec::new() };
+                let t1 = Instant::now();
+                let p = if cfg.single_pulse { search_dm_series(x, dm, tsamp, ds, sp_cfg) } else { Vec::new() };
+                (c, p, (t1 - t0).as_secs_f64(), t1.elapsed().as_secs_f64())
+            })
+            .collect();
+        for (c, p, tp, ts) in results {
+            cands.extend(c);
+            pulses.extend(p);
+            times.periodic_thread_s += tp;
+            times.single_pulse_thread_s += ts;
+        }
+        r0 = r1;
+    }
+    times.search_s += t.elapsed().as_secs_f64();
+    Ok((cands, pulses, dms))
 }
 
 /// Runs the whole search on `obs`.
@@ -368,25 +723,30 @@ pub fn run_search(
         )));
     }
     // One algorithm per plan step: the named one, or the cost model's choice under `auto`.
-    let mut step_algos: Vec<String> = Vec::new();
+    let mut step_algos: Vec<DedispKind> = Vec::new();
     let mut reasons: Vec<String> = Vec::new();
     for step in &plan.steps {
-        if cfg.dedisp == "auto" {
-            let (name, why) = choose_dedisperser(&header, &step.dms, step.downsamp.max(1));
-            reasons.push(format!("{name}: {why}"));
-            step_algos.push(name);
+        if cfg.dedisp == DedispKind::Auto {
+            let (kind, why) = choose_dedisperser(&header, &step.dms, step.downsamp.max(1), cfg.max_memory_mb);
+            reasons.push(format!("{kind}: {why}"));
+            step_algos.push(kind);
         } else {
-            make_dedisperser(&cfg.dedisp, cfg)?;
-            step_algos.push(cfg.dedisp.clone());
+            step_algos.push(cfg.dedisp);
         }
     }
-    let mut names = step_algos.clone();
+    let mut names: Vec<&str> = step_algos.iter().map(|k| k.name()).collect();
     names.dedup();
     plan.algorithm = names.join("+");
     if !reasons.is_empty() {
         plan.reason = format!("{}; auto per step: {}", plan.reason, reasons.join("; "));
     }
+    // How each step runs (lengths, blocks, memory), before any data are read.
+    let mut runs: Vec<StepRun> = Vec::new();
+    for (step, &kind) in plan.steps.iter().zip(&step_algos) {
+        runs.extend(plan_step_runs(&header, step, kind, cfg)?);
+    }
 
+    let t_excise = std::time::Instant::now();
     let (mut obs, mut rfi): (Box<dyn Observation>, Option<RfiReport>) = if cfg.normalise_channels {
         let n = CleanedObservation::new(obs, &cfg.rfi)?;
         let r = n.report().clone();
@@ -407,74 +767,38 @@ pub fn run_search(
         pcfg.fmax_hz,
     );
     pcfg.total_trials = periodic_trials;
+    let mut times = StageTimes { excision_stats_s: t_excise.elapsed().as_secs_f64(), ..StageTimes::default() };
+    let mut timed = TimedObservation { inner: obs.as_mut(), seconds: 0.0 };
     if cfg.normalise_channels && cfg.periodic {
+        let t = std::time::Instant::now();
         let mut zap = cfg.rfi.zaplist.clone();
         if cfg.rfi.auto_birdies {
-            zap.extend(zero_dm_birdies(obs.as_mut(), &header, &plan, cfg)?);
+            zap.extend(zero_dm_birdies(&mut timed, &header, &plan, cfg)?);
         }
         pcfg.zap.extend(zap.iter().copied());
         if let Some(r) = rfi.as_mut() {
             r.birdies = zap;
         }
+        times.birdies_s = t.elapsed().as_secs_f64();
     }
+    let read_before = timed.seconds;
 
     let mut raw_cands: Vec<Candidate> = Vec::new();
     let mut raw_pulses: Vec<SinglePulse> = Vec::new();
     let mut done = 0u64;
     progress(0, total);
     let mut searched_dms: Vec<f64> = Vec::with_capacity(total as usize);
-    for (step, algo) in plan.steps.iter().zip(&step_algos) {
-        let dedisperser = make_dedisperser(algo, cfg)?;
-        let ds = step.downsamp.max(1);
-        let nout = header.nsamples as usize / ds;
-        let bytes_per_trial = (nout * std::mem::size_of::<f32>()).max(1);
-        let chunk = ((cfg.max_memory_mb.max(1) << 20) / bytes_per_trial).max(1);
-        for dms in chunk_trials(&header, &step.dms, ds, chunk) {
-            let dms = dms.as_slice();
-            if algo == "fdd" && cfg.periodic {
-                raw_cands.extend(fdd_periodic_search(obs.as_mut(), dms, ds, &pcfg)?);
-                if !cfg.single_pulse {
-                    searched_dms.extend_from_slice(dms);
-                    done += dms.len() as u64;
-                    progress(done, total);
-                    continue;
-                }
-            }
-            let series = dedisperser.dedisperse(obs.as_mut(), dms, ds)?;
-            // FDMT reports the DMs of its own delay rows; record what was really searched.
-            searched_dms.extend_from_slice(&series.dms);
-            let fused = algo == "fdd";
-            let tsamp = series.tsamp_s;
-            let results: Vec<(Vec<Candidate>, Vec<SinglePulse>)> = (0..series.dms.len())
-                .into_par_iter()
-                .map(|d| {
-                    let row = series.data.row(d);
-                    let owned;
-                    let x: &[f32] = match row.as_slice() {
-                        Some(s) => s,
-                        None => {
-                            owned = row.to_vec();
-                            &owned
-                        }
-                    };
-                    let dm = series.dms[d];
-                    let c = if cfg.periodic && !fused { search_series(x, tsamp, dm, &pcfg) } else { Vec::new() };
-                    let p = if cfg.single_pulse {
-                        search_dm_series(x, dm, tsamp, series.downsamp, &cfg.single_pulse_cfg)
-                    } else {
-                        Vec::new()
-                    };
-                    (c, p)
-                })
-                .collect();
-            for (c, p) in results {
-                raw_cands.extend(c);
-                raw_pulses.extend(p);
-            }
-            done += dms.len() as u64;
-            progress(done, total);
-        }
+    for run in &runs {
+        let (c, p, dms) = search_step_run(&mut timed, &header, run, cfg, &pcfg, &mut times)?;
+        raw_cands.extend(c);
+        raw_pulses.extend(p);
+        searched_dms.extend(dms);
+        done += run.dms.len() as u64;
+        progress(done, total);
     }
+    times.read_s = timed.seconds - read_before;
+    times.dedisperse_s -= times.read_s;
+    let t_sift = std::time::Instant::now();
 
     let mut dm_trials = searched_dms;
     // A dedispersed time series (one channel, SIGPROC `refdm`) was dedispersed before it reached
@@ -501,7 +825,21 @@ pub fn run_search(
     } else {
         Vec::new()
     };
+    times.sift_s = t_sift.elapsed().as_secs_f64();
+    tracing::info!(
+        "stage times: excision statistics {:.2} s, read+clean {:.2} s, birdies {:.2} s, dedisperse {:.2} s, search {:.2} s (periodic {:.2}, single pulse {:.2} thread-s), sift {:.2} s",
+        times.excision_stats_s,
+        times.read_s,
+        times.birdies_s,
+        times.dedisperse_s,
+        times.search_s,
+        times.periodic_thread_s,
+        times.single_pulse_thread_s,
+        times.sift_s
+    );
     Ok(SearchOutput {
+        times,
+        steps: runs,
         header,
         dedisperser: plan.algorithm.clone(),
         plan,

@@ -109,7 +109,12 @@ fn every_dedisperser_finds_the_pulsar_like_direct() {
         let tobs = obs.header().duration_s();
         // The default DDplan grid (with FDMT's cells between channel centres its top candidate
         // came out here at DM 69.25, 2.5 % low; on channel edges it is inside the 2 % band).
-        let cfg = SearchConfig { dm_max: 150.0, single_pulse: false, dedisp: algo.into(), ..SearchConfig::default() };
+        let cfg = SearchConfig {
+            dm_max: 150.0,
+            single_pulse: false,
+            dedisp: algo.parse().unwrap(),
+            ..SearchConfig::default()
+        };
         let out = run_search(Box::new(obs), &cfg, &mut |_, _| {}).unwrap();
         let top = out.candidates.first().unwrap_or_else(|| panic!("{algo}: no candidates"));
         eprintln!("{algo} ({}): f {:.6} dm {:.2} sigma {:.2}", out.dedisperser, top.frequency_hz, top.dm, top.sigma);

@@ -1,13 +1,16 @@
-//! `tianyan dedisperse FILE --dm-min --dm-max [--dm-step S | --dm-list FILE] -o DIR`:
-//! writes one SIGPROC time series (`.tim`, 32-bit float) per DM trial with direct dedispersion.
+//! `tianyan dedisperse FILE --dm-min --dm-max [--dm-step S | --dm-list FILE] [--dedisp ALGO] -o DIR`:
+//! writes one SIGPROC time series (`.tim`, 32-bit float) per DM trial.
 //!
-//! Each series is `nsamples/downsamp − max_delay` samples long (only fully covered samples; the
-//! max delay is that of the largest DM in the batch the trial was computed with), referred to
-//! the highest channel centre, with `refdm` the trial DM and `tsamp` the input tsamp × downsamp.
+//! Each plan step is dedispersed in one pass over the input (the series held in memory when they
+//! fit `--max-memory-mb`, else in a scratch file). Each series is `nsamples/downsamp − max_delay`
+//! samples long (only fully covered samples; the max delay is that of the step's largest DM, as
+//! in `tianyan search`), referred to the highest channel centre, with `refdm` the trial DM
+//! (FDMT: its delay row's DM) and `tsamp` the input tsamp × downsamp.
 use super::plan::PlanOptions;
 use anyhow::Context;
 use std::path::PathBuf;
-use tianyan::dedisp::DirectDedisperser;
+use tianyan::dedisp::stream::TrialStore;
+use tianyan::dedisp::{DedispKind, Dedisperser};
 use tianyan::io::output::{check_not_input, OutputSet};
 
 /// Arguments of `tianyan dedisperse`.
@@ -24,9 +27,13 @@ pub struct DedisperseArgs {
     /// Output samples per block read from the input (memory ≈ 4·nchans·(block + max delay) bytes).
     #[arg(long, default_value_t = 8192)]
     pub block_size: usize,
-    /// DM trials dedispersed per pass over the input (memory of the output grows with it).
-    #[arg(long, default_value_t = 64)]
-    pub batch: usize,
+    /// Dedispersion algorithm: direct, subband, fdmt, fdd (overlap-save Fourier domain) or auto
+    /// (the cost model of `tianyan search`, per plan step).
+    #[arg(long, default_value = "direct", value_parser = ["direct", "subband", "fdmt", "fdd", "auto"])]
+    pub dedisp: String,
+    /// Memory for the series of one plan step, MiB (beyond it they go to a scratch file in $TMPDIR).
+    #[arg(long, default_value_t = 1024)]
+    pub max_memory_mb: usize,
 }
 
 /// Decimal places that keep every trial's file name distinct (at least 2).
@@ -43,9 +50,10 @@ fn dm_decimals(dms: &[f64]) -> usize {
 
 /// Runs `tianyan dedisperse`.
 pub fn run(args: DedisperseArgs) -> anyhow::Result<()> {
-    if args.batch == 0 {
-        anyhow::bail!("--batch must be at least 1");
+    if args.block_size == 0 || args.max_memory_mb == 0 {
+        anyhow::bail!("--block-size and --max-memory-mb must be at least 1");
     }
+    let kind: DedispKind = args.dedisp.parse().map_err(anyhow::Error::msg)?;
     let mut obs = tianyan::open_observation(&args.files)?;
     let header = obs.header().clone();
     let source = obs.source_description();
@@ -78,29 +86,40 @@ pub fn run(args: DedisperseArgs) -> anyhow::Result<()> {
             anyhow::bail!("{}: a folder is in the way of this output series", p.display());
         }
     }
-    let dd = DirectDedisperser { block_size: args.block_size };
-
-    let passes: usize = plan.steps.iter().map(|s| s.dms.len().div_ceil(args.batch)).sum();
-    let pb = super::progress::bar(passes as u64 * header.nsamples, "dedispersing");
-    let mut pass = 0u64;
+    let budget = args.max_memory_mb << 20;
+    let pb = super::progress::bar(plan.steps.len() as u64 * header.nsamples, "dedispersing");
     let mut written = 0usize;
-    for step in &plan.steps {
-        for dms in step.dms.chunks(args.batch) {
-            let base = pass * header.nsamples;
-            let out = dd
-                .dedisperse_with_progress(obs.as_mut(), dms, step.downsamp, &mut |done, _| pb.set_position(base + done))
-                .with_context(|| format!("dedispersing {source}"))?;
-            for (dm, row) in out.dms.iter().zip(out.data.outer_iter()) {
-                let mut h = header.clone();
-                h.tsamp_s = out.tsamp_s;
-                h.refdm = Some(*dm);
-                let series = row.to_vec();
-                set.add(tianyan::io::sigproc::write_tim_staged(&tim_path(*dm), &h, &series)?);
-                written += 1;
-            }
-            pass += 1;
-            pb.set_position(pass * header.nsamples);
+    for (i, step) in plan.steps.iter().enumerate() {
+        let ds = step.downsamp.max(1);
+        let step_kind = if kind == DedispKind::Auto {
+            tianyan::pipeline::choose_dedisperser(&header, &step.dms, ds, args.max_memory_mb).0
+        } else {
+            kind
+        };
+        let dd: Box<dyn Dedisperser> = step_kind.make(args.block_size).expect("auto resolved above");
+        let m = dd.overlap(&header, &step.dms, ds).with_context(|| format!("dedispersing {source}"))?;
+        let n_ds = (header.nsamples / ds as u64) as usize;
+        if m >= n_ds {
+            anyhow::bail!(
+                "{source}: the {step_kind} sweep spans {m} samples but the data have only {n_ds}; lower --dm-max"
+            );
         }
+        let nout = n_ds - m;
+        let mut store = TrialStore::new(step.dms.len(), nout, step.dms.len() * nout * 4 <= budget)?;
+        let base = i as u64 * header.nsamples;
+        let dms = dd
+            .stream(obs.as_mut(), &step.dms, ds, nout, &mut store, &mut |done, _| pb.set_position(base + done))
+            .with_context(|| format!("dedispersing {source}"))?;
+        let mut series = Vec::new();
+        for (j, dm) in dms.iter().enumerate() {
+            store.read_rows(j..j + 1, &mut series)?;
+            let mut h = header.clone();
+            h.tsamp_s = header.tsamp_s * ds as f64;
+            h.refdm = Some(*dm);
+            set.add(tianyan::io::sigproc::write_tim_staged(&tim_path(step.dms[j]), &h, &series)?);
+            written += 1;
+        }
+        pb.set_position((i as u64 + 1) * header.nsamples);
     }
     pb.finish_and_clear();
     set.commit()?;

@@ -95,6 +95,9 @@ pub struct PlanArgs {
     /// model's choice per step and why).
     #[arg(long, default_value = "direct", value_parser = ["direct", "subband", "fdmt", "fdd", "auto"])]
     pub dedisp: String,
+    /// Memory budget, MiB, as `tianyan search --max-memory-mb` (for the memory estimates).
+    #[arg(long, default_value_t = 1024)]
+    pub max_memory_mb: usize,
 }
 
 /// Runs `tianyan plan`.
@@ -102,18 +105,52 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
     let obs = tianyan::open_observation(&args.files)?;
     let header = obs.header().clone();
     let mut plan = args.opts.plan(&header).with_context(|| format!("DM plan for {}", obs.source_description()))?;
+    if args.max_memory_mb == 0 {
+        anyhow::bail!("--max-memory-mb must be above 0");
+    }
+    let kind: tianyan::dedisp::DedispKind = args.dedisp.parse().map_err(anyhow::Error::msg)?;
+    let cfg = tianyan::pipeline::SearchConfig { max_memory_mb: args.max_memory_mb, ..Default::default() };
+    let mib = |b: usize| b as f64 / (1u64 << 20) as f64;
     let mut choices = Vec::new();
     let mut names: Vec<String> = Vec::new();
     for step in &plan.steps {
-        let (name, why) = if args.dedisp == "auto" {
-            tianyan::pipeline::choose_dedisperser(&header, &step.dms, step.downsamp.max(1))
+        let (kind, why) = if kind == tianyan::dedisp::DedispKind::Auto {
+            tianyan::pipeline::choose_dedisperser(&header, &step.dms, step.downsamp.max(1), args.max_memory_mb)
         } else {
-            (args.dedisp.clone(), "chosen with --dedisp".to_string())
+            (kind, "chosen with --dedisp".to_string())
         };
         let (lo, hi) = (step.dms.first().copied().unwrap_or(0.0), step.dms.last().copied().unwrap_or(0.0));
-        choices.push(format!("  DM {lo:.3}–{hi:.3}: {name} ({why})"));
-        if !names.contains(&name) {
-            names.push(name);
+        choices.push(format!("  DM {lo:.3}–{hi:.3}: {kind} ({why})"));
+        // Memory per group of trials, as `tianyan search` would run it (trials whose sweep is
+        // longer than the data are dropped there; here the estimate is skipped).
+        match tianyan::pipeline::plan_step_runs(&header, step, kind, &cfg) {
+            Ok(runs) => {
+                for r in runs {
+                    choices.push(format!(
+                        "    {} trials, series of {} samples (FFT {}), block {}, series {} ({:.0} MiB), \
+                         estimated peak {:.0} MiB (dedispersion {:.0}, search {:.0})",
+                        r.dms.len(),
+                        r.nout,
+                        r.fft_len,
+                        r.block_size,
+                        if r.fused {
+                            "as fused FDD spectra"
+                        } else if r.in_memory {
+                            "in memory"
+                        } else {
+                            "in a scratch file"
+                        },
+                        mib(r.dms.len() * r.nout * 4),
+                        mib(r.peak_bytes()),
+                        mib(r.dedisp_bytes),
+                        mib(r.search_bytes)
+                    ));
+                }
+            }
+            Err(e) => choices.push(format!("    no estimate: {e}")),
+        }
+        if !names.contains(&kind.to_string()) {
+            names.push(kind.to_string());
         }
     }
     plan.algorithm = names.join("+");
@@ -121,7 +158,7 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&plan)?);
     } else {
         print!("{}", plan.describe(&header));
-        println!("dedispersion per step:");
+        println!("dedispersion per step (memory budget {} MiB, one pass over the data per step):", args.max_memory_mb);
         for c in &choices {
             println!("{c}");
         }

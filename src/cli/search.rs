@@ -103,7 +103,9 @@ pub struct SearchArgs {
     /// Do not look for and zap strong zero-DM periodicities.
     #[arg(long)]
     pub no_auto_zap: bool,
-    /// Memory for dedispersed series held at once, MiB.
+    /// Memory budget of dedispersion and search, MiB: input blocks, FDMT levels, FDD spectra,
+    /// dedispersed series (those that do not fit go to a scratch file in $TMPDIR) and FFT work.
+    /// The candidates do not depend on it. `tianyan plan` shows the estimate per step.
     #[arg(long, default_value_t = 1024)]
     pub max_memory_mb: usize,
     /// Worker threads (default: all cores).
@@ -188,7 +190,7 @@ impl SearchArgs {
             dm_min: self.dm_min,
             dm_max: self.dm_max,
             dm_step: self.dm_step,
-            dedisp: self.dedisp.clone(),
+            dedisp: self.dedisp.parse().map_err(anyhow::Error::msg)?,
             periodic: !self.single_pulse,
             single_pulse: !self.periodic,
             normalise_channels: !self.no_normalise,

@@ -19,8 +19,9 @@
 //! trials of its tile ([`dedisperse_tiles`]). Each output sample is computed by one task in a
 //! fixed order, so results do not depend on the thread count.
 use super::plan::delay_samples;
-use super::{DedispError, DedispersedSeries, Dedisperser};
-use crate::io::Observation;
+use super::subband::{sweep_error, ChannelBlocks};
+use super::{ArraySink, DedispError, DedispersedSeries, Dedisperser, TrialSink};
+use crate::io::{Header, Observation};
 use ndarray::Array2;
 use rayon::prelude::*;
 
@@ -142,10 +143,8 @@ impl DirectDedisperser {
     ) -> Result<DedispersedSeries, DedispError> {
         super::validate(obs, dms, downsamp, self.block_size, "direct")?;
         let header = obs.header().clone();
-        let nchans = header.nchans;
         let tsamp_out = header.tsamp_s * downsamp as f64;
-        let delays: Vec<Vec<usize>> = dms.iter().map(|&dm| delay_samples(&header, dm, tsamp_out)).collect();
-        let max_delay = delays.iter().flatten().copied().max().unwrap_or(0);
+        let max_delay = self.overlap(&header, dms, downsamp)?;
         let n_ds = (header.nsamples / downsamp as u64) as usize;
         if max_delay >= n_ds {
             let worst = dms.iter().copied().fold(0.0, f64::max);
@@ -157,38 +156,7 @@ impl DirectDedisperser {
         }
         let nout = n_ds - max_delay;
         let mut data = Array2::<f32>::zeros((dms.len(), nout));
-        let block = self.block_size.min(nout);
-        let stride = block + max_delay;
-        let mut buf = vec![0f32; nchans * stride];
-        let total = (n_ds * downsamp) as u64;
-
-        // First fill: the overlap region (the first max_delay samples).
-        super::read_channel_major(obs, 0, max_delay, downsamp, &mut buf, stride, 0)?;
-        let mut o0 = 0usize;
-        while o0 < nout {
-            let len = block.min(nout - o0);
-            // Needed: downsampled samples o0 .. o0 + len + max_delay; o0 .. o0 + max_delay are in place.
-            super::read_channel_major(
-                obs,
-                o0 + max_delay,
-                o0 + max_delay + len,
-                downsamp,
-                &mut buf,
-                stride,
-                max_delay,
-            )?;
-
-            let rows = data.as_slice_mut().expect("a fresh standard-layout array is contiguous");
-            dedisperse_tiles(&buf, stride, &delays, len, rows, nout, o0);
-            // Carry the last max_delay samples of each channel to the front for the next block.
-            if max_delay > 0 && o0 + len < nout {
-                for c in 0..nchans {
-                    buf.copy_within(c * stride + len..c * stride + len + max_delay, c * stride);
-                }
-            }
-            o0 += len;
-            progress(((o0 + max_delay) * downsamp) as u64, total);
-        }
+        self.stream(obs, dms, downsamp, nout, &mut ArraySink(&mut data), progress)?;
         Ok(DedispersedSeries { dms: dms.to_vec(), tsamp_s: tsamp_out, downsamp, data })
     }
 }
@@ -198,15 +166,56 @@ impl Dedisperser for DirectDedisperser {
         "direct"
     }
 
-    /// Direct dedispersion; output `[ndm][n_in/downsamp − max_delay]` (see
-    /// [`DirectDedisperser::dedisperse_with_progress`] for the errors).
-    fn dedisperse(
+    /// The largest per-channel delay of any trial (nearest sample, [`delay_samples`]).
+    fn overlap(&self, header: &Header, dms: &[f64], downsamp: usize) -> Result<usize, DedispError> {
+        let t = header.tsamp_s * downsamp.max(1) as f64;
+        Ok(dms.iter().map(|&dm| delay_samples(header, dm, t).into_iter().max().unwrap_or(0)).max().unwrap_or(0))
+    }
+
+    /// `[nchans][block + M]` input, the `[ndm][block]` output block (twice: tiles, then the
+    /// block handed to the sink) and one read.
+    fn work_bytes(&self, header: &Header, dms: &[f64], downsamp: usize) -> usize {
+        let m = self.overlap(header, dms, downsamp).unwrap_or(0);
+        ChannelBlocks::bytes(header.nchans, downsamp, self.block_size, m) + 2 * 4 * dms.len() * self.block_size
+    }
+
+    /// Direct dedispersion (module documentation): one pass, each block of `block_size` output
+    /// samples computed for every trial from one channel-major buffer whose last `M` samples are
+    /// carried to the next block.
+    fn stream(
         &self,
         obs: &mut dyn Observation,
         dms: &[f64],
         downsamp: usize,
-    ) -> Result<DedispersedSeries, DedispError> {
-        self.dedisperse_with_progress(obs, dms, downsamp, &mut |_, _| {})
+        nout: usize,
+        sink: &mut dyn TrialSink,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<Vec<f64>, DedispError> {
+        super::validate(obs, dms, downsamp, self.block_size, "direct")?;
+        let header = obs.header().clone();
+        let tsamp_out = header.tsamp_s * downsamp as f64;
+        let delays: Vec<Vec<usize>> = dms.iter().map(|&dm| delay_samples(&header, dm, tsamp_out)).collect();
+        let max_delay = delays.iter().flatten().copied().max().unwrap_or(0);
+        let n_ds = (header.nsamples / downsamp as u64) as usize;
+        if max_delay + nout > n_ds || nout == 0 {
+            return Err(sweep_error(obs, dms, max_delay, n_ds, tsamp_out));
+        }
+        let block = self.block_size.min(nout);
+        let mut blocks = ChannelBlocks::new(header.nchans, downsamp, n_ds, block, max_delay);
+        let stride = blocks.stride();
+        let mut stage = vec![0f32; dms.len() * block];
+        let total = (n_ds * downsamp) as u64;
+        let mut o0 = 0usize;
+        while o0 < nout {
+            let len = block.min(nout - o0);
+            blocks.load(obs, o0, len)?;
+            let out = &mut stage[..dms.len() * len];
+            dedisperse_tiles(&blocks.buf, stride, &delays, len, out, len, 0);
+            sink.put(o0, len, out)?;
+            o0 += len;
+            progress(((o0 + max_delay) * downsamp) as u64, total);
+        }
+        Ok(dms.to_vec())
     }
 }
 

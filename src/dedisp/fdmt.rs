@@ -62,7 +62,7 @@
 //! fixed summation order, so results do not depend on the thread count.
 use super::subband::{sweep_error, ChannelBlocks};
 use super::validate;
-use super::{DedispError, DedispersedSeries, Dedisperser};
+use super::{ArraySink, DedispError, DedispersedSeries, Dedisperser, TrialSink};
 use crate::consts::K_DM;
 use crate::io::{Header, Observation};
 use ndarray::Array2;
@@ -270,6 +270,27 @@ fn merge_row(out: &mut [f32], up: &[f32], lo: &[f32], du: usize) {
     }
 }
 
+/// The rows of `dms`, their DMs, the plan and `M` (largest input offset of a used row).
+struct Rows {
+    rows: Vec<usize>,
+    row_dms: Vec<f64>,
+    plan: FdmtPlan,
+    m_in: usize,
+}
+
+fn plan_rows(header: &Header, dms: &[f64], downsamp: usize) -> Result<Rows, DedispError> {
+    let (_, _, c) = geometry(header, downsamp)?;
+    let rows: Vec<usize> = dms.iter().map(|&dm| if c > 0.0 { (dm * c).round() as usize } else { 0 }).collect();
+    let row_dms: Vec<f64> = rows.iter().zip(dms).map(|(&r, &dm)| if c > 0.0 { r as f64 / c } else { dm }).collect();
+    let max_row = rows.iter().copied().max().unwrap_or(0);
+    let plan = FdmtPlan::new(header, downsamp, max_row)?;
+    let mut used = rows.clone();
+    used.sort_unstable();
+    used.dedup();
+    let m_in = used.iter().flat_map(|&r| plan.trace(r).into_iter().map(|(o, d)| o + d)).max().unwrap_or(0);
+    Ok(Rows { rows, row_dms, plan, m_in })
+}
+
 impl FdmtDedisperser {
     /// As [`Dedisperser::dedisperse`], calling `progress(done, total)` (input samples) after each block.
     ///
@@ -287,24 +308,41 @@ impl FdmtDedisperser {
     ) -> Result<DedispersedSeries, DedispError> {
         validate(obs, dms, downsamp, self.block_size, "FDMT")?;
         let header = obs.header().clone();
-        let (_, _, c) = geometry(&header, downsamp)?;
-        let rows: Vec<usize> = dms.iter().map(|&dm| if c > 0.0 { (dm * c).round() as usize } else { 0 }).collect();
-        let row_dms: Vec<f64> = rows.iter().zip(dms).map(|(&r, &dm)| if c > 0.0 { r as f64 / c } else { dm }).collect();
-        let max_row = rows.iter().copied().max().unwrap_or(0);
-        let plan = FdmtPlan::new(&header, downsamp, max_row)?;
+        let r = plan_rows(&header, dms, downsamp)?;
         let tsamp_out = header.tsamp_s * downsamp as f64;
         let n_ds = (header.nsamples / downsamp as u64) as usize;
-        let mut used = rows.clone();
-        used.sort_unstable();
-        used.dedup();
-        let m_in = used.iter().flat_map(|&r| plan.trace(r).into_iter().map(|(o, d)| o + d)).max().unwrap_or(0);
-        if m_in >= n_ds {
-            return Err(sweep_error(obs, &row_dms, m_in, n_ds, tsamp_out));
+        if r.m_in >= n_ds {
+            return Err(sweep_error(obs, &r.row_dms, r.m_in, n_ds, tsamp_out));
         }
-        let nout = n_ds - m_in;
+        let nout = n_ds - r.m_in;
         let mut data = Array2::<f32>::zeros((dms.len(), nout));
         if dms.is_empty() {
             return Ok(DedispersedSeries { dms: vec![], tsamp_s: tsamp_out, downsamp, data });
+        }
+        let row_dms = self.stream(obs, dms, downsamp, nout, &mut ArraySink(&mut data), progress)?;
+        Ok(DedispersedSeries { dms: row_dms, tsamp_s: tsamp_out, downsamp, data })
+    }
+
+    /// The streaming pass of [`Dedisperser::stream`]: every level computed once per block for all rows.
+    fn stream_impl(
+        &self,
+        obs: &mut dyn Observation,
+        dms: &[f64],
+        downsamp: usize,
+        nout: usize,
+        sink: &mut dyn TrialSink,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<Vec<f64>, DedispError> {
+        validate(obs, dms, downsamp, self.block_size, "FDMT")?;
+        let header = obs.header().clone();
+        let Rows { rows, row_dms, plan, m_in } = plan_rows(&header, dms, downsamp)?;
+        let tsamp_out = header.tsamp_s * downsamp as f64;
+        let n_ds = (header.nsamples / downsamp as u64) as usize;
+        if m_in + nout > n_ds || nout == 0 {
+            return Err(sweep_error(obs, &row_dms, m_in, n_ds, tsamp_out));
+        }
+        if dms.is_empty() {
+            return Ok(Vec::new());
         }
         let block = self.block_size.min(nout);
         let overlap = plan.alloc_overlap();
@@ -314,6 +352,7 @@ impl FdmtDedisperser {
         let nlev = plan.levels.len() - 1;
         let total = (n_ds * downsamp) as u64;
         let (mut cur, mut next): (Vec<f32>, Vec<f32>) = (Vec::new(), Vec::new());
+        let mut stage = vec![0f32; rows.len() * block];
 
         let mut o0 = 0;
         while o0 < nout {
@@ -358,27 +397,28 @@ impl FdmtDedisperser {
                 });
                 std::mem::swap(&mut cur, &mut next);
             }
-            // Top level: only the requested rows, straight into the output.
-            let out_rows = data.as_slice_mut().expect("a fresh standard-layout array is contiguous");
+            // Top level: only the requested rows, into the output block.
+            let out_rows = &mut stage[..rows.len() * len];
             let src = &cur;
             if nlev == 0 {
-                out_rows.par_chunks_mut(nout).for_each(|row| row[o0..o0 + len].copy_from_slice(&src[..len]));
+                out_rows.par_chunks_mut(len).for_each(|row| row.copy_from_slice(&src[..len]));
             } else {
                 let below = &plan.levels[nlev - 1];
                 let (src_offs, _) = band_offsets(below, len);
                 let top = &plan.levels[nlev][0];
                 let (tu, tl) = (len + below[0].excess, len + below[1].excess);
-                out_rows.par_chunks_mut(nout).zip(rows.par_iter()).for_each(|(row, &d)| {
+                out_rows.par_chunks_mut(len).zip(rows.par_iter()).for_each(|(row, &d)| {
                     let du = top.du[d];
                     let up = &src[src_offs[0] + du * tu..][..tu];
                     let lo = &src[src_offs[1] + (d - du) * tl..][..tl];
-                    merge_row(&mut row[o0..o0 + len], up, lo, du);
+                    merge_row(row, up, lo, du);
                 });
             }
+            sink.put(o0, len, out_rows)?;
             o0 += len;
             progress(((o0 + m_in).min(n_ds) * downsamp) as u64, total);
         }
-        Ok(DedispersedSeries { dms: row_dms, tsamp_s: tsamp_out, downsamp, data })
+        Ok(row_dms)
     }
 }
 
@@ -387,14 +427,33 @@ impl Dedisperser for FdmtDedisperser {
         "fdmt"
     }
 
-    /// FDMT; output `[ndm][n_in/downsamp − M]` with the DMs of the rows used (see
-    /// [`FdmtDedisperser::dedisperse_with_progress`] for the errors).
-    fn dedisperse(
+    /// `M`: the largest input offset any requested row touches in a real channel.
+    fn overlap(&self, header: &Header, dms: &[f64], downsamp: usize) -> Result<usize, DedispError> {
+        Ok(plan_rows(header, dms, downsamp)?.m_in)
+    }
+
+    /// Input buffer, the two largest levels (`4 Σ_b (D_b + 1)(block + O_b)` bytes each) and the
+    /// output block.
+    fn work_bytes(&self, header: &Header, dms: &[f64], downsamp: usize) -> usize {
+        let Ok(r) = plan_rows(header, dms, downsamp) else { return 0 };
+        let mut sizes: Vec<usize> = r.plan.levels.iter().map(|l| band_offsets(l, self.block_size).1).collect();
+        sizes.sort_unstable_by(|a, b| b.cmp(a));
+        let levels = 4 * (sizes.first().copied().unwrap_or(0) + sizes.get(1).copied().unwrap_or(0));
+        ChannelBlocks::bytes(header.nchans, downsamp, self.block_size, r.plan.alloc_overlap())
+            + levels
+            + 4 * dms.len() * self.block_size
+    }
+
+    /// FDMT (module documentation) of all `dms` in one pass; returns the DMs of the rows used.
+    fn stream(
         &self,
         obs: &mut dyn Observation,
         dms: &[f64],
         downsamp: usize,
-    ) -> Result<DedispersedSeries, DedispError> {
-        self.dedisperse_with_progress(obs, dms, downsamp, &mut |_, _| {})
+        nout: usize,
+        sink: &mut dyn TrialSink,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<Vec<f64>, DedispError> {
+        self.stream_impl(obs, dms, downsamp, nout, sink, progress)
     }
 }

@@ -54,12 +54,12 @@
 //! over the channel spectra so each spectrum chunk is loaded once per group. On x86-64 CPUs with
 //! AVX2+FMA a fused-multiply-add build of the same kernel is selected at run time; results are
 //! deterministic for a given machine whatever the thread count.
-use super::{DedispError, DedispersedSeries, Dedisperser};
+use super::subband::sweep_error;
+use super::{DedispError, Dedisperser, TrialSink};
 use crate::consts::K_DM;
 use crate::io::{Header, Observation};
 use crate::search::periodic::{search_spectrum, PeriodicConfig};
 use crate::search::Candidate;
-use ndarray::Array2;
 use num_complex::Complex32;
 use rayon::prelude::*;
 use realfft::RealFftPlanner;
@@ -504,7 +504,44 @@ impl FddDedisperser {
         downsamp: usize,
         cfg: &PeriodicConfig,
     ) -> Result<Vec<Candidate>, DedispError> {
+        self.fused_search(obs, dms, downsamp, Some(cfg), 0, &mut |_, _| {})
+    }
+
+    /// Bytes [`FddDedisperser::fused_search`] holds at its peak for `dms` at `downsamp`: the
+    /// channel series and spectra while transforming (`nchans × N × 4` each), one group of
+    /// trial spectra and, with `series_len > 0`, their time series.
+    pub fn fused_bytes(header: &Header, dms: &[f64], downsamp: usize, series_len: usize) -> usize {
+        let t = header.tsamp_s * downsamp.max(1) as f64;
+        let max_tau = dms.iter().flat_map(|&dm| fractional_delays(header, dm, t)).fold(0.0, f64::max);
+        let d = (max_tau - 1e-9).ceil().max(0.0) as usize;
+        let n = (header.nsamples / downsamp.max(1) as u64) as usize;
+        let nfft = fast_len(n + d);
+        let group = (DM_GROUP * rayon::current_num_threads().max(1)).max(DM_GROUP).min(dms.len().max(1));
+        header.nchans * nfft * 4 * 2 + group * (nfft / 2 + 1) * 8 * 2 + group * series_len * 4
+    }
+
+    /// Channel spectra formed once for all `dms`; then, per group of trials, the fused periodicity
+    /// search of each dedispersed spectrum (when `cfg` is given, as [`fdd_periodic_search`]) and,
+    /// when `series_len > 0`, the dedispersed time series (inverse FFT of the same spectrum, its
+    /// first `series_len` samples, which must be ≤ `n − ceil(max delay)`: the exact ones) handed
+    /// to `on_series(first trial index, series)`.
+    ///
+    /// # Errors
+    /// As [`fdd_periodic_search`]; a `series_len` beyond the exact samples is
+    /// [`DedispError::Invalid`].
+    pub fn fused_search(
+        &self,
+        obs: &mut dyn Observation,
+        dms: &[f64],
+        downsamp: usize,
+        cfg: Option<&PeriodicConfig>,
+        series_len: usize,
+        on_series: &mut dyn FnMut(usize, Vec<Vec<f32>>),
+    ) -> Result<Vec<Candidate>, DedispError> {
         let s = setup(obs, dms, downsamp, self.block_size)?;
+        if series_len + s.max_delay > s.n_ds {
+            return Err(sweep_error(obs, dms, s.max_delay, s.n_ds, s.tsamp_out));
+        }
         let nchans = s.nchans;
         let n = s.n_ds;
         let nfft = fast_len(n + s.max_delay);
@@ -539,6 +576,12 @@ impl FddDedisperser {
             let rows_ = j0 * nchans..j1 * nchans;
             let lim = limits.as_ref().map(|l| &l[rows_.clone()]);
             let specs = shift_and_sum(&spectra, &s.shifts[rows_], lim)?;
+            let Some(cfg) = cfg else {
+                if series_len > 0 {
+                    on_series(j0, to_series(specs, nfft, series_len));
+                }
+                continue;
+            };
             let found: Vec<Vec<Candidate>> = specs
                 .par_iter()
                 .enumerate()
@@ -562,6 +605,9 @@ impl FddDedisperser {
                 })
                 .collect();
             cands.extend(found.into_iter().flatten());
+            if series_len > 0 {
+                on_series(j0, to_series(specs, nfft, series_len));
+            }
         }
         cands.sort_by(|a, b| {
             b.sigma.total_cmp(&a.sigma).then(a.dm.total_cmp(&b.dm)).then(a.fft_bin.total_cmp(&b.fft_bin))
@@ -570,9 +616,44 @@ impl FddDedisperser {
     }
 }
 
+/// The first `len` samples of the inverse real FFT of each spectrum (scaled by `1/nfft`).
+fn to_series(specs: Vec<Vec<Complex32>>, nfft: usize, len: usize) -> Vec<Vec<f32>> {
+    let inverse = RealFftPlanner::<f32>::new().plan_fft_inverse(nfft);
+    specs
+        .into_par_iter()
+        .map_init(
+            || (inverse.make_output_vec(), inverse.make_scratch_vec()),
+            |(y, scratch), mut spec| {
+                // DC and Nyquist are real by construction, so this cannot fail.
+                inverse.process_with_scratch(&mut spec, y, scratch).expect("realfft buffers sized from the plan");
+                let scale = 1.0 / nfft as f32;
+                y[..len].iter().map(|&v| v * scale).collect()
+            },
+        )
+        .collect()
+}
+
 impl Dedisperser for FddDedisperser {
     fn name(&self) -> &'static str {
         "fdd"
+    }
+
+    /// `ceil(max advance)` over the trials.
+    fn overlap(&self, header: &Header, dms: &[f64], downsamp: usize) -> Result<usize, DedispError> {
+        let t = header.tsamp_s * downsamp.max(1) as f64;
+        let max_tau = dms.iter().flat_map(|&dm| fractional_delays(header, dm, t)).fold(0.0, f64::max);
+        Ok((max_tau - 1e-9).ceil().max(0.0) as usize)
+    }
+
+    /// Series and spectra of one block (`nchans × nfft` twice), every trial's block spectrum and
+    /// series, and one read.
+    fn work_bytes(&self, header: &Header, dms: &[f64], downsamp: usize) -> usize {
+        let d = self.overlap(header, dms, downsamp).unwrap_or(0);
+        let nfft = fast_len(self.block_size + d + 2 * GUARD);
+        2 * 4 * header.nchans * nfft
+            + dms.len() * (nfft / 2 + 1) * 8
+            + 2 * 4 * dms.len() * self.block_size
+            + super::read_bytes(header.nchans, nfft * downsamp.max(1))
     }
 
     /// Fourier-domain dedispersion in overlap-save blocks (module documentation): output
@@ -584,21 +665,27 @@ impl Dedisperser for FddDedisperser {
     /// [`DedispError::Invalid`] when `downsamp` or `block_size` is 0, no DM is given, a DM is
     /// negative or not finite, the header is unusable, or the sweep of the largest DM is not
     /// shorter than the data (TRAPS B13). [`DedispError::Io`] from the reader.
-    fn dedisperse(
+    fn stream(
         &self,
         obs: &mut dyn Observation,
         dms: &[f64],
         downsamp: usize,
-    ) -> Result<DedispersedSeries, DedispError> {
+        nout: usize,
+        sink: &mut dyn TrialSink,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<Vec<f64>, DedispError> {
         let s = setup(obs, dms, downsamp, self.block_size)?;
         let nchans = s.nchans;
         let d = s.max_delay;
-        let nout = s.n_ds - d;
+        if nout + d > s.n_ds || nout == 0 {
+            return Err(sweep_error(obs, dms, d, s.n_ds, s.tsamp_out));
+        }
+
         let nfft = fast_len(self.block_size.min(nout) + d + 2 * GUARD);
         let step = nfft - d - 2 * GUARD;
+        let mut stage = vec![0f32; dms.len() * step.min(nout)];
         let limits = self.limits(&s, dms, nfft);
         let inverse = RealFftPlanner::<f32>::new().plan_fft_inverse(nfft);
-        let mut data = Array2::<f32>::zeros((dms.len(), nout));
         let mut rows = vec![0f32; nchans * nfft];
         let mut o0 = 0usize;
         while o0 < nout {
@@ -627,12 +714,14 @@ impl Dedisperser for FddDedisperser {
                     },
                 )
                 .collect();
-            for (j, row) in series.iter().enumerate() {
-                data.row_mut(j).as_slice_mut().expect("standard layout row")[o0..o0 + len].copy_from_slice(row);
+            for (row, out) in series.iter().zip(stage.chunks_mut(len)) {
+                out.copy_from_slice(row);
             }
+            sink.put(o0, len, &stage[..dms.len() * len])?;
             o0 += len;
+            progress(((o0 + d) * downsamp) as u64, (s.n_ds * downsamp) as u64);
         }
-        Ok(DedispersedSeries { dms: dms.to_vec(), tsamp_s: s.tsamp_out, downsamp, data })
+        Ok(dms.to_vec())
     }
 }
 

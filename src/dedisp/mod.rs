@@ -11,6 +11,7 @@ pub mod direct;
 pub mod fdmt;
 pub mod fourier;
 pub mod plan;
+pub mod stream;
 pub mod subband;
 
 pub use direct::{dedisperse_series, DirectDedisperser};
@@ -38,18 +39,167 @@ pub struct DedispersedSeries {
     pub data: ndarray::Array2<f32>,
 }
 
+/// Receives dedispersed output block by block (what [`Dedisperser::stream`] writes to).
+pub trait TrialSink {
+    /// Columns `o0 .. o0 + len` of every trial: `rows` is `[ndm][len]` row-major (trial order as
+    /// given to the dedisperser).
+    ///
+    /// # Errors
+    /// [`DedispError`] when the sink cannot store the block (a scratch file write failed).
+    fn put(&mut self, o0: usize, len: usize, rows: &[f32]) -> Result<(), DedispError>;
+}
+
+/// A [`TrialSink`] into an in-memory `[ndm][nout]` array.
+pub struct ArraySink<'a>(pub &'a mut ndarray::Array2<f32>);
+
+impl TrialSink for ArraySink<'_> {
+    fn put(&mut self, o0: usize, len: usize, rows: &[f32]) -> Result<(), DedispError> {
+        if len == 0 {
+            return Ok(());
+        }
+        for (mut row, src) in self.0.outer_iter_mut().zip(rows.chunks(len)) {
+            row.slice_mut(ndarray::s![o0..o0 + len]).iter_mut().zip(src).for_each(|(d, s)| *d = *s);
+        }
+        Ok(())
+    }
+}
+
 /// A dedispersion algorithm: turns an [`crate::io::Observation`] into DM-trial time series.
+///
+/// Every implementation streams: [`Dedisperser::stream`] reads each input block once (cleaned by
+/// the observation, downsampled and transposed once) and computes every requested trial from it,
+/// writing the output block by block to a [`TrialSink`]; nothing is recomputed for other trials.
 pub trait Dedisperser: Sync {
     /// Short name (`"direct"`, `"subband"`, `"fdmt"`, `"fdd"`).
     fn name(&self) -> &'static str;
+
+    /// Downsampled input samples beyond an output sample that the trials `dms` need (the
+    /// largest delay used, TRAPS B13): at most `n_in/downsamp − overlap` output samples exist.
+    ///
+    /// # Errors
+    /// [`DedispError::Invalid`] for an unusable header or DM list.
+    fn overlap(&self, header: &crate::io::Header, dms: &[f64], downsamp: usize) -> Result<usize, DedispError>;
+
+    /// Estimated bytes of working memory of [`Dedisperser::stream`] for `dms` at `downsamp` with
+    /// this dedisperser's block size (input buffer, algorithm levels or spectra, the
+    /// `[ndm][block]` output block and the reader's block), not counting the sink.
+    fn work_bytes(&self, header: &crate::io::Header, dms: &[f64], downsamp: usize) -> usize;
+
+    /// Dedisperses `obs` at each DM in `dms` (pc cm⁻³) after downsampling by `downsamp` and writes
+    /// output samples `0 .. nout` of every trial to `sink`, block by block, in one pass over the
+    /// observation. Output sample `t` is the same whatever `nout`, the block size or the thread
+    /// count. `progress(done, total)` counts input samples. Returns the DM of each output row
+    /// (FDMT: the DM of its delay row).
+    ///
+    /// # Errors
+    /// [`DedispError::Invalid`] for bad parameters or `nout + overlap > n_in/downsamp` (TRAPS B13);
+    /// [`DedispError::Io`] from the reader; the sink's errors.
+    fn stream(
+        &self,
+        obs: &mut dyn crate::io::Observation,
+        dms: &[f64],
+        downsamp: usize,
+        nout: usize,
+        sink: &mut dyn TrialSink,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<Vec<f64>, DedispError>;
+
     /// Dedisperses `obs` at each DM in `dms` (pc cm⁻³) after downsampling by `downsamp`,
-    /// reading the observation in blocks so memory does not grow with its length.
+    /// reading the observation in blocks so memory does not grow with its length. Output
+    /// `[ndm][n_in/downsamp − overlap]` ([`Dedisperser::stream`] into an array).
+    ///
+    /// # Errors
+    /// As [`Dedisperser::stream`]; a sweep not shorter than the data is [`DedispError::Invalid`].
     fn dedisperse(
         &self,
         obs: &mut dyn crate::io::Observation,
         dms: &[f64],
         downsamp: usize,
-    ) -> Result<DedispersedSeries, DedispError>;
+    ) -> Result<DedispersedSeries, DedispError> {
+        validate(obs, dms, downsamp, 1, self.name())?;
+        let header = obs.header().clone();
+        let m = self.overlap(&header, dms, downsamp)?;
+        let n_ds = (header.nsamples / downsamp as u64) as usize;
+        let tsamp_s = header.tsamp_s * downsamp as f64;
+        if m >= n_ds {
+            return Err(subband::sweep_error(obs, dms, m, n_ds, tsamp_s));
+        }
+        let mut data = ndarray::Array2::<f32>::zeros((dms.len(), n_ds - m));
+        let dms_out = self.stream(obs, dms, downsamp, n_ds - m, &mut ArraySink(&mut data), &mut |_, _| {})?;
+        Ok(DedispersedSeries { dms: dms_out, tsamp_s, downsamp, data })
+    }
+}
+
+/// The dedispersion algorithm of a search or a plan step (`--dedisp`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DedispKind {
+    /// The cost model's choice per plan step (`crate::pipeline::choose_dedisperser`).
+    Auto,
+    /// [`direct::DirectDedisperser`].
+    Direct,
+    /// [`subband::SubbandDedisperser`].
+    Subband,
+    /// [`fdmt::FdmtDedisperser`].
+    Fdmt,
+    /// [`fourier::FddDedisperser`] (fused with the FFT search in a pipeline).
+    Fdd,
+}
+
+impl DedispKind {
+    /// The command-line name (`auto`, `direct`, `subband`, `fdmt`, `fdd`).
+    pub fn name(self) -> &'static str {
+        match self {
+            DedispKind::Auto => "auto",
+            DedispKind::Direct => "direct",
+            DedispKind::Subband => "subband",
+            DedispKind::Fdmt => "fdmt",
+            DedispKind::Fdd => "fdd",
+        }
+    }
+
+    /// The dedisperser of this kind with `block_size` output samples per block; `None` for
+    /// [`DedispKind::Auto`] (resolve it per plan step first).
+    pub fn make(self, block_size: usize) -> Option<Box<dyn Dedisperser>> {
+        let block_size = block_size.max(1);
+        Some(match self {
+            DedispKind::Auto => return None,
+            DedispKind::Direct => Box::new(DirectDedisperser { block_size }),
+            DedispKind::Subband => Box::new(subband::SubbandDedisperser { block_size, ..Default::default() }),
+            DedispKind::Fdmt => Box::new(fdmt::FdmtDedisperser { block_size }),
+            DedispKind::Fdd => Box::new(fourier::FddDedisperser { block_size, ..Default::default() }),
+        })
+    }
+}
+
+impl std::fmt::Display for DedispKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for DedispKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Ok(match s {
+            "auto" => DedispKind::Auto,
+            "direct" => DedispKind::Direct,
+            "subband" => DedispKind::Subband,
+            "fdmt" => DedispKind::Fdmt,
+            "fdd" => DedispKind::Fdd,
+            other => {
+                return Err(format!(
+                    "unknown dedispersion algorithm '{other}' (use direct, subband, fdmt, fdd or auto)"
+                ))
+            }
+        })
+    }
+}
+
+/// Bytes of one `read_block` call of `rows` spectra: the `f32` block the reader returns plus
+/// its raw bytes (at most another `f32`'s worth).
+pub(crate) fn read_bytes(nchans: usize, rows: usize) -> usize {
+    2 * 4 * nchans * rows
 }
 
 /// Downsamples a time-major block and transposes it to channel-major: the shared first step of

@@ -38,12 +38,15 @@
 //! each output sample is written by one task with a fixed summation order, so results do not
 //! depend on the thread count.
 use super::direct::{dedisperse_block, TILE};
-use super::{DedispError, DedispersedSeries, Dedisperser};
+use super::{ArraySink, DedispError, DedispersedSeries, Dedisperser, TrialSink};
 use crate::consts::K_DM;
 use crate::io::{Header, Observation};
 use ndarray::Array2;
 use rayon::prelude::*;
 use std::ops::Range;
+
+/// One DM group's index and its fine DMs' output rows with their stage-2 delays.
+type GroupOutputs<'a> = (usize, Vec<(&'a mut [f32], &'a [usize])>);
 
 /// Two-stage subband dedispersion (module documentation).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -154,8 +157,14 @@ pub(crate) fn sweep_error(
     ))
 }
 
-/// Downsampled samples read per `read_block` call when filling a block buffer.
-const READ_CHUNK: usize = 4096;
+/// Largest `f32` block requested per `read_block` call when filling a block buffer, bytes
+/// (8 MiB; at least one downsampled sample is read per call).
+pub(crate) const READ_BYTES: usize = 8 << 20;
+
+/// Downsampled samples per `read_block` call for `nchans` channels at `downsamp`.
+pub(crate) fn read_chunk(nchans: usize, downsamp: usize) -> usize {
+    (READ_BYTES / (4 * nchans.max(1) * downsamp.max(1))).max(1)
+}
 
 /// A channel-major buffer `[nchans][stride]` holding downsampled samples `o0 .. o0 + stride` of
 /// the observation (zeros beyond its end), with the last `overlap` samples carried over in
@@ -176,6 +185,12 @@ impl ChannelBlocks {
     pub(crate) fn new(nchans: usize, downsamp: usize, n_ds: usize, block: usize, overlap: usize) -> Self {
         let stride = block + overlap;
         ChannelBlocks { nchans, downsamp, n_ds, overlap, stride, buf: vec![0f32; nchans * stride], loaded: None }
+    }
+
+    /// Bytes held by the buffer and by one read of the observation.
+    pub(crate) fn bytes(nchans: usize, downsamp: usize, block: usize, overlap: usize) -> usize {
+        4 * nchans * (block + overlap)
+            + super::read_bytes(nchans, read_chunk(nchans, downsamp).min(block + overlap) * downsamp.max(1))
     }
 
     /// Row length of the buffer.
@@ -204,7 +219,7 @@ impl ChannelBlocks {
                 }
                 break;
             }
-            let n = (end - col).min(self.n_ds - s).min(READ_CHUNK);
+            let n = (end - col).min(self.n_ds - s).min(read_chunk(self.nchans, self.downsamp));
             super::read_channel_major(obs, s, s + n, self.downsamp, &mut self.buf, stride, col)?;
             col += n;
         }
@@ -296,23 +311,48 @@ impl SubbandDedisperser {
     ) -> Result<DedispersedSeries, DedispError> {
         super::validate(obs, dms, downsamp, self.block_size, "subband")?;
         let header = obs.header().clone();
+        let tsamp_out = header.tsamp_s * downsamp as f64;
+        if dms.is_empty() {
+            return Ok(DedispersedSeries { dms: vec![], tsamp_s: tsamp_out, downsamp, data: Array2::zeros((0, 0)) });
+        }
+        let m = self.overlap(&header, dms, downsamp)?;
+        let n_ds = (header.nsamples / downsamp as u64) as usize;
+        if m >= n_ds {
+            return Err(sweep_error(obs, dms, m, n_ds, tsamp_out));
+        }
+        let mut data = Array2::<f32>::zeros((dms.len(), n_ds - m));
+        self.stream(obs, dms, downsamp, n_ds - m, &mut ArraySink(&mut data), progress)?;
+        Ok(DedispersedSeries { dms: dms.to_vec(), tsamp_s: tsamp_out, downsamp, data })
+    }
+
+    /// The streaming pass of [`Dedisperser::stream`].
+    fn stream_impl(
+        &self,
+        obs: &mut dyn Observation,
+        dms: &[f64],
+        downsamp: usize,
+        nout: usize,
+        sink: &mut dyn TrialSink,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<Vec<f64>, DedispError> {
+        super::validate(obs, dms, downsamp, self.block_size, "subband")?;
+        let header = obs.header().clone();
+        if dms.is_empty() {
+            return Ok(Vec::new());
+        }
         let plan = self.plan(&header, dms, downsamp)?;
         let nchans = header.nchans;
         let tsamp_out = header.tsamp_s * downsamp as f64;
         let n_ds = (header.nsamples / downsamp as u64) as usize;
         let m = plan.max_delay;
-        if m >= n_ds {
+        if m + nout > n_ds || nout == 0 {
             return Err(sweep_error(obs, dms, m, n_ds, tsamp_out));
-        }
-        let nout = n_ds - m;
-        let mut data = Array2::<f32>::zeros((dms.len(), nout));
-        if dms.is_empty() {
-            return Ok(DedispersedSeries { dms: vec![], tsamp_s: tsamp_out, downsamp, data });
         }
         let block = self.block_size.min(nout);
         let mut blocks = ChannelBlocks::new(nchans, downsamp, n_ds, block, m);
         let stride = blocks.stride();
         let total = (n_ds * downsamp) as u64;
+        let mut stage = vec![0f32; dms.len() * block];
         // Largest stage-2 delay of each group.
         let m2: Vec<usize> = plan
             .members
@@ -327,10 +367,9 @@ impl SubbandDedisperser {
             blocks.load(obs, o0, len)?;
             let buf = &blocks.buf;
             // Hand each group the output rows of its fine DMs.
-            let rows = data.as_slice_mut().expect("a fresh standard-layout array is contiguous");
-            let mut slots: Vec<Option<&mut [f32]>> =
-                rows.chunks_mut(nout).map(|r| Some(&mut r[o0..o0 + len])).collect();
-            let groups: Vec<(usize, Vec<(&mut [f32], &[usize])>)> = plan
+            let rows = &mut stage[..dms.len() * len];
+            let mut slots: Vec<Option<&mut [f32]>> = rows.chunks_mut(len).map(Some).collect();
+            let groups: Vec<GroupOutputs> = plan
                 .members
                 .iter()
                 .enumerate()
@@ -363,10 +402,11 @@ impl SubbandDedisperser {
                     });
                 });
             });
+            sink.put(o0, len, &stage[..dms.len() * len])?;
             o0 += len;
             progress(((o0 + m).min(n_ds) * downsamp) as u64, total);
         }
-        Ok(DedispersedSeries { dms: dms.to_vec(), tsamp_s: tsamp_out, downsamp, data })
+        Ok(dms.to_vec())
     }
 }
 
@@ -375,14 +415,35 @@ impl Dedisperser for SubbandDedisperser {
         "subband"
     }
 
-    /// Subband dedispersion; output `[ndm][n_in/downsamp − M]`, DMs exactly as requested (see
-    /// [`SubbandDedisperser::dedisperse_with_progress`] for the errors).
-    fn dedisperse(
+    /// The largest composite delay of [`SubbandDedisperser::plan`] for all of `dms`.
+    fn overlap(&self, header: &Header, dms: &[f64], downsamp: usize) -> Result<usize, DedispError> {
+        if dms.is_empty() {
+            return Ok(0);
+        }
+        Ok(self.plan(header, dms, downsamp)?.max_delay)
+    }
+
+    /// Input buffer, output block, and one `[nsub][block + M2]` scratch per thread.
+    fn work_bytes(&self, header: &Header, dms: &[f64], downsamp: usize) -> usize {
+        let Ok(plan) = self.plan(header, dms, downsamp) else { return 0 };
+        let m2 = plan.stage2_delays.iter().flatten().copied().max().unwrap_or(0);
+        let threads = rayon::current_num_threads().max(1).min(plan.coarse_dms.len().max(1));
+        ChannelBlocks::bytes(header.nchans, downsamp, self.block_size, plan.max_delay)
+            + 4 * dms.len() * self.block_size
+            + threads * 4 * plan.subbands.len() * (self.block_size + m2)
+    }
+
+    /// Subband dedispersion (module documentation), every group of the plan of all `dms` from
+    /// one pass; DMs exactly as requested.
+    fn stream(
         &self,
         obs: &mut dyn Observation,
         dms: &[f64],
         downsamp: usize,
-    ) -> Result<DedispersedSeries, DedispError> {
-        self.dedisperse_with_progress(obs, dms, downsamp, &mut |_, _| {})
+        nout: usize,
+        sink: &mut dyn TrialSink,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<Vec<f64>, DedispError> {
+        self.stream_impl(obs, dms, downsamp, nout, sink, progress)
     }
 }
