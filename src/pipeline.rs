@@ -266,7 +266,7 @@ fn chunk_trials(header: &Header, dms: &[f64], downsamp: usize, max_trials: usize
 /// whitened as the search whitens; for each Fourier bin the probe maximum is taken over the probes
 /// whose sweep smears a zero-DM signal of that frequency (`f·τ ≥ 0.5`), and over all probes. Memory: the series are
 /// limited to `max_memory_mb` (fewer probes when they do not fit; none: a warning, no birdies).
-fn zero_dm_birdies(
+pub fn zero_dm_birdies(
     obs: &mut dyn Observation,
     header: &Header,
     plan: &DmPlan,

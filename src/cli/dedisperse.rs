@@ -27,6 +27,10 @@ pub struct DedisperseArgs {
     /// DM trials dedispersed per pass over the input (memory of the output grows with it).
     #[arg(long, default_value_t = 64)]
     pub batch: usize,
+    /// Dedisperse the excised data of this RFI mask (`tianyan rfi FILE -o mask.h5`): normalised,
+    /// masked and clipped as `search --mask` does. A mask of another observation is an error.
+    #[arg(long)]
+    pub mask: Option<PathBuf>,
 }
 
 /// Decimal places that keep every trial's file name distinct (at least 2).
@@ -47,6 +51,11 @@ pub fn run(args: DedisperseArgs) -> anyhow::Result<()> {
         anyhow::bail!("--batch must be at least 1");
     }
     let mut obs = tianyan::open_observation(&args.files)?;
+    if let Some(m) = &args.mask {
+        // The excised data (normalised, masked, clipped) as `search --mask` dedisperses them.
+        let mask = tianyan::rfi::maskfile::read_mask(m)?;
+        obs = Box::new(tianyan::rfi::CleanedObservation::with_mask(obs, mask)?);
+    }
     let header = obs.header().clone();
     let source = obs.source_description();
     let plan = args.opts.plan(&header).with_context(|| format!("DM plan for {source}"))?;

@@ -62,6 +62,9 @@ pub enum RfiError {
     /// A bad configuration value; the message names it.
     #[error("RFI excision settings: {0}")]
     Config(String),
+    /// A mask file made from another observation; the message names both.
+    #[error("{0}")]
+    MaskMismatch(String),
 }
 
 /// Settings of the excision stage (stored in the candidate file's `/search` group).
@@ -100,6 +103,9 @@ pub struct RfiConfig {
     pub rfifind: bool,
     /// rfifind's settings (PRESTO's documented defaults).
     pub rfifind_cfg: rfifind::RfifindConfig,
+    /// A mask file (`tianyan rfi FILE -o mask.h5`) applied instead of measuring: the settings
+    /// above that decide the mask are then those it was made with.
+    pub mask_file: Option<PathBuf>,
     /// Birdies zapped from every power spectrum (the user's zap list).
     pub zaplist: Vec<Birdie>,
     /// Look for strong zero-DM periodicities and zap them too.
@@ -123,6 +129,7 @@ impl Default for RfiConfig {
             zero_dm: false,
             rfifind: true,
             rfifind_cfg: rfifind::RfifindConfig::default(),
+            mask_file: None,
             zaplist: Vec::new(),
             auto_birdies: true,
             auto: AutoBirdieConfig::default(),
@@ -633,19 +640,28 @@ pub fn measure(inner: &mut dyn Observation, cfg: &RfiConfig) -> Result<RfiMask, 
 }
 
 impl CleanedObservation {
-    /// Measures `inner` ([`measure`]) and wraps it.
+    /// Measures `inner` ([`measure`]) and wraps it; with [`RfiConfig::mask_file`] reads that
+    /// mask instead ([`maskfile::read_mask`], [`Self::with_mask`]).
     ///
     /// # Errors
-    /// [`RfiError::Config`] for bad settings, or the observation's read errors.
+    /// [`RfiError::Config`] for bad settings or a mask of another observation; the mask file's
+    /// or the observation's read errors.
     pub fn new(mut inner: Box<dyn Observation>, cfg: &RfiConfig) -> Result<Self, RfiError> {
-        let mask = measure(inner.as_mut(), cfg)?;
+        let mask = match &cfg.mask_file {
+            Some(p) => {
+                let mut m = maskfile::read_mask(p)?;
+                m.input = format!("{} (mask file {})", m.input, p.display());
+                m
+            }
+            None => measure(inner.as_mut(), cfg)?,
+        };
         Self::with_mask(inner, mask)
     }
 
     /// Wraps `inner` with a mask measured before (e.g. read from a mask file), without measuring.
     ///
     /// # Errors
-    /// [`RfiError::Config`] when the mask was made from another observation: its header's
+    /// [`RfiError::MaskMismatch`] when the mask was made from another observation: its header's
     /// nchans, nsamples, tsamp, fch1 or foff differ from `inner`'s (the message names both).
     pub fn with_mask(inner: Box<dyn Observation>, mask: RfiMask) -> Result<Self, RfiError> {
         check_mask_matches(&mask, inner.header(), &inner.source_description())?;
@@ -678,7 +694,7 @@ impl CleanedObservation {
 /// fch1, foff).
 ///
 /// # Errors
-/// [`RfiError::Config`] naming the mask's input, `what` and the first differing value.
+/// [`RfiError::MaskMismatch`] naming the mask's input, `what` and the first differing value.
 pub fn check_mask_matches(mask: &RfiMask, header: &Header, what: &str) -> Result<(), RfiError> {
     let m = &mask.header;
     let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1e-30);
@@ -701,7 +717,7 @@ pub fn check_mask_matches(mask: &RfiMask, header: &Header, what: &str) -> Result
         None
     };
     match diff {
-        Some(d) => Err(RfiError::Config(format!(
+        Some(d) => Err(RfiError::MaskMismatch(format!(
             "the RFI mask made from {} does not belong to {what}: {d}",
             if mask.input.is_empty() { "another observation" } else { &mask.input }
         ))),
