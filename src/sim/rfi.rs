@@ -14,10 +14,12 @@
 //!   spectrum is the main lobe of a BPSK signal, `A·sinc²((f − f₀)/R_c)` for `|f − f₀| < R_c`
 //!   (`R_c` the chip rate), taken at each channel centre. The power fluctuates slowly,
 //!   `max(0, 1 + d·x(t))` with `x` a unit-variance sum of four sinusoids of periods 1–8 times
-//!   `flicker_timescale_s` (satellite motion, multipath). The emitter is itself noise-like, so it
-//!   also adds a Gaussian term of standard deviation `P/T` where `P` is its power in the sample and
-//!   `T = sqrt(n_pol·Δν·t_samp)` the system noise in σ units (radiometer equation, Lorimer & Kramer
-//!   2005 eq. A1.21): a strong emitter raises the channel's variance as a real one does.
+//!   `flicker_timescale_s` (satellite motion, multipath). The emitter is itself noise-like: the
+//!   radiometer noise grows with the total power, `σ·(1 + P/T)` where `P` is the emitter's power
+//!   in the sample and `T = sqrt(n_pol·Δν·t_samp)` the system temperature in σ units (radiometer
+//!   equation, Lorimer & Kramer 2005 eq. A1.21), so it adds an independent Gaussian term of
+//!   standard deviation `sqrt((1 + P/T)² − 1)`: a strong emitter raises the channel's variance
+//!   as a real one does.
 //! * **Intermittent narrowband bursts**: a Poisson number (`burst_rate_hz · duration`) of top
 //!   hats in time and frequency, start uniform, duration and width log-uniform, centre uniform
 //!   in the band, amplitude uniform in `burst_sigma`.
@@ -801,7 +803,8 @@ impl RfiModel {
             }
             let inv_t = (1.0 / self.tsys_sigma) as f32;
             for (k, (v, &pw)) in out.iter_mut().zip(&total).enumerate() {
-                *v += pw * (1.0 + inv_t * hash_normal(self.noise_key, c, j0 + k as u64));
+                let r = pw * inv_t;
+                *v += pw + (2.0 * r + r * r).sqrt() * hash_normal(self.noise_key, c, j0 + k as u64);
             }
         }
         for b in &self.truth.narrowband_bursts {
