@@ -610,6 +610,23 @@ fn cli_mask_file_round_trip_and_mismatch() {
     assert!(!s3.status.success());
     assert!(text.contains("a.fil") && text.contains("b.fil") && text.contains("nchans 128 vs 64"), "{text}");
     assert!(!o3.exists());
+    // `tianyan plot` draws the mask (from the mask file and from the candidate file's /rfi).
+    for (src, dir_name) in [(&mask, "pm"), (&o1, "pc")] {
+        let out = dir.path().join(dir_name);
+        let st = std::process::Command::new(bin)
+            .args(["plot", src.to_str().unwrap(), "-o", out.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
+        let dec = png::Decoder::new(std::fs::File::open(out.join("rfi_mask.png")).unwrap());
+        let mut reader = dec.read_info().unwrap();
+        let mut buf = vec![0; reader.output_buffer_size()];
+        let info = reader.next_frame(&mut buf).unwrap();
+        assert_eq!((info.width, info.height), tianyan::plot::RFI_PLOT_SIZE);
+        // Masked channels are drawn in grey (150, 150, 150): the GNSS emitters of fast-typical.
+        let grey = buf.chunks(info.line_size / info.width as usize).filter(|p| p[..3] == [150, 150, 150]).count();
+        assert!(grey > 1000, "{grey} grey pixels");
+    }
     // A file that is not a mask.
     let (s4, _) = search(&a, "c4.h5", &["--mask", o1.to_str().unwrap()]);
     assert!(String::from_utf8_lossy(&s4.stderr).contains("not a tianyan RFI mask"));
