@@ -82,7 +82,7 @@ pub fn parse_zaplist(path: &Path) -> Result<Vec<Birdie>, RfiError> {
 /// birdie and its harmonics; each zapped range is `f ± max(width/2, 1/tobs)`. Returns the number
 /// of half bins zeroed.
 pub fn zap_halfbins(halfbin: &mut [f32], tobs_s: f64, birdies: &[Birdie]) -> usize {
-    if !(tobs_s > 0.0) {
+    if tobs_s.is_nan() || tobs_s <= 0.0 {
         return 0;
     }
     let mut zeroed = 0;

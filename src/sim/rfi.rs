@@ -437,7 +437,7 @@ impl RfiSpec {
             if !(pos(p.period_s.0) && p.period_s.1 >= p.period_s.0) {
                 return Err(format!("periodic '{}': periods must be > 0", p.name));
             }
-            if !(p.duty_cycle > 0.0 && p.duty_cycle < 1.0) || !(p.band_fraction > 0.0 && p.band_fraction <= 1.0) {
+            if !(p.duty_cycle > 0.0 && p.duty_cycle < 1.0 && p.band_fraction > 0.0 && p.band_fraction <= 1.0) {
                 return Err(format!("periodic '{}': duty cycle and band fraction must be within 0–1", p.name));
             }
         }
@@ -768,10 +768,10 @@ impl RfiModel {
         }
         let k0 = ((a - t0) / t).floor().max(0.0) as usize;
         let k1 = (((b - t0) / t).ceil() as usize).min(out.len());
-        for k in k0..k1 {
+        for (k, v) in out.iter_mut().enumerate().take(k1).skip(k0) {
             let s0 = t0 + k as f64 * t;
             let cover = (b.min(s0 + t) - a.max(s0)).max(0.0) / t;
-            out[k] += (amp * cover) as f32;
+            *v += (amp * cover) as f32;
         }
     }
 
