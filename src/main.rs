@@ -22,6 +22,8 @@ enum Command {
     Header(cli::header::HeaderArgs),
     /// Dedisperse and search an observation; write candidates to HDF5.
     Search(cli::search::SearchArgs),
+    /// Measure the RFI excision of an observation and write a reusable mask (`search --mask`).
+    Rfi(cli::rfi::RfiArgs),
     /// Print the candidate table of an HDF5 candidate file.
     Candidates(cli::candidates::CandidatesArgs),
     /// Dedisperse an observation into SIGPROC .tim time series.
@@ -68,6 +70,7 @@ fn main() {
         Command::Simulate(a) => cli::simulate::run(a),
         Command::Header(a) => cli::header::run(a),
         Command::Search(a) => cli::search::run(a),
+        Command::Rfi(a) => cli::rfi::run(a),
         Command::Candidates(a) => cli::candidates::run(a),
         Command::Dedisperse(a) => cli::dedisperse::run(a),
         Command::Plan(a) => cli::plan::run(a),

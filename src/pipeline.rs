@@ -476,7 +476,7 @@ fn clip_plan_to_data(header: &Header, plan: &DmPlan) -> (DmPlan, usize) {
 /// the probes whose sweep smears a zero-DM signal of that frequency (`f·τ ≥ 0.5`), and over all
 /// probes. Memory: the series stay in memory when they fit `max_memory_mb`, else in a scratch
 /// file read one probe at a time; the probes never depend on the budget.
-fn zero_dm_birdies(
+pub fn zero_dm_birdies(
     obs: &mut dyn Observation,
     header: &Header,
     plan: &DmPlan,

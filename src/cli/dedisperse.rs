@@ -34,6 +34,10 @@ pub struct DedisperseArgs {
     /// Memory for the series of one plan step, MiB (beyond it they go to a scratch file in $TMPDIR).
     #[arg(long, default_value_t = 1024)]
     pub max_memory_mb: usize,
+    /// Dedisperse the excised data of this RFI mask (`tianyan rfi FILE -o mask.h5`): normalised,
+    /// masked and clipped as `search --mask` does. A mask of another observation is an error.
+    #[arg(long)]
+    pub mask: Option<PathBuf>,
 }
 
 /// Decimal places that keep every trial's file name distinct (at least 2).
@@ -55,6 +59,11 @@ pub fn run(args: DedisperseArgs) -> anyhow::Result<()> {
     }
     let kind: DedispKind = args.dedisp.parse().map_err(anyhow::Error::msg)?;
     let mut obs = tianyan::open_observation(&args.files)?;
+    if let Some(m) = &args.mask {
+        // The excised data (normalised, masked, clipped) as `search --mask` dedisperses them.
+        let mask = tianyan::rfi::maskfile::read_mask(m)?;
+        obs = Box::new(tianyan::rfi::CleanedObservation::with_mask(obs, mask)?);
+    }
     let header = obs.header().clone();
     let source = obs.source_description();
     let plan = args.opts.plan(&header).with_context(|| format!("DM plan for {source}"))?;

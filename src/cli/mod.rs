@@ -10,5 +10,6 @@ pub mod header;
 pub mod plan;
 pub mod plot;
 pub mod progress;
+pub mod rfi;
 pub mod search;
 pub mod simulate;

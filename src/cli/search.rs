@@ -103,6 +103,21 @@ pub struct SearchArgs {
     /// Do not look for and zap strong zero-DM periodicities.
     #[arg(long)]
     pub no_auto_zap: bool,
+    /// Do not subtract the per-block channel baseline (slow gain/bandpass drifts); the
+    /// whole-observation channel mean is subtracted instead.
+    #[arg(long)]
+    pub no_baseline: bool,
+    /// Do not mask cells by rfifind-style block statistics (mean, std, FFT power).
+    #[arg(long)]
+    pub no_rfifind: bool,
+    /// Zero-DM filtering (Eatough et al. 2009): subtract each spectrum's mean over the unmasked
+    /// channels (removes broadband DM-0 signals; also part of low-DM pulsars).
+    #[arg(long)]
+    pub zero_dm: bool,
+    /// Apply this RFI mask (`tianyan rfi FILE -o mask.h5`) instead of measuring one; its birdies
+    /// are zapped (no automatic birdie search). A mask of another observation is an error.
+    #[arg(long)]
+    pub mask: Option<PathBuf>,
     /// Memory budget of dedispersion and search, MiB: input blocks, FDMT levels, FDD spectra,
     /// dedispersed series (those that do not fit go to a scratch file in $TMPDIR) and FFT work.
     /// The candidates do not depend on it. `tianyan plan` shows the estimate per step.
@@ -205,8 +220,20 @@ impl SearchArgs {
         cfg.rfi.clip_sigma = self.clip_sigma;
         cfg.rfi.mask = !self.no_rfi_mask;
         cfg.rfi.auto_birdies = !self.no_auto_zap;
+        cfg.rfi.baseline = !self.no_baseline;
+        cfg.rfi.rfifind = !self.no_rfifind;
+        cfg.rfi.zero_dm = self.zero_dm;
         if let Some(z) = &self.zaplist {
             cfg.rfi.zaplist = tianyan::rfi::birdies::parse_zaplist(z)?;
+        }
+        if let Some(m) = &self.mask {
+            if self.no_normalise {
+                anyhow::bail!("--mask needs the excision stage, which --no-normalise turns off");
+            }
+            let mask = tianyan::rfi::maskfile::read_mask(m)?;
+            cfg.rfi.zaplist.extend(mask.report.birdies.iter().copied());
+            cfg.rfi.auto_birdies = false;
+            cfg.rfi.mask_file = Some(m.clone());
         }
         cfg.rfi.validate()?;
         cfg.plan.tolerance = self.tolerance;

@@ -38,9 +38,11 @@ pub struct SimulateArgs {
     /// A single pulse, e.g. "time=2.0,dm=500,snr=12,width=0.002[,fluence=Jy ms][,spindex=..][,tau=..]" (repeatable).
     #[arg(long = "burst")]
     pub bursts: Vec<String>,
-    /// Add RFI (1 % narrowband channels, 0.2 broadband zero-DM impulses per second).
-    #[arg(long)]
-    pub rfi: bool,
+    /// Add RFI: a preset (mild, fast-typical, fast-heavy) or a spec "preset=fast-typical,impulse_rate=1,mains=0,..."
+    /// (keys in tianyan::sim::rfi::RfiSpec::parse). Plain --rfi is the mild preset (1 % narrowband channels at
+    /// 1–4 σ, 0.2 broadband zero-DM impulses per second).
+    #[arg(long, num_args = 0..=1, default_missing_value = "mild", value_name = "PRESET|SPEC")]
+    pub rfi: Option<String>,
     /// Apply an illustrative receiver bandpass.
     #[arg(long)]
     pub bandpass: bool,
@@ -65,7 +67,7 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
         seed: args.seed,
         pulsars: args.pulsars.iter().map(|s| PulsarSpec::parse(s)).collect::<Result<_, _>>()?,
         bursts: args.bursts.iter().map(|s| BurstSpec::parse(s)).collect::<Result<_, _>>()?,
-        rfi: args.rfi.then(RfiSpec::default),
+        rfi: args.rfi.as_deref().map(RfiSpec::parse).transpose()?,
         bandpass: args.bandpass,
         source_name: args.source_name,
         allow_saturation: args.allow_saturation,

@@ -234,23 +234,7 @@ fn write_to(tmp: &Path, path: &Path, cf: &CandidateFile) -> Result<(), Candidate
 
 fn write_rfi(f: &hdf5::File, path: &Path, r: &crate::rfi::RfiReport) -> Result<(), CandidatesError> {
     let g = f.create_group("rfi").map_err(h5err(path))?;
-    attr_num(&g, path, "clipped_spectra", r.clipped_spectra)?;
-    attr_num(&g, path, "clipped_fraction", r.clipped_fraction)?;
-    attr_num(&g, path, "clip_sigma", r.clip_sigma)?;
-    attr_num(&g, path, "dropped_spectra", r.dropped_spectra)?;
-    attr_num(&g, path, "masked_fraction", r.masked_fraction)?;
-    attr_num(&g, path, "stat_block_samples", r.stat_block_samples as u64)?;
-    attr_num(&g, path, "nonfinite_samples", r.nonfinite_samples)?;
-    attr_num(&g, path, "nonfinite_spectra", r.nonfinite_spectra)?;
-    let masked: Vec<u64> = r.masked_channels.iter().map(|&c| c as u64).collect();
-    g.new_dataset_builder().with_data(&masked).create("masked_channels").map_err(h5err(path))?;
-    g.new_dataset_builder().with_data(&r.channel_flags).create("channel_flags").map_err(h5err(path))?;
-    g.new_dataset_builder().with_data(&r.cell_mask).create("cell_mask").map_err(h5err(path))?;
-    g.new_dataset_builder().with_data(&r.block_median).create("block_median").map_err(h5err(path))?;
-    g.new_dataset_builder().with_data(&r.block_std).create("block_std").map_err(h5err(path))?;
-    g.new_dataset_builder().with_data(&r.block_clipped).create("block_clipped").map_err(h5err(path))?;
-    write_table(&g, "birdies", &r.birdies).map_err(h5err(path))?;
-    Ok(())
+    crate::rfi::maskfile::write_rfi_group(&g, r).map_err(h5err(path))
 }
 
 /// Checks the stored record type of table `table` (dataset `ds` of `path`) against the record

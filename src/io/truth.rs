@@ -207,13 +207,125 @@ pub struct ImpulseRfiTruth {
     pub amplitude_sigma: f64,
 }
 
-/// Injected RFI.
+/// A persistent narrowband emitter at a fixed frequency (e.g. a satellite-navigation signal).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EmitterRfiTruth {
+    /// Name of the signal (e.g. `"GPS L5 / Galileo E5a"`).
+    pub name: String,
+    /// Centre frequency, MHz.
+    pub centre_mhz: f64,
+    /// Half-width of the main spectral lobe (first null of the BPSK sinc², = chip rate), MHz.
+    pub half_width_mhz: f64,
+    /// Added power at the lobe peak, units of the noise σ.
+    pub amplitude_sigma: f64,
+    /// Relative RMS of the slow power fluctuation (0 = steady).
+    pub flicker_depth: f64,
+    /// Shortest period of the fluctuation, s (its components have periods of 1–8 times this).
+    pub flicker_timescale_s: f64,
+    /// The fluctuation's components: `(period_s, phase_rad)`.
+    pub flicker_components: Vec<(f64, f64)>,
+    /// Affected channels (file order), first and last inclusive; `None` when outside the band.
+    pub channels: Option<(usize, usize)>,
+}
+
+/// An intermittent narrowband burst: a top hat in time and frequency.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NarrowbandBurstRfiTruth {
+    /// Start time, s.
+    pub time_s: f64,
+    /// Duration, s.
+    pub duration_s: f64,
+    /// Lower and upper frequency edges, MHz.
+    pub fmin_mhz: f64,
+    /// Upper frequency edge, MHz.
+    pub fmax_mhz: f64,
+    /// Channels (file order) whose centre lies inside, first and last inclusive.
+    pub channels: (usize, usize),
+    /// Added power, units of the noise σ.
+    pub amplitude_sigma: f64,
+}
+
+/// A broadband periodic modulation at DM 0 (a pulse train, `duty_cycle` of each period on).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PeriodicRfiTruth {
+    /// Name (`"mains"`, `"drifting"`).
+    pub name: String,
+    /// Frequency at t = 0, Hz.
+    pub frequency_hz: f64,
+    /// Frequency derivative, Hz/s (phase `f0·t + ḟ·t²/2`).
+    pub fdot_hz_per_s: f64,
+    /// Fraction of each period that is on.
+    pub duty_cycle: f64,
+    /// Added power while on, per channel, units of the noise σ.
+    pub amplitude_sigma: f64,
+    /// Affected channels (file order), first and last inclusive.
+    pub channels: (usize, usize),
+}
+
+/// Slow multiplicative gain drift: `g(t, c) = 1 + Σ_k a_k·sin(2πt/P_k + φ_k)·(1 if global, u_c if
+/// tilt)`, with `u_c` running linearly from −1 (lowest frequency) to +1 (highest).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GainDriftRfiTruth {
+    /// RMS of the gain change (fraction).
+    pub rms_fraction: f64,
+    /// Components: `(amplitude, period_s, phase_rad, tilt)`; tilt false = same in every channel.
+    pub components: Vec<(f64, f64, f64, bool)>,
+}
+
+/// An interval of data dropped by the backend (all-zero spectra).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DropoutRfiTruth {
+    /// First zeroed sample.
+    pub first_sample: u64,
+    /// Zeroed samples.
+    pub nsamples: u64,
+}
+
+/// A very strong event that saturates the digitiser over a sub-band.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SaturationRfiTruth {
+    /// Start time, s.
+    pub time_s: f64,
+    /// Duration, s.
+    pub duration_s: f64,
+    /// Channels (file order), first and last inclusive.
+    pub channels: (usize, usize),
+    /// Added power, units of the noise σ (beyond the 8-bit range's +9.9σ).
+    pub amplitude_sigma: f64,
+}
+
+/// Injected RFI. Every component with its parameters; the lists added after the first two are
+/// empty in truth files written before they existed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RfiTruth {
     /// Persistent narrowband channels.
     pub narrowband: Vec<NarrowbandRfiTruth>,
     /// Broadband zero-DM impulses.
     pub impulses: Vec<ImpulseRfiTruth>,
+    /// The spec's preset name, or empty.
+    #[serde(default)]
+    pub preset: String,
+    /// Power-law index α of the impulse amplitudes (`p(A) ∝ A^−α`; 0 = uniform).
+    #[serde(default)]
+    pub impulse_amplitude_index: f64,
+    /// Persistent narrowband emitters at fixed frequencies.
+    #[serde(default)]
+    pub emitters: Vec<EmitterRfiTruth>,
+    /// Intermittent narrowband bursts.
+    #[serde(default)]
+    pub narrowband_bursts: Vec<NarrowbandBurstRfiTruth>,
+    /// Broadband periodic modulations.
+    #[serde(default)]
+    pub periodic: Vec<PeriodicRfiTruth>,
+    /// Slow gain drift, if any.
+    #[serde(default)]
+    pub gain_drift: Option<GainDriftRfiTruth>,
+    /// Dropped intervals (all-zero spectra).
+    #[serde(default)]
+    pub dropouts: Vec<DropoutRfiTruth>,
+    /// Saturating events.
+    #[serde(default)]
+    pub saturation: Vec<SaturationRfiTruth>,
 }
 
 /// Everything known about a simulated observation.

@@ -368,3 +368,116 @@ pub fn plot_candidates(cands: &[Candidate], path: &Path) -> Result<(), PlotError
         Ok(())
     })
 }
+
+/// Size of [`plot_rfi_mask`] pages, pixels (width, height).
+pub const RFI_PLOT_SIZE: (u32, u32) = (1100, 800);
+
+/// The RFI mask over time and frequency (the `/rfi` group of a candidate or mask file): one
+/// cell per statistics block and channel, coloured by why it is masked — whole channel
+/// (grey), SK (red), rfifind mean/std (orange), rfifind FFT power (purple), whole block
+/// (black); kept cells white. A strip above shows the clipped spectra per block. Time runs from
+/// 0 to `nblocks · stat_block_samples · tsamp` (the last block may be shorter); frequency from
+/// the header's channel frequencies (file order, any sign of `foff`).
+///
+/// # Errors
+/// [`PlotError`] for a missing font or a failed write.
+pub fn plot_rfi_mask(r: &crate::rfi::RfiReport, header: &Header, path: &Path) -> Result<(), PlotError> {
+    use crate::rfi::{CELL_BLOCK, CELL_RFIFIND_POWER, CELL_RFIFIND_STAT, CELL_SK};
+    with_png(path, RFI_PLOT_SIZE, |root| {
+        let (nb, nc) = r.cell_mask.dim();
+        let tblock = r.stat_block_samples as f64 * header.tsamp_s.max(0.0);
+        // The last block absorbs the tail: it ends at the end of the data when that is known.
+        let tend = header.nsamples as f64 * header.tsamp_s;
+        let tmax = if tend > 0.0 { tend } else { (nb as f64 * tblock).max(1e-9) };
+        let t1 = |b: usize| if b + 1 == nb { tmax } else { (b + 1) as f64 * tblock };
+        let freqs = header.chan_freqs_mhz();
+        let half = 0.5 * header.foff_mhz.abs();
+        let (fmin, fmax) = if freqs.len() == nc && nc > 0 {
+            let lo = freqs.iter().copied().fold(f64::INFINITY, f64::min) - half;
+            let hi = freqs.iter().copied().fold(f64::NEG_INFINITY, f64::max) + half;
+            (lo, hi.max(lo + 1e-9))
+        } else {
+            (0.0, nc.max(1) as f64)
+        };
+        let fr = |c: usize| {
+            if freqs.len() == nc && nc > 0 {
+                (freqs[c] - half, freqs[c] + half)
+            } else {
+                (c as f64, c as f64 + 1.0)
+            }
+        };
+        let (top, bottom) = root.split_vertically(170);
+        let masked_chans = r.channel_flags.iter().filter(|&&f| f != 0).count();
+        let mut ch = ChartBuilder::on(&top)
+            .caption(
+                format!(
+                    "RFI mask: {masked_chans} of {nc} channels, {:.2} % of the data masked; {} spectra clipped ({:.3} %)",
+                    100.0 * r.masked_fraction,
+                    r.clipped_spectra,
+                    100.0 * r.clipped_fraction
+                ),
+                ("sans-serif", 18),
+            )
+            .margin(10)
+            .x_label_area_size(20)
+            .y_label_area_size(70)
+            .build_cartesian_2d(0.0..tmax, 0.0..(r.block_clipped.iter().copied().max().unwrap_or(0).max(1) as f64 * 1.1))
+            .map_err(es)?;
+        ch.configure_mesh().y_desc("clipped").label_style(("sans-serif", 12)).disable_x_mesh().draw().map_err(es)?;
+        ch.draw_series(r.block_clipped.iter().enumerate().map(|(b, &n)| {
+            let t0 = b as f64 * tblock;
+            Rectangle::new([(t0, 0.0), (t0 + 0.9 * (t1(b) - t0), n as f64)], RGBColor(200, 60, 40).filled())
+        }))
+        .map_err(es)?;
+        let mut ch = ChartBuilder::on(&bottom)
+            .margin(10)
+            .x_label_area_size(40)
+            .y_label_area_size(70)
+            .build_cartesian_2d(0.0..tmax, fmin..fmax)
+            .map_err(es)?;
+        ch.configure_mesh()
+            .x_desc("time (s)")
+            .y_desc("frequency (MHz)")
+            .label_style(("sans-serif", 14))
+            .disable_mesh()
+            .draw()
+            .map_err(es)?;
+        let colour = |b: usize, c: usize| -> Option<RGBColor> {
+            let cell = r.cell_mask[[b, c]];
+            if r.channel_flags.get(c).copied().unwrap_or(0) != 0 {
+                Some(RGBColor(150, 150, 150))
+            } else if cell & CELL_BLOCK != 0 {
+                Some(RGBColor(0, 0, 0))
+            } else if cell & CELL_SK != 0 {
+                Some(RGBColor(220, 40, 40))
+            } else if cell & CELL_RFIFIND_STAT != 0 {
+                Some(RGBColor(240, 150, 20))
+            } else if cell & CELL_RFIFIND_POWER != 0 {
+                Some(RGBColor(130, 50, 180))
+            } else {
+                None
+            }
+        };
+        ch.draw_series((0..nb).flat_map(|b| (0..nc).map(move |c| (b, c))).filter_map(|(b, c)| {
+            colour(b, c).map(|col| {
+                let (f0, f1) = fr(c);
+                Rectangle::new([(b as f64 * tblock, f0), (t1(b), f1)], col.filled())
+            })
+        }))
+        .map_err(es)?;
+        // Legend.
+        let legend = [
+            ("channel masked", RGBColor(150, 150, 150)),
+            ("SK", RGBColor(220, 40, 40)),
+            ("rfifind mean/std", RGBColor(240, 150, 20)),
+            ("rfifind power", RGBColor(130, 50, 180)),
+            ("whole block", RGBColor(0, 0, 0)),
+        ];
+        for (i, (name, col)) in legend.iter().enumerate() {
+            let x = 90 + 190 * i as i32;
+            bottom.draw(&Rectangle::new([(x, 12), (x + 14, 26)], col.filled())).map_err(es)?;
+            bottom.draw_text(name, &("sans-serif", 14).into_font().color(&BLACK), (x + 20, 12)).map_err(es)?;
+        }
+        Ok(())
+    })
+}

@@ -82,7 +82,7 @@ pub fn parse_zaplist(path: &Path) -> Result<Vec<Birdie>, RfiError> {
 /// birdie and its harmonics; each zapped range is `f ± max(width/2, 1/tobs)`. Returns the number
 /// of half bins zeroed.
 pub fn zap_halfbins(halfbin: &mut [f32], tobs_s: f64, birdies: &[Birdie]) -> usize {
-    if !(tobs_s > 0.0) {
+    if tobs_s.is_nan() || tobs_s <= 0.0 {
         return 0;
     }
     let mut zeroed = 0;
@@ -156,7 +156,10 @@ impl Default for AutoBirdieConfig {
 /// least as strong at a DM near its own as at DM 0, while a zero-DM line is smeared away at the
 /// probes and strongest at DM 0.
 /// Each birdie covers the bins around its peak down to `edge_power`, plus one bin each side
-/// (strong lines leak into many bins). Sorted by frequency.
+/// (strong lines leak into many bins). A line with at least two of its harmonics 2–16 among
+/// the others (within half their widths, at least 2 bins) is a family: a further birdie at the
+/// refined fundamental, 4 bins wide, covers every harmonic up to the highest frequency of `p0`.
+/// Sorted by frequency.
 pub fn find_zero_dm_birdies(
     p0: &[f32],
     probe_max: &[f32],
@@ -167,6 +170,8 @@ pub fn find_zero_dm_birdies(
     let n = p0.len().min(probe_max.len()).min(probe_all_max.len());
     let kmin = ((cfg.fmin_hz * tobs_s).ceil() as usize).max(2);
     let mut found: Vec<Birdie> = Vec::new();
+    // Frequency of each birdie's peak bin.
+    let mut peaks: Vec<f64> = Vec::new();
     let mut k = kmin;
     while k + 1 < n {
         let p = p0[k] as f64;
@@ -200,8 +205,40 @@ pub fn find_zero_dm_birdies(
             source: SOURCE_AUTO,
             power: p as f32,
         });
+        peaks.push(k as f64 / tobs_s);
         k = hi + 1;
     }
+    // Harmonic families (mains and other periodic interference with a non-sinusoidal waveform):
+    // a line with at least two of its harmonics 2..=16 among the others adds a family birdie at
+    // the fundamental refined from its highest member's peak bin (error ≤ 0.5 bin / k), ±2 bins
+    // wide, zapping every harmonic up to the highest frequency of `p0`, so no harmonic sum
+    // collects the weaker harmonics left below `min_power`.
+    let fmax = n as f64 / tobs_s;
+    let mut families = Vec::new();
+    for (i, b) in found.iter().enumerate() {
+        let f0 = peaks[i];
+        let mut members = 0;
+        let mut best = (1usize, f0);
+        for k in 2..=16usize {
+            let tol = (0.5 * b.width_hz * k as f64).max(2.0 / tobs_s);
+            if let Some(j) = (0..found.len()).find(|&j| (peaks[j] - f0 * k as f64).abs() <= tol) {
+                members += 1;
+                best = (k, peaks[j]);
+            }
+        }
+        let f = best.1 / best.0 as f64;
+        if members >= 2 && !families.iter().any(|o: &Birdie| (o.frequency_hz - f).abs() <= 2.0 / tobs_s) {
+            families.push(Birdie {
+                frequency_hz: f,
+                width_hz: 4.0 / tobs_s,
+                nharm: ((fmax / f).floor() as u32).max(1),
+                source: SOURCE_AUTO,
+                power: b.power,
+            });
+        }
+    }
+    found.extend(families);
+    found.sort_by(|a, b| a.frequency_hz.total_cmp(&b.frequency_hz).then(a.nharm.cmp(&b.nharm)));
     if found.len() > cfg.max_birdies {
         found.sort_by(|a, b| b.power.total_cmp(&a.power));
         found.truncate(cfg.max_birdies);

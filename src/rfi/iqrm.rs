@@ -96,7 +96,7 @@ mod tests {
             (0..200).map(|i| 10.0 + 0.01 * i as f64 + if i % 2 == 0 { 0.01 } else { -0.01 }).collect();
         s[77] *= 1.5;
         s[150] *= 1.2;
-        let m = iqrm_mask(&s, &vec![false; 200], 20, 3.0);
+        let m = iqrm_mask(&s, &[false; 200], 20, 3.0);
         let flagged: Vec<usize> = (0..200).filter(|&i| m[i]).collect();
         assert_eq!(flagged, vec![77, 150]);
     }

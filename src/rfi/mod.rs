@@ -1,10 +1,10 @@
 //! Excision of radio-frequency interference, between reading and dedispersion.
 //!
 //! [`CleanedObservation`] wraps any [`Observation`] and hands the dedispersers normalised, masked
-//! and clipped spectra. It measures the data in three passes over fixed **statistics blocks** of
-//! [`RfiConfig::stat_block_samples`] samples (aligned on sample 0; the last block absorbs a short
-//! tail), so every decision depends only on the data and the configuration, never on how a
-//! reader later asks for blocks or on the thread count:
+//! and clipped spectra. It measures the data ([`measure`]) in three passes over fixed **statistics
+//! blocks** of [`RfiConfig::stat_block_samples`] samples (aligned on sample 0; the last block
+//! absorbs a short tail), so every decision depends only on the data and the configuration, never
+//! on how a reader later asks for blocks or on the thread count:
 //!
 //! 1. **Moments**: per-channel mean and variance (dropped, all-zero spectra left out).
 //!    Non-finite samples (NaN, ±∞) are **missing data**, one sample at a time: left out of every
@@ -14,32 +14,44 @@
 //! 2. **Robust channel statistics**: each block's zero-DM total power (sum over channels of the
 //!    spectra normalised with pass 1) is measured by its median and `1.4826·MAD`; spectra beyond
 //!    `clip_sigma` of it are left out of everything that follows (always, so that impulses never
-//!    bias the statistics). From the rest: the final channel mean and standard deviation, and per
-//!    block and channel the ratio `var/mean²` of the raw data, which gives the spectral kurtosis
-//!    ([`sk`], Nita & Gary 2010). The channel mask is then: zero variance ([`normalise::zap_mask`]),
-//!    SK outside `±sk_sigma·sqrt(Var SK)` in more than `sk_chanfrac` of the blocks (rfifind's
-//!    `-chanfrac` rule), and IQRM ([`iqrm`], Morello et al. 2022) on the channel standard
-//!    deviations. In channels that stay, single blocks with discrepant SK are masked (a
-//!    time–frequency mask, as rfifind's).
+//!    bias the statistics). From the rest, per block and channel: the mean, the standard
+//!    deviation, the ratio `var/mean²` of the raw data (the spectral kurtosis, [`sk`], Nita & Gary
+//!    2010) and the largest normalised FFT power of the block's series ([`rfifind`]); and per
+//!    channel the mean and standard deviation. The channel mask is then: zero variance
+//!    ([`normalise::zap_mask`]), SK outside `±sk_sigma·sqrt(Var SK)` in more than `sk_chanfrac`
+//!    of the blocks (rfifind's `-chanfrac` rule), IQRM ([`iqrm`], Morello et al. 2022) on the
+//!    channel standard deviations, and rfifind's `-intfrac` rule. In channels that stay, single
+//!    blocks with discrepant SK or rfifind statistics are masked (a time–frequency mask), and
+//!    blocks where more than `-chanfrac` of the channels are bad are masked whole.
 //! 3. **Clipping statistics**: with the final normalisation and mask, each block's zero-DM
 //!    median and robust σ, and the spectra beyond `clip_sigma` (PRESTO `prepsubband`'s default
 //!    `-clip 6`; Ransom's `clip_times`).
 //!
-//! Reading then returns `(x − mean)/std` per channel, 0 for masked channels and cells, and 0 (the
-//! channel means) for every spectrum whose zero-DM total lies beyond `clip_sigma` robust σ of its
-//! block's median. Memory: one statistics block of spectra, plus one `f32` and one flag per
-//! channel per statistics block (the size of an rfifind mask).
+//! Reading then returns `(x − b_c(t))/std_c` per channel, where the baseline `b_c(t)` is the
+//! channel mean, or with [`RfiConfig::baseline`] (default) the per-block channel means
+//! interpolated linearly between block centres (a high-pass below ~`1/(2·block)`: slow gain and
+//! bandpass drifts go, and their leakage into the Fourier search with them); 0 for masked
+//! channels and cells; 0 (the baseline) for every spectrum whose zero-DM total lies beyond
+//! `clip_sigma` robust σ of its block's median. With [`RfiConfig::zero_dm`] the mean over the
+//! unmasked channels of each spectrum is then subtracted from them (zero-DM filtering, Eatough,
+//! Keane & Lyne 2009, MNRAS 395, 410). Memory: one statistics block of spectra, plus a few `f32`
+//! and flags per channel per statistics block (the size of an rfifind mask).
 //!
-//! [`birdies`] holds the periodic-RFI zapping used by the FFT search.
+//! Everything decided is an [`RfiMask`]; [`maskfile`] writes it to HDF5 (`tianyan rfi FILE -o
+//! mask.h5`) and reads it back, and [`CleanedObservation::with_mask`] applies it without
+//! measuring again. [`birdies`] holds the periodic-RFI zapping used by the FFT search.
 
 pub mod birdies;
 pub mod iqrm;
+pub mod maskfile;
 pub mod normalise;
+pub mod rfifind;
 pub mod sk;
 
 use crate::io::{is_dropped_spectrum, Header, IoError, Observation};
 use birdies::{AutoBirdieConfig, Birdie};
 use ndarray::Array2;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -54,6 +66,9 @@ pub enum RfiError {
     /// A bad configuration value; the message names it.
     #[error("RFI excision settings: {0}")]
     Config(String),
+    /// A mask file made from another observation; the message names both.
+    #[error("{0}")]
+    MaskMismatch(String),
 }
 
 /// Settings of the excision stage (stored in the candidate file's `/search` group).
@@ -81,6 +96,20 @@ pub struct RfiConfig {
     pub iqrm_threshold: f64,
     /// IQRM radius as a fraction of the channel count (default 0.1, Morello et al. 2022).
     pub iqrm_radius_frac: f64,
+    /// Subtract a per-channel baseline interpolated between the statistics blocks' channel
+    /// means instead of the whole-observation mean (removes slow gain and bandpass drifts).
+    pub baseline: bool,
+    /// Zero-DM filtering (Eatough, Keane & Lyne 2009): subtract each spectrum's mean over the
+    /// unmasked channels. Off by default: it also removes part of a low-DM pulsar whose pulse is
+    /// not short compared with its dispersion sweep.
+    pub zero_dm: bool,
+    /// The rfifind-style cell mask ([`rfifind`]).
+    pub rfifind: bool,
+    /// rfifind's settings (PRESTO's documented defaults).
+    pub rfifind_cfg: rfifind::RfifindConfig,
+    /// A mask file (`tianyan rfi FILE -o mask.h5`) applied instead of measuring: the settings
+    /// above that decide the mask are then those it was made with.
+    pub mask_file: Option<PathBuf>,
     /// Birdies zapped from every power spectrum (the user's zap list).
     pub zaplist: Vec<Birdie>,
     /// Look for strong zero-DM periodicities and zap them too.
@@ -100,6 +129,11 @@ impl Default for RfiConfig {
             sk_chanfrac: 0.7,
             iqrm_threshold: 5.0,
             iqrm_radius_frac: 0.1,
+            baseline: true,
+            zero_dm: false,
+            rfifind: true,
+            rfifind_cfg: rfifind::RfifindConfig::default(),
+            mask_file: None,
             zaplist: Vec::new(),
             auto_birdies: true,
             auto: AutoBirdieConfig::default(),
@@ -132,6 +166,7 @@ impl RfiConfig {
         if !(self.iqrm_radius_frac.is_finite() && self.iqrm_radius_frac > 0.0) {
             return bad(format!("IQRM radius fraction {} must be positive", self.iqrm_radius_frac));
         }
+        self.rfifind_cfg.validate()?;
         Ok(())
     }
 }
@@ -142,6 +177,18 @@ pub const FLAG_ZERO_VARIANCE: u8 = 1;
 pub const FLAG_SK: u8 = 2;
 /// Channel flag bit: IQRM outlier of the channel standard deviations.
 pub const FLAG_IQRM: u8 = 4;
+
+/// Channel flag bit: bad in more than rfifind's `-intfrac` of the blocks.
+pub const FLAG_RFIFIND: u8 = 8;
+
+/// Cell mask bit: spectral kurtosis discrepant in this block.
+pub const CELL_SK: u8 = 1;
+/// Cell mask bit: rfifind's mean or standard-deviation test.
+pub const CELL_RFIFIND_STAT: u8 = 2;
+/// Cell mask bit: rfifind's FFT-power test.
+pub const CELL_RFIFIND_POWER: u8 = 4;
+/// Cell mask bit: the whole block is masked (more than `-chanfrac` of its channels bad).
+pub const CELL_BLOCK: u8 = 8;
 
 /// What the excision did (the `/rfi` group of the candidate file).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -154,8 +201,17 @@ pub struct RfiReport {
     pub channel_flags: Vec<u8>,
     /// Masked channels (file order).
     pub masked_channels: Vec<usize>,
-    /// `[nblocks][nchans]`: 1 where a block of a kept channel was masked for discrepant SK.
+    /// `[nblocks][nchans]`: OR of [`CELL_SK`], [`CELL_RFIFIND_STAT`], [`CELL_RFIFIND_POWER`],
+    /// [`CELL_BLOCK`] where a block of a kept channel is masked; 0 = kept.
     pub cell_mask: Array2<u8>,
+    /// Per block: 1 where the whole block is masked (rfifind's `-chanfrac` rule).
+    pub block_flags: Vec<u8>,
+    /// Samples of the clipped spectra, ascending.
+    pub clipped_samples: Vec<u64>,
+    /// Whether the block baseline was subtracted.
+    pub baseline: bool,
+    /// Whether zero-DM filtering was applied.
+    pub zero_dm: bool,
     /// Per block: median of the zero-DM total power (normalised units).
     pub block_median: Vec<f32>,
     /// Per block: robust σ (`1.4826·MAD`) of the zero-DM total power.
@@ -203,29 +259,83 @@ pub fn robust_centre_scale(v: &mut [f64]) -> (f64, f64) {
     (med, 1.4826 * median(v))
 }
 
+/// Everything the excision decided: enough to apply it again without measuring ([`maskfile`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RfiMask {
+    /// Header of the observation measured (checked when the mask is applied to a file).
+    pub header: Header,
+    /// Description of the measured input (its file name).
+    pub input: String,
+    /// Per channel (file order): the mean subtracted without a block baseline.
+    pub mean: Vec<f32>,
+    /// Per channel: `1/std`, 0 for masked channels.
+    pub scale: Vec<f32>,
+    /// `[nblocks][nchans]` channel means of each block (the baseline knots); empty (0 rows)
+    /// when the baseline is off.
+    pub block_mean: Array2<f32>,
+    /// What was decided and measured (masks, clipping statistics, birdies).
+    pub report: RfiReport,
+}
+
+impl RfiMask {
+    /// The block of sample `t`.
+    fn block_of(&self, t: u64) -> usize {
+        ((t / self.report.stat_block_samples as u64) as usize).min(self.report.nblocks.saturating_sub(1))
+    }
+
+    /// First sample and length of block `b`.
+    fn block_range(&self, b: usize) -> (u64, usize) {
+        block_range(self.header.nsamples, self.report.stat_block_samples, self.report.nblocks, b)
+    }
+
+    /// The baseline of every channel at sample `t` into `out`: the block means interpolated
+    /// linearly between block centres (constant before the first and after the last), or the
+    /// channel means without a baseline.
+    fn baseline_at(&self, t: u64, out: &mut [f32]) {
+        let nb = self.block_mean.nrows();
+        if nb == 0 {
+            out.copy_from_slice(&self.mean);
+            return;
+        }
+        let centre = |b: usize| {
+            let (s, n) = self.block_range(b);
+            s as f64 + 0.5 * n as f64
+        };
+        let tc = t as f64 + 0.5;
+        let b = self.block_of(t);
+        let (b0, b1) = if tc < centre(b) { (b.saturating_sub(1), b) } else { (b, (b + 1).min(nb - 1)) };
+        let (c0, c1) = (centre(b0), centre(b1));
+        let w = if b1 > b0 { ((tc - c0) / (c1 - c0)).clamp(0.0, 1.0) as f32 } else { 0.0 };
+        let (r0, r1) = (self.block_mean.row(b0), self.block_mean.row(b1));
+        for ((o, &a), &z) in out.iter_mut().zip(r0.iter()).zip(r1.iter()) {
+            *o = a + w * (z - a);
+        }
+    }
+}
+
+/// First sample and length of block `b` of `nblocks` blocks of `l` samples over `nsamp`.
+fn block_range(nsamp: u64, l: usize, nblocks: usize, b: usize) -> (u64, usize) {
+    let s = b as u64 * l as u64;
+    let e = if b + 1 == nblocks { nsamp } else { s + l as u64 };
+    (s, (e - s) as usize)
+}
+
 /// An [`Observation`] with the excision applied (see the module docs).
 pub struct CleanedObservation {
     inner: Box<dyn Observation>,
-    mean: Vec<f32>,
-    /// `1/std`, 0 for masked channels.
-    scale: Vec<f32>,
-    block: usize,
-    nblocks: usize,
+    mask: RfiMask,
     /// `[nblocks × nchans]`, true where the cell is masked.
     cells: Vec<bool>,
-    clip: bool,
-    clip_sigma: f64,
-    median: Vec<f64>,
-    std: Vec<f64>,
-    report: RfiReport,
+    /// Per block: unmasked channels (zero-DM filtering).
+    kept: Vec<usize>,
 }
 
-/// One spectrum, normalised and masked: `out[c] = (raw[c] − mean[c])·scale[c]`, 0 where
+/// One spectrum, normalised and masked: `out[c] = (raw[c] − base[c])·scale[c]`, 0 where
 /// `scale` is 0, the cell is masked or the value is not finite.
-fn normalise_row(raw: &[f32], out: &mut [f32], mean: &[f32], scale: &[f32], cells: Option<&[bool]>) {
+fn normalise_row(raw: &[f32], out: &mut [f32], base: &[f32], scale: &[f32], cells: Option<&[bool]>) {
     for c in 0..out.len() {
         let masked = scale[c] == 0.0 || cells.is_some_and(|m| m[c]);
-        let z = if masked { 0.0 } else { (raw[c] - mean[c]) * scale[c] };
+        let z = if masked { 0.0 } else { (raw[c] - base[c]) * scale[c] };
         out[c] = if z.is_finite() { z } else { 0.0 };
     }
 }
@@ -235,221 +345,267 @@ fn zero_dm(row: &[f32]) -> f64 {
     row.iter().map(|&v| v as f64).sum()
 }
 
-impl CleanedObservation {
-    /// Measures `inner` (three passes of statistics blocks; see the module docs) and wraps it.
-    ///
-    /// # Errors
-    /// [`RfiError::Config`] for bad settings, or the observation's read errors.
-    pub fn new(mut inner: Box<dyn Observation>, cfg: &RfiConfig) -> Result<Self, RfiError> {
-        cfg.validate()?;
-        let h = inner.header().clone();
-        let nchans = h.nchans;
-        let nsamp = h.nsamples;
-        let l = cfg.stat_block_samples as u64;
-        // The last block takes a tail shorter than half a block, so every block has ≥ L/2 samples.
-        let nblocks = (((nsamp + l / 2) / l) as usize).max(1);
-        let range = |b: usize| -> (u64, usize) {
-            let s = b as u64 * l;
-            let e = if b + 1 == nblocks { nsamp } else { s + l };
-            (s, (e - s) as usize)
-        };
+/// Measures `inner` with `cfg` (three passes of statistics blocks; see the module docs).
+///
+/// # Errors
+/// [`RfiError::Config`] for bad settings, or the observation's read errors.
+pub fn measure(inner: &mut dyn Observation, cfg: &RfiConfig) -> Result<RfiMask, RfiError> {
+    cfg.validate()?;
+    let h = inner.header().clone();
+    let nchans = h.nchans;
+    let nsamp = h.nsamples;
+    let l = cfg.stat_block_samples as u64;
+    // The last block takes a tail shorter than half a block, so every block has ≥ L/2 samples.
+    let nblocks = (((nsamp + l / 2) / l) as usize).max(1);
+    let range = |b: usize| block_range(nsamp, cfg.stat_block_samples, nblocks, b);
 
-        // Pass 1: moments.
-        // Per channel: sum, sum of squares and count of the finite samples of spectra with data.
-        let mut sum = vec![0.0f64; nchans];
-        let mut sumsq = vec![0.0f64; nchans];
-        let mut nfinite = vec![0u64; nchans];
-        let mut dropped = 0u64;
-        let (mut nonfinite, mut nonfinite_spectra) = (0u64, 0u64);
-        for b in 0..nblocks {
-            let (s, n) = range(b);
-            let blk = inner.read_block(s, n)?;
-            for row in blk.rows() {
-                if is_dropped_spectrum(row.iter()) {
-                    dropped += 1;
-                    continue;
+    // Pass 1: moments. Per channel: sum, sum of squares and count of the finite samples of
+    // spectra with data (non-finite samples are missing data, module docs).
+    let mut sum = vec![0.0f64; nchans];
+    let mut sumsq = vec![0.0f64; nchans];
+    let mut nfinite = vec![0u64; nchans];
+    let mut dropped = 0u64;
+    let (mut nonfinite, mut nonfinite_spectra) = (0u64, 0u64);
+    for b in 0..nblocks {
+        let (s, n) = range(b);
+        let blk = inner.read_block(s, n)?;
+        for row in blk.rows() {
+            if is_dropped_spectrum(row.iter()) {
+                dropped += 1;
+                continue;
+            }
+            let before = nonfinite;
+            for (c, &v) in row.iter().enumerate() {
+                if v.is_finite() {
+                    let v = v as f64;
+                    sum[c] += v;
+                    sumsq[c] += v * v;
+                    nfinite[c] += 1;
+                } else {
+                    nonfinite += 1;
                 }
-                let before = nonfinite;
-                for (c, &v) in row.iter().enumerate() {
-                    if v.is_finite() {
-                        let v = v as f64;
-                        sum[c] += v;
-                        sumsq[c] += v * v;
-                        nfinite[c] += 1;
-                    } else {
-                        nonfinite += 1;
-                    }
-                }
-                nonfinite_spectra += (nonfinite > before) as u64;
+            }
+            nonfinite_spectra += (nonfinite > before) as u64;
+        }
+    }
+    let mean1: Vec<f64> = (0..nchans).map(|c| sum[c] / nfinite[c].max(1) as f64).collect();
+    let std1: Vec<f64> =
+        (0..nchans).map(|c| (sumsq[c] / nfinite[c].max(1) as f64 - mean1[c] * mean1[c]).max(0.0).sqrt()).collect();
+    if nonfinite > 0 {
+        tracing::warn!(
+            "{}: {nonfinite} NaN or infinite samples (in {nonfinite_spectra} spectra) are missing data, masked one by one",
+            inner.source_description()
+        );
+    }
+    let flat = |s: f64, m: f64| !(s.is_finite() && m.is_finite()) || s <= 0.0 || s <= 1e-6 * (m.abs() + 1e-30);
+    let mean1_f: Vec<f32> = mean1.iter().map(|&m| m as f32).collect();
+    let scale1: Vec<f32> =
+        std1.iter().zip(&mean1).map(|(&s, &m)| if flat(s, m) { 0.0 } else { (1.0 / s) as f32 }).collect();
+
+    // Pass 2: robust per-block, per-channel statistics with a preliminary clip.
+    let mut d1 = vec![0.0f64; nchans];
+    let mut d2 = vec![0.0f64; nchans];
+    // Sum over blocks of the squared deviations about each block's own channel mean.
+    let mut dev_blk = vec![0.0f64; nchans];
+    let mut kept = 0u64;
+    let mut ratio = vec![f32::NAN; nblocks * nchans];
+    let mut bmean = vec![0.0f32; nblocks * nchans];
+    // Per block and channel: variance about the block mean (NaN for blocks without data).
+    let mut bvar = vec![f64::NAN; nblocks * nchans];
+    let mut stats = vec![rfifind::CellStats::default(); nblocks * nchans];
+    let mut block_m = vec![0usize; nblocks];
+    let mut norm = vec![0.0f32; nchans];
+    for b in 0..nblocks {
+        let (s, n) = range(b);
+        let blk = inner.read_block(s, n)?;
+        let mut keep = vec![false; n];
+        let mut z: Vec<Option<f64>> = Vec::with_capacity(n);
+        for row in blk.rows() {
+            if is_dropped_spectrum(row.iter()) {
+                z.push(None);
+                continue;
+            }
+            let raw = row.as_slice().map(|x| x.to_vec()).unwrap_or_else(|| row.to_vec());
+            normalise_row(&raw, &mut norm, &mean1_f, &scale1, None);
+            z.push(Some(zero_dm(&norm)));
+        }
+        let mut zs: Vec<f64> = z.iter().flatten().copied().collect();
+        let (med, sd) = robust_centre_scale(&mut zs);
+        let mut bs1 = vec![0.0f64; nchans];
+        let mut bs2 = vec![0.0f64; nchans];
+        let mut m = 0usize;
+        for ((row, zt), k) in blk.rows().into_iter().zip(&z).zip(keep.iter_mut()) {
+            let Some(zt) = zt else { continue };
+            if sd > 0.0 && (zt - med).abs() > cfg.clip_sigma * sd {
+                continue;
+            }
+            *k = true;
+            m += 1;
+            for (c, &v) in row.iter().enumerate() {
+                let d = if v.is_finite() { v as f64 - mean1[c] } else { 0.0 };
+                bs1[c] += d;
+                bs2[c] += d * d;
             }
         }
-        let mean1: Vec<f64> = (0..nchans).map(|c| sum[c] / nfinite[c].max(1) as f64).collect();
-        let std1: Vec<f64> =
-            (0..nchans).map(|c| (sumsq[c] / nfinite[c].max(1) as f64 - mean1[c] * mean1[c]).max(0.0).sqrt()).collect();
-        let flat = |s: f64, m: f64| !(s.is_finite() && m.is_finite()) || s <= 0.0 || s <= 1e-6 * (m.abs() + 1e-30);
-        let mean1_f: Vec<f32> = mean1.iter().map(|&m| m as f32).collect();
-        let scale1: Vec<f32> =
-            std1.iter().zip(&mean1).map(|(&s, &m)| if flat(s, m) { 0.0 } else { (1.0 / s) as f32 }).collect();
-
-        // Pass 2: robust channel statistics with a preliminary clip.
-        let mut d1 = vec![0.0f64; nchans];
-        let mut d2 = vec![0.0f64; nchans];
-        // Finite samples kept per channel (whole observation) and per block and channel.
-        let mut kept = vec![0u64; nchans];
-        let mut ratio = vec![f32::NAN; nblocks * nchans];
-        let mut block_m = vec![0u32; nblocks * nchans];
-        let mut norm = vec![0.0f32; nchans];
-        for b in 0..nblocks {
-            let (s, n) = range(b);
-            let blk = inner.read_block(s, n)?;
-            let mut z: Vec<Option<f64>> = Vec::with_capacity(n);
-            for row in blk.rows() {
-                if is_dropped_spectrum(row.iter()) {
-                    z.push(None);
-                    continue;
-                }
-                let raw = row.as_slice().map(|x| x.to_vec()).unwrap_or_else(|| row.to_vec());
-                normalise_row(&raw, &mut norm, &mean1_f, &scale1, None);
-                z.push(Some(zero_dm(&norm)));
+        kept += m as u64;
+        block_m[b] = m;
+        for c in 0..nchans {
+            d1[c] += bs1[c];
+            d2[c] += bs2[c];
+            if m >= 1 {
+                let dm = bs1[c] / m as f64;
+                bmean[b * nchans + c] = (mean1[c] + dm) as f32;
+                dev_blk[c] += (bs2[c] - bs1[c] * dm).max(0.0);
+            } else {
+                bmean[b * nchans + c] = mean1[c] as f32;
             }
-            let mut zs: Vec<f64> = z.iter().flatten().copied().collect();
-            let (med, sd) = robust_centre_scale(&mut zs);
-            let mut bs1 = vec![0.0f64; nchans];
-            let mut bs2 = vec![0.0f64; nchans];
-            let bm = &mut block_m[b * nchans..(b + 1) * nchans];
-            for (row, zt) in blk.rows().into_iter().zip(&z) {
-                let Some(zt) = zt else { continue };
-                if sd > 0.0 && (zt - med).abs() > cfg.clip_sigma * sd {
-                    continue;
-                }
-                for (c, &v) in row.iter().enumerate() {
-                    if v.is_finite() {
-                        let d = v as f64 - mean1[c];
-                        bs1[c] += d;
-                        bs2[c] += d * d;
-                        bm[c] += 1;
-                    }
-                }
-            }
-            for c in 0..nchans {
-                let m = bm[c] as usize;
-                kept[c] += m as u64;
-                d1[c] += bs1[c];
-                d2[c] += bs2[c];
-                if m >= 2 {
-                    let dm = bs1[c] / m as f64;
-                    let var = (bs2[c] / m as f64 - dm * dm).max(0.0);
-                    let mu = mean1[c] + dm;
-                    if mu > 0.0 {
-                        ratio[b * nchans + c] = (var / (mu * mu)) as f32;
-                    }
+            if m >= 2 {
+                let dm = bs1[c] / m as f64;
+                let var = (bs2[c] / m as f64 - dm * dm).max(0.0);
+                bvar[b * nchans + c] = var;
+                let mu = mean1[c] + dm;
+                if mu > 0.0 {
+                    ratio[b * nchans + c] = (var / (mu * mu)) as f32;
                 }
             }
         }
-        let mean: Vec<f64> = (0..nchans).map(|c| mean1[c] + d1[c] / kept[c].max(1) as f64).collect();
-        let std: Vec<f64> = (0..nchans)
-            .map(|c| {
-                let kc = kept[c].max(1) as f64;
+        if cfg.mask && cfg.rfifind {
+            // Each channel's block series, clipped and dropped spectra at the block mean.
+            let row_stats: Vec<rfifind::CellStats> = (0..nchans)
+                .into_par_iter()
+                .map(|c| {
+                    let fill = bmean[b * nchans + c];
+                    let mut x: Vec<f32> = (0..n)
+                        .map(|t| if keep[t] { blk[[t, c]] } else { fill })
+                        .map(|v| if v.is_finite() { v } else { fill })
+                        .collect();
+                    rfifind::cell_stats(&mut x, m)
+                })
+                .collect();
+            stats[b * nchans..(b + 1) * nchans].copy_from_slice(&row_stats);
+        }
+    }
+    let kc = kept.max(1) as f64;
+    let mean: Vec<f64> = (0..nchans).map(|c| mean1[c] + d1[c] / kc).collect();
+    // With the baseline: the median over blocks of the within-block variance, so intermittent
+    // RFI in a few blocks (left to the cell mask) neither scales the whole channel down nor
+    // makes IQRM mask it (the median of χ²_k/k lies ≈ 2/(3k) below its mean: 8e-5 at k = 8192).
+    let std: Vec<f64> = (0..nchans)
+        .map(|c| {
+            if cfg.baseline {
+                let mut v: Vec<f64> = (0..nblocks).map(|b| bvar[b * nchans + c]).filter(|v| v.is_finite()).collect();
+                if v.is_empty() {
+                    (dev_blk[c] / kc).sqrt()
+                } else {
+                    robust_centre_scale(&mut v).0.sqrt()
+                }
+            } else {
                 let dm = d1[c] / kc;
                 (d2[c] / kc - dm * dm).max(0.0).sqrt()
-            })
-            .collect();
+            }
+        })
+        .collect();
 
-        // The channel mask.
-        let mut flags: Vec<u8> =
-            (0..nchans).map(|c| if flat(std[c], mean[c]) { FLAG_ZERO_VARIANCE } else { 0 }).collect();
-        let mut cells = vec![false; nblocks * nchans];
-        if cfg.mask {
-            for c in 0..nchans {
-                if flags[c] != 0 {
-                    continue;
-                }
-                let mut rs: Vec<f64> =
-                    (0..nblocks).map(|b| ratio[b * nchans + c] as f64).filter(|r| r.is_finite() && *r > 0.0).collect();
-                if rs.is_empty() {
-                    continue;
-                }
-                let (rmed, _) = robust_centre_scale(&mut rs);
-                let nd = 1.0 / rmed;
-                let (mut judged, mut bad) = (0usize, 0usize);
-                for b in 0..nblocks {
-                    let r = ratio[b * nchans + c] as f64;
-                    let mb = block_m[b * nchans + c] as f64;
-                    if !r.is_finite() || mb < 16.0 {
-                        continue;
-                    }
-                    judged += 1;
-                    let skv = sk::sk_from_ratio(r, mb, nd);
-                    if (skv - 1.0).abs() > cfg.sk_sigma * sk::sk_variance(mb, nd).sqrt() {
-                        bad += 1;
-                        cells[b * nchans + c] = true;
-                    }
-                }
-                if judged > 0 && bad as f64 > cfg.sk_chanfrac * judged as f64 {
-                    flags[c] |= FLAG_SK;
-                }
-            }
-            let ignore: Vec<bool> = flags.iter().map(|&f| f != 0).collect();
-            let radius = ((cfg.iqrm_radius_frac * nchans as f64).round() as usize).max(1);
-            // On the std itself (Morello et al.). std/mean would cancel gains, but a channel whose
-            // mean is lifted by a constant emitter then looks low, and all its neighbours high:
-            // measured 42 of 512 channels masked on issue 13's RFI case instead of 2.
-            let iq = iqrm::iqrm_mask(&std, &ignore, radius, cfg.iqrm_threshold);
-            for c in 0..nchans {
-                if iq[c] {
-                    flags[c] |= FLAG_IQRM;
-                }
-            }
-        }
-        // Masked channels need no cell mask; kept channels keep their discrepant cells.
+    // The channel mask.
+    let mut flags: Vec<u8> = (0..nchans).map(|c| if flat(std[c], mean[c]) { FLAG_ZERO_VARIANCE } else { 0 }).collect();
+    let mut cells = vec![0u8; nblocks * nchans];
+    let mut block_flags = vec![0u8; nblocks];
+    if cfg.mask {
         for c in 0..nchans {
             if flags[c] != 0 {
-                (0..nblocks).for_each(|b| cells[b * nchans + c] = false);
+                continue;
             }
-        }
-        let mean_f: Vec<f32> = mean.iter().map(|&m| if m.is_finite() { m as f32 } else { 0.0 }).collect();
-        let scale: Vec<f32> = (0..nchans).map(|c| if flags[c] != 0 { 0.0 } else { (1.0 / std[c]) as f32 }).collect();
-
-        // Pass 3: zero-DM clipping statistics with the final normalisation and mask.
-        let mut median = vec![0.0f64; nblocks];
-        let mut bstd = vec![0.0f64; nblocks];
-        let mut bclip = vec![0u32; nblocks];
-        for b in 0..nblocks {
-            let (s, n) = range(b);
-            let blk = inner.read_block(s, n)?;
-            let cm = &cells[b * nchans..(b + 1) * nchans];
-            let mut zs: Vec<f64> = Vec::with_capacity(n);
-            for row in blk.rows() {
-                if is_dropped_spectrum(row.iter()) {
+            let mut rs: Vec<f64> =
+                (0..nblocks).map(|b| ratio[b * nchans + c] as f64).filter(|r| r.is_finite() && *r > 0.0).collect();
+            if rs.is_empty() {
+                continue;
+            }
+            let (rmed, _) = robust_centre_scale(&mut rs);
+            let nd = 1.0 / rmed;
+            let (mut judged, mut bad) = (0usize, 0usize);
+            for b in 0..nblocks {
+                let r = ratio[b * nchans + c] as f64;
+                let mb = block_m[b] as f64;
+                if !r.is_finite() || mb < 16.0 {
                     continue;
                 }
-                let raw = row.as_slice().map(|x| x.to_vec()).unwrap_or_else(|| row.to_vec());
-                normalise_row(&raw, &mut norm, &mean_f, &scale, Some(cm));
-                zs.push(zero_dm(&norm));
+                judged += 1;
+                let skv = sk::sk_from_ratio(r, mb, nd);
+                if (skv - 1.0).abs() > cfg.sk_sigma * sk::sk_variance(mb, nd).sqrt() {
+                    bad += 1;
+                    cells[b * nchans + c] |= CELL_SK;
+                }
             }
-            let all = zs.clone();
-            let (med, sd) = robust_centre_scale(&mut zs);
-            median[b] = med;
-            bstd[b] = sd;
-            if cfg.clip && sd > 0.0 {
-                bclip[b] = all.iter().filter(|&&z| (z - med).abs() > cfg.clip_sigma * sd).count() as u32;
+            if judged > 0 && bad as f64 > cfg.sk_chanfrac * judged as f64 {
+                flags[c] |= FLAG_SK;
             }
         }
-        let clipped: u64 = bclip.iter().map(|&v| v as u64).sum();
-        let with_data = nsamp.saturating_sub(dropped);
-        let masked_cells = cells.iter().filter(|&&m| m).count() as f64 * cfg.stat_block_samples as f64;
-        let masked_chans = flags.iter().filter(|&&f| f != 0).count() as f64 * nsamp as f64;
-        let report = RfiReport {
+        let ignore: Vec<bool> = flags.iter().map(|&f| f != 0).collect();
+        let radius = ((cfg.iqrm_radius_frac * nchans as f64).round() as usize).max(1);
+        // On the std itself (Morello et al.). std/mean would cancel gains, but a channel whose
+        // mean is lifted by a constant emitter then looks low, and all its neighbours high:
+        // measured 42 of 512 channels masked on issue 13's RFI case instead of 2.
+        let iq = iqrm::iqrm_mask(&std, &ignore, radius, cfg.iqrm_threshold);
+        for c in 0..nchans {
+            if iq[c] {
+                flags[c] |= FLAG_IQRM;
+            }
+        }
+        if cfg.rfifind {
+            let ignore: Vec<bool> = flags.iter().map(|&f| f != 0).collect();
+            let bits = rfifind::bad_cells(&stats, nblocks, nchans, &ignore, &cfg.rfifind_cfg);
+            for (c, &ig) in ignore.iter().enumerate() {
+                if ig {
+                    continue;
+                }
+                let judged = (0..nblocks).filter(|&b| stats[b * nchans + c].n > 0).count();
+                let bad = (0..nblocks).filter(|&b| bits[b * nchans + c] != 0).count();
+                if judged > 0 && bad as f64 > cfg.rfifind_cfg.intfrac * judged as f64 {
+                    flags[c] |= FLAG_RFIFIND;
+                }
+            }
+            for (cell, &bit) in cells.iter_mut().zip(&bits) {
+                *cell |= bit;
+            }
+            // -chanfrac: a block with too many bad channels goes whole.
+            let live = flags.iter().filter(|&&f| f == 0).count();
+            for (b, bf) in block_flags.iter_mut().enumerate() {
+                let bad = (0..nchans).filter(|&c| flags[c] == 0 && cells[b * nchans + c] != 0).count();
+                if live > 0 && bad as f64 > cfg.rfifind_cfg.chanfrac * live as f64 {
+                    *bf = 1;
+                    (0..nchans).for_each(|c| cells[b * nchans + c] |= CELL_BLOCK);
+                }
+            }
+        }
+    }
+    // Masked channels need no cell mask; kept channels keep their discrepant cells.
+    for c in 0..nchans {
+        if flags[c] != 0 {
+            (0..nblocks).for_each(|b| cells[b * nchans + c] = 0);
+        }
+    }
+    let mean_f: Vec<f32> = mean.iter().map(|&m| if m.is_finite() { m as f32 } else { 0.0 }).collect();
+    let scale: Vec<f32> = (0..nchans).map(|c| if flags[c] != 0 { 0.0 } else { (1.0 / std[c]) as f32 }).collect();
+    let block_mean = if cfg.baseline {
+        Array2::from_shape_vec((nblocks, nchans), bmean).expect("shape")
+    } else {
+        Array2::zeros((0, nchans))
+    };
+    let masked_cells = cells.iter().filter(|&&m| m != 0).count() as f64 * cfg.stat_block_samples as f64;
+    let masked_chans = flags.iter().filter(|&&f| f != 0).count() as f64 * nsamp as f64;
+    let mut mask = RfiMask {
+        header: h.clone(),
+        input: inner.source_description(),
+        mean: mean_f,
+        scale,
+        block_mean,
+        report: RfiReport {
             stat_block_samples: cfg.stat_block_samples,
             nblocks,
             masked_channels: (0..nchans).filter(|&c| flags[c] != 0).collect(),
             channel_flags: flags,
-            cell_mask: Array2::from_shape_fn((nblocks, nchans), |(b, c)| cells[b * nchans + c] as u8),
-            block_median: median.iter().map(|&v| v as f32).collect(),
-            block_std: bstd.iter().map(|&v| v as f32).collect(),
-            block_clipped: bclip,
-            clipped_spectra: clipped,
-            clipped_fraction: if with_data > 0 { clipped as f64 / with_data as f64 } else { 0.0 },
+            cell_mask: Array2::from_shape_vec((nblocks, nchans), cells).expect("shape"),
+            block_flags,
             dropped_spectra: dropped,
             masked_fraction: if nsamp > 0 && nchans > 0 {
                 ((masked_cells + masked_chans) / (nsamp as f64 * nchans as f64)).min(1.0)
@@ -460,45 +616,148 @@ impl CleanedObservation {
             nonfinite_spectra,
             birdies: cfg.zaplist.clone(),
             clip_sigma: if cfg.clip { cfg.clip_sigma } else { 0.0 },
+            baseline: cfg.baseline,
+            zero_dm: cfg.zero_dm,
+            ..RfiReport::default()
+        },
+    };
+
+    // Pass 3: zero-DM clipping statistics with the final normalisation and mask.
+    let mut median = vec![0.0f64; nblocks];
+    let mut bstd = vec![0.0f64; nblocks];
+    let mut bclip = vec![0u32; nblocks];
+    let mut clipped_samples = Vec::new();
+    let cellb: Vec<bool> = mask.report.cell_mask.iter().map(|&v| v != 0).collect();
+    let mut base = vec![0.0f32; nchans];
+    for b in 0..nblocks {
+        let (s, n) = range(b);
+        let blk = inner.read_block(s, n)?;
+        let cm = &cellb[b * nchans..(b + 1) * nchans];
+        let mut zs: Vec<(u64, f64)> = Vec::with_capacity(n);
+        for (i, row) in blk.rows().into_iter().enumerate() {
+            if is_dropped_spectrum(row.iter()) {
+                continue;
+            }
+            let raw = row.as_slice().map(|x| x.to_vec()).unwrap_or_else(|| row.to_vec());
+            mask.baseline_at(s + i as u64, &mut base);
+            normalise_row(&raw, &mut norm, &base, &mask.scale, Some(cm));
+            zs.push((s + i as u64, zero_dm(&norm)));
+        }
+        let mut v: Vec<f64> = zs.iter().map(|p| p.1).collect();
+        let (med, sd) = robust_centre_scale(&mut v);
+        median[b] = med;
+        bstd[b] = sd;
+        if cfg.clip && sd > 0.0 {
+            for &(t, z) in &zs {
+                if (z - med).abs() > cfg.clip_sigma * sd {
+                    bclip[b] += 1;
+                    clipped_samples.push(t);
+                }
+            }
+        }
+    }
+    let clipped: u64 = bclip.iter().map(|&v| v as u64).sum();
+    let with_data = nsamp.saturating_sub(dropped);
+    let r = &mut mask.report;
+    r.block_median = median.iter().map(|&v| v as f32).collect();
+    r.block_std = bstd.iter().map(|&v| v as f32).collect();
+    r.block_clipped = bclip;
+    r.clipped_spectra = clipped;
+    r.clipped_samples = clipped_samples;
+    r.clipped_fraction = if with_data > 0 { clipped as f64 / with_data as f64 } else { 0.0 };
+    if dropped > 0 {
+        tracing::warn!(
+            "{}: {} spectra are all zeros (dropped or padding) and are treated as missing data",
+            inner.source_description(),
+            dropped
+        );
+    }
+    Ok(mask)
+}
+
+impl CleanedObservation {
+    /// Measures `inner` ([`measure`]) and wraps it; with [`RfiConfig::mask_file`] reads that
+    /// mask instead ([`maskfile::read_mask`], [`Self::with_mask`]).
+    ///
+    /// # Errors
+    /// [`RfiError::Config`] for bad settings or a mask of another observation; the mask file's
+    /// or the observation's read errors.
+    pub fn new(mut inner: Box<dyn Observation>, cfg: &RfiConfig) -> Result<Self, RfiError> {
+        let mask = match &cfg.mask_file {
+            Some(p) => {
+                let mut m = maskfile::read_mask(p)?;
+                m.input = format!("{} (mask file {})", m.input, p.display());
+                m
+            }
+            None => measure(inner.as_mut(), cfg)?,
         };
-        if dropped > 0 {
-            tracing::warn!(
-                "{}: {} spectra are all zeros (dropped or padding) and are treated as missing data",
-                inner.source_description(),
-                dropped
-            );
-        }
-        if nonfinite > 0 {
-            tracing::warn!(
-                "{}: {} samples (in {} spectra) are NaN or infinite and are treated as missing data",
-                inner.source_description(),
-                nonfinite,
-                nonfinite_spectra
-            );
-        }
-        Ok(CleanedObservation {
-            inner,
-            mean: mean_f,
-            scale,
-            block: cfg.stat_block_samples,
-            nblocks,
-            cells,
-            clip: cfg.clip,
-            clip_sigma: cfg.clip_sigma,
-            median,
-            std: bstd,
-            report,
-        })
+        Self::with_mask(inner, mask)
+    }
+
+    /// Wraps `inner` with a mask measured before (e.g. read from a mask file), without measuring.
+    ///
+    /// # Errors
+    /// [`RfiError::MaskMismatch`] when the mask was made from another observation: its header's
+    /// nchans, nsamples, tsamp, fch1 or foff differ from `inner`'s (the message names both).
+    pub fn with_mask(inner: Box<dyn Observation>, mask: RfiMask) -> Result<Self, RfiError> {
+        check_mask_matches(&mask, inner.header(), &inner.source_description())?;
+        let nchans = mask.header.nchans;
+        let nblocks = mask.report.nblocks;
+        let cells: Vec<bool> = mask.report.cell_mask.iter().map(|&v| v != 0).collect();
+        let kept = (0..nblocks)
+            .map(|b| (0..nchans).filter(|&c| mask.scale[c] != 0.0 && !cells[b * nchans + c]).count())
+            .collect();
+        Ok(CleanedObservation { inner, mask, cells, kept })
     }
 
     /// What the excision did.
     pub fn report(&self) -> &RfiReport {
-        &self.report
+        &self.mask.report
+    }
+
+    /// Everything the excision decided (for a mask file).
+    pub fn mask(&self) -> &RfiMask {
+        &self.mask
     }
 
     /// Which channels (file order) are masked.
     pub fn masked(&self) -> Vec<bool> {
-        self.report.channel_flags.iter().map(|&f| f != 0).collect()
+        self.mask.report.channel_flags.iter().map(|&f| f != 0).collect()
+    }
+}
+
+/// Checks that `mask` was made from an observation with `header` (nchans, nsamples, tsamp,
+/// fch1, foff).
+///
+/// # Errors
+/// [`RfiError::MaskMismatch`] naming the mask's input, `what` and the first differing value.
+pub fn check_mask_matches(mask: &RfiMask, header: &Header, what: &str) -> Result<(), RfiError> {
+    let m = &mask.header;
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1e-30);
+    let diff = if m.nchans != header.nchans {
+        Some(format!("nchans {} vs {}", m.nchans, header.nchans))
+    } else if m.nsamples != header.nsamples {
+        Some(format!("nsamples {} vs {}", m.nsamples, header.nsamples))
+    } else if !close(m.tsamp_s, header.tsamp_s) {
+        Some(format!("tsamp {:e} s vs {:e} s", m.tsamp_s, header.tsamp_s))
+    } else if !close(m.fch1_mhz, header.fch1_mhz) {
+        Some(format!("fch1 {} MHz vs {} MHz", m.fch1_mhz, header.fch1_mhz))
+    } else if !close(m.foff_mhz, header.foff_mhz) {
+        Some(format!("foff {} MHz vs {} MHz", m.foff_mhz, header.foff_mhz))
+    } else if mask.mean.len() != header.nchans
+        || mask.report.cell_mask.dim() != (mask.report.nblocks, header.nchans)
+        || (mask.block_mean.nrows() != 0 && mask.block_mean.dim() != (mask.report.nblocks, header.nchans))
+    {
+        Some("the mask's arrays do not match its header".to_string())
+    } else {
+        None
+    };
+    match diff {
+        Some(d) => Err(RfiError::MaskMismatch(format!(
+            "the RFI mask made from {} does not belong to {what}: {d}",
+            if mask.input.is_empty() { "another observation" } else { &mask.input }
+        ))),
+        None => Ok(()),
     }
 }
 
@@ -508,20 +767,32 @@ impl Observation for CleanedObservation {
     }
     fn read_block(&mut self, start_sample: u64, nsamples: usize) -> Result<Array2<f32>, IoError> {
         let mut blk = self.inner.read_block(start_sample, nsamples)?;
-        let nchans = self.mean.len();
+        let nchans = self.mask.scale.len();
+        let r = &self.mask.report;
         let mut norm = vec![0.0f32; nchans];
+        let mut base = vec![0.0f32; nchans];
         for (i, mut row) in blk.rows_mut().into_iter().enumerate() {
             if is_dropped_spectrum(row.iter()) {
                 continue;
             }
             let t = start_sample + i as u64;
-            let b = ((t / self.block as u64) as usize).min(self.nblocks - 1);
+            let b = self.mask.block_of(t);
             let raw = row.to_vec();
-            normalise_row(&raw, &mut norm, &self.mean, &self.scale, Some(&self.cells[b * nchans..(b + 1) * nchans]));
-            let sd = self.std[b];
-            let clipped = self.clip && sd > 0.0 && (zero_dm(&norm) - self.median[b]).abs() > self.clip_sigma * sd;
-            for (v, &z) in row.iter_mut().zip(&norm) {
-                *v = if clipped { 0.0 } else { z };
+            self.mask.baseline_at(t, &mut base);
+            let cm = &self.cells[b * nchans..(b + 1) * nchans];
+            normalise_row(&raw, &mut norm, &base, &self.mask.scale, Some(cm));
+            // The spectra pass 3 found beyond the clip level (exactly those, also from a mask file).
+            if r.clipped_samples.binary_search(&t).is_ok() {
+                row.iter_mut().for_each(|v| *v = 0.0);
+                continue;
+            }
+            if r.zero_dm && self.kept[b] > 0 {
+                let m = (zero_dm(&norm) / self.kept[b] as f64) as f32;
+                for ((v, &x), (&s, &cmask)) in row.iter_mut().zip(&norm).zip(self.mask.scale.iter().zip(cm)) {
+                    *v = if s != 0.0 && !cmask { x - m } else { 0.0 };
+                }
+            } else {
+                row.iter_mut().zip(&norm).for_each(|(v, &x)| *v = x);
             }
         }
         Ok(blk)

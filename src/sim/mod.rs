@@ -295,7 +295,10 @@ impl SimulatedObservation {
                 worst.expected_snr
             )));
         }
-        let rfi = cfg.rfi.as_ref().map(|r| rfi::RfiModel::new(r, tel.nchans, tel.tsamp_s, band.duration_s, cfg.seed));
+        if let Some(r) = &cfg.rfi {
+            r.validate().map_err(|e| SimError::Config(format!("RFI: {e}")))?;
+        }
+        let rfi = cfg.rfi.as_ref().map(|r| rfi::RfiModel::new(r, &band, cfg.seed));
         Ok(SimulatedObservation {
             cfg: cfg.clone(),
             header,
@@ -400,16 +403,32 @@ impl SimulatedObservation {
             for b in &self.bursts {
                 b.add_to_channel(c, j0, col);
             }
-            if let Some(r) = &self.rfi {
-                r.add_to_channel(c, j0, col);
-            }
-            clipped += noise::add_noise_and_quantise(col, self.cfg.seed, index, c, &self.quant, self.gains[c]);
+            clipped += self.noise_and_rfi(c, index, j0, col);
         }
         for (r, mut row) in tile.rows_mut().into_iter().enumerate() {
             for (v, &x) in row.iter_mut().zip(scratch[r..].iter().step_by(stride)) {
                 *v = x;
             }
         }
+        clipped
+    }
+
+    /// Adds the RFI, noise and quantisation to channel `c`'s column `col` (signals already in
+    /// it) of chunk `index` starting at sample `j0`, then the RFI dropouts; returns the number
+    /// of clamped values. With a gain drift the quantised value is `round(g(t)·b_c·(offset +
+    /// scale·x))` ([`noise::add_noise_and_quantise_with_gain`]).
+    fn noise_and_rfi(&self, c: usize, index: u64, j0: u64, col: &mut [f32]) -> u64 {
+        let Some(r) = &self.rfi else {
+            return noise::add_noise_and_quantise(col, self.cfg.seed, index, c, &self.quant, self.gains[c]);
+        };
+        r.add_to_channel(c, j0, col);
+        let mut g = vec![0f32; col.len()];
+        let clipped = if r.gain_curve(c, j0, &mut g) {
+            noise::add_noise_and_quantise_with_gain(col, self.cfg.seed, index, c, &self.quant, self.gains[c], &g)
+        } else {
+            noise::add_noise_and_quantise(col, self.cfg.seed, index, c, &self.quant, self.gains[c])
+        };
+        r.apply_dropouts(j0, col);
         clipped
     }
 
@@ -587,7 +606,13 @@ mod tests {
             seed: 4,
             pulsars: vec![PulsarSpec::parse("period=0.03,dm=80,snr=40,accel=300").unwrap()],
             bursts: vec![BurstSpec::parse("time=0.01,dm=100,snr=30,width=0.001").unwrap()],
-            rfi: Some(RfiSpec { impulse_rate_hz: 50.0, narrowband_fraction: 0.05, ..RfiSpec::default() }),
+            rfi: Some(RfiSpec {
+                impulse_rate_hz: 50.0,
+                narrowband_fraction: 0.05,
+                dropout_rate_hz: 30.0,
+                saturation_rate_hz: 30.0,
+                ..RfiSpec::preset("fast-heavy").unwrap()
+            }),
             bandpass: true,
             ..SimConfig::default()
         };
@@ -608,10 +633,15 @@ mod tests {
                 for b in &obs.bursts {
                     b.add_to_channel(c, j0, &mut col);
                 }
-                if let Some(r) = &obs.rfi {
-                    r.add_to_channel(c, j0, &mut col);
-                }
-                naive_clipped += noise::add_noise_and_quantise(&mut col, cfg.seed, index, c, &obs.quant, obs.gains[c]);
+                let r = obs.rfi.as_ref().unwrap();
+                r.add_to_channel(c, j0, &mut col);
+                // The gain drift multiplies the whole quantiser input: with g(t) = 1 the noise
+                // path is the plain one.
+                let mut g = vec![0f32; len];
+                assert!(r.gain_curve(c, j0, &mut g));
+                naive_clipped +=
+                    noise::add_noise_and_quantise_with_gain(&mut col, cfg.seed, index, c, &obs.quant, obs.gains[c], &g);
+                r.apply_dropouts(j0, &mut col);
                 for (r, v) in col.iter().enumerate() {
                     naive[r * nchans + c] = *v;
                 }

@@ -384,6 +384,43 @@ pub(crate) fn add_noise_and_quantise(
     clipped
 }
 
+/// [`add_noise_and_quantise`] with a per-sample gain `gain_t` (same length as `signal`) on top
+/// of the channel's `gain`: the value is `round(gain_t[k]·gain·(offset + scale·x))`, clamped.
+/// Same draws as [`add_noise_and_quantise`], so `gain_t ≡ 1` gives the same bits.
+pub(crate) fn add_noise_and_quantise_with_gain(
+    signal: &mut [f32],
+    seed: u64,
+    chunk: u64,
+    chan: usize,
+    q: &Quantiser,
+    gain: f32,
+    gain_t: &[f32],
+) -> u64 {
+    assert_eq!(signal.len(), gain_t.len(), "one gain per sample");
+    let mut rng = rng_for(seed, DOMAIN_NOISE, chunk, chan as u64);
+    let zig = ZigguratF32::get();
+    let mut clipped = 0u64;
+    let mut noise = [0f32; NOISE_BLOCK];
+    for (block, gblock) in signal.chunks_mut(NOISE_BLOCK).zip(gain_t.chunks(NOISE_BLOCK)) {
+        let nz = &mut noise[..block.len()];
+        let mut pairs = nz.chunks_exact_mut(2);
+        for pair in &mut pairs {
+            let w = rng.next_u64();
+            pair[0] = zig.sample(w as u32, &mut rng);
+            pair[1] = zig.sample((w >> 32) as u32, &mut rng);
+        }
+        for v in pairs.into_remainder() {
+            *v = zig.sample(rng.next_u32(), &mut rng);
+        }
+        for ((v, &n), &g) in block.iter_mut().zip(nz.iter()).zip(gblock) {
+            let (o, k) = q.prepared(gain * g).apply(*v + n);
+            *v = o;
+            clipped += k as u64;
+        }
+    }
+    clipped
+}
+
 /// Deviates per block of [`add_noise_and_quantise`] (even, so pairs never straddle blocks).
 pub(crate) const NOISE_BLOCK: usize = 256;
 
