@@ -338,12 +338,13 @@ pub fn search_and_write(args: &SearchArgs) -> anyhow::Result<tianyan::pipeline::
         for f in &folds {
             let r = &f.result;
             eprintln!(
-                "  fold {}: P = {:.6} ms, DM = {:.2}, folded S/N = {:.1}, reduced chi2 = {:.1}",
+                "  fold {}: P = {:.6} ms, DM = {:.2}, folded S/N = {:.1}, reduced chi2 = {:.1}, sigma = {:.1}",
                 f.id,
                 r.period_s * 1e3,
                 r.dm,
                 r.snr,
-                r.reduced_chi2
+                r.reduced_chi2,
+                r.sigma
             );
         }
     }

@@ -146,6 +146,17 @@ fn greyscale(
     Ok(())
 }
 
+/// A probability given by its natural log, written `1.23e-45` (mantissa and decimal exponent, so
+/// values far below the `f64` range still print); `0` for `ln p = −∞`, `n/a` for NaN.
+pub fn format_ln_prob(ln_p: f64) -> String {
+    if !ln_p.is_finite() {
+        return if ln_p.is_nan() { "n/a".into() } else { "0".into() };
+    }
+    let l10 = ln_p / std::f64::consts::LN_10;
+    let e = l10.floor();
+    format!("{:.2}e{}", 10f64.powf(l10 - e), e as i64)
+}
+
 fn fmt_opt(v: f64) -> String {
     if v.is_finite() {
         format!("{v:.3e}")
@@ -156,8 +167,8 @@ fn fmt_opt(v: f64) -> String {
 
 /// Writes the one-page diagnostic of a folded candidate to `path` (PNG, [`FOLD_PLOT_SIZE`]).
 ///
-/// Panels: header text (source, epoch, P ± err, Ṗ, DM ± err, S/N, reduced χ² and dof, boxcar
-/// width, T); profile over two turns (in σ per bin, baseline removed); phase–time and
+/// Panels: header text (source, epoch, P ± err, Ṗ ± err, DM ± err, S/N, reduced χ² and its
+/// effective dof, Prob(Noise), trials-corrected sigma with the trial counts, boxcar width, T); profile over two turns (in σ per bin, baseline removed); phase–time and
 /// phase–frequency greyscales (rows baseline-removed, dark = bright); S/N against DM trial;
 /// the P–Ṗ S/N map (offsets from the optimised values, greyscale).
 ///
@@ -177,17 +188,26 @@ pub fn plot_fold(result: &FoldResult, header: &Header, path: &Path) -> Result<()
                 r.nbins
             ),
             format!(
-                "P = {:.9} ± {:.2e} s   Pdot = {:.3e} ± {:.1e}   DM = {:.2} ± {} pc/cc",
+                "P = {:.9} ± {} s   Pdot = {:.3e} ± {}   DM = {:.2} ± {} pc/cc   (folded at P = {:.9} s, DM = {:.2})",
                 r.period_s,
-                r.period_err_s,
+                fmt_opt(r.period_err_s),
                 r.pdot,
-                r.pdot_err,
+                fmt_opt(r.pdot_err),
                 r.dm,
-                fmt_opt(r.dm_err)
+                fmt_opt(r.dm_err),
+                r.fold_period_s,
+                r.fold_dm
             ),
             format!(
-                "S/N = {:.1} (best boxcar {} bins)   reduced chi2 = {:.2} (dof {})   folded at P = {:.9} s, DM = {:.2}",
-                r.snr, r.width_bins, r.reduced_chi2, r.dof, r.fold_period_s, r.fold_dm
+                "S/N = {:.1} (boxcar {} bins)   reduced chi2 = {:.2} (dof {:.0})   Prob(Noise) = {}   sigma = {:.1} ({:.0} eff. of {} trials)",
+                r.snr,
+                r.width_bins,
+                r.reduced_chi2,
+                r.dof_eff,
+                format_ln_prob(r.ln_prob_noise),
+                r.sigma,
+                r.ntrials_eff,
+                r.ntrials
             ),
         ];
         for (i, l) in lines.iter().enumerate() {
