@@ -286,7 +286,7 @@ mod tests {
             assert!((got - want).abs() < 1e-9 * want.abs().max(1.0), "a={n} x={x}: {got} vs {want}");
         }
         // Half-integer a = ½: Q(½, x) = erfc(√x) = 2·Q_gauss(√(2x)).
-        for &x in &[0.1, 1.0, 4.5, 50.0] {
+        for &x in &[0.1f64, 1.0, 4.5, 50.0] {
             let want = std::f64::consts::LN_2 + crate::search::stats::ln_gauss_sf((2.0 * x).sqrt());
             let got = ln_gamma_q(0.5, x);
             assert!((got - want).abs() < 1e-9 * want.abs().max(1.0), "x={x}: {got} vs {want}");
