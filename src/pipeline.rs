@@ -352,6 +352,7 @@ pub fn run_search(
             obs.source_description()
         )));
     }
+    let t_stage = std::time::Instant::now();
     let full_plan = build_plan(&header, cfg)?;
     let (mut plan, removed) = clip_plan_to_data(&header, &full_plan);
     if removed > 0 {
@@ -387,6 +388,8 @@ pub fn run_search(
         plan.reason = format!("{}; auto per step: {}", plan.reason, reasons.join("; "));
     }
 
+    tracing::info!("plan: {} DM trials in {} steps ({:.2} s)", plan.dms().len(), plan.steps.len(), t_stage.elapsed().as_secs_f64());
+    let t_stage = std::time::Instant::now();
     let (mut obs, mut rfi): (Box<dyn Observation>, Option<RfiReport>) = if cfg.normalise_channels {
         let n = CleanedObservation::new(obs, &cfg.rfi)?;
         let r = n.report().clone();
@@ -418,6 +421,8 @@ pub fn run_search(
         }
     }
 
+    tracing::info!("read + clean (channel statistics, RFI, birdies): {:.2} s", t_stage.elapsed().as_secs_f64());
+    let (mut t_dedisp, mut t_search) = (0.0f64, 0.0f64);
     let mut raw_cands: Vec<Candidate> = Vec::new();
     let mut raw_pulses: Vec<SinglePulse> = Vec::new();
     let mut done = 0u64;
@@ -440,7 +445,10 @@ pub fn run_search(
                     continue;
                 }
             }
+            let t0 = std::time::Instant::now();
             let series = dedisperser.dedisperse(obs.as_mut(), dms, ds)?;
+            t_dedisp += t0.elapsed().as_secs_f64();
+            let t0 = std::time::Instant::now();
             // FDMT reports the DMs of its own delay rows; record what was really searched.
             searched_dms.extend_from_slice(&series.dms);
             let fused = algo == "fdd";
@@ -471,11 +479,14 @@ pub fn run_search(
                 raw_cands.extend(c);
                 raw_pulses.extend(p);
             }
+            t_search += t0.elapsed().as_secs_f64();
             done += dms.len() as u64;
             progress(done, total);
         }
     }
 
+    tracing::info!("read + dedisperse: {t_dedisp:.2} s; FFT search + single pulse: {t_search:.2} s");
+    let t_stage = std::time::Instant::now();
     let mut dm_trials = searched_dms;
     // A dedispersed time series (one channel, SIGPROC `refdm`) was dedispersed before it reached
     // us: its only trial is the file's own DM.
@@ -501,6 +512,12 @@ pub fn run_search(
     } else {
         Vec::new()
     };
+    tracing::info!(
+        "sift + cluster: {} candidates, {} single pulses ({:.2} s)",
+        candidates.len(),
+        single_pulses.len(),
+        t_stage.elapsed().as_secs_f64()
+    );
     Ok(SearchOutput {
         header,
         dedisperser: plan.algorithm.clone(),
