@@ -388,7 +388,12 @@ pub fn run_search(
         plan.reason = format!("{}; auto per step: {}", plan.reason, reasons.join("; "));
     }
 
-    tracing::info!("plan: {} DM trials in {} steps ({:.2} s)", plan.dms().len(), plan.steps.len(), t_stage.elapsed().as_secs_f64());
+    tracing::info!(
+        "plan: {} DM trials in {} steps ({:.2} s)",
+        plan.dms().len(),
+        plan.steps.len(),
+        t_stage.elapsed().as_secs_f64()
+    );
     let t_stage = std::time::Instant::now();
     let (mut obs, mut rfi): (Box<dyn Observation>, Option<RfiReport>) = if cfg.normalise_channels {
         let n = CleanedObservation::new(obs, &cfg.rfi)?;

@@ -307,7 +307,11 @@ pub fn search_and_write(args: &SearchArgs) -> anyhow::Result<tianyan::pipeline::
             Some(&args.plot_dir()),
             &mut set,
         )?;
-        tracing::info!("fold: {} candidates folded and plotted ({:.2} s)", folds.len(), t_stage.elapsed().as_secs_f64());
+        tracing::info!(
+            "fold: {} candidates folded and plotted ({:.2} s)",
+            folds.len(),
+            t_stage.elapsed().as_secs_f64()
+        );
     }
     set.add(staged);
     set.commit()?;

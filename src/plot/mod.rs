@@ -114,6 +114,8 @@ fn greyscale(
         .map_err(es)?;
     chart
         .configure_mesh()
+        .x_label_formatter(&|v| tick_label(*v))
+        .y_label_formatter(&|v| tick_label(*v))
         .disable_mesh()
         .x_labels(5)
         .x_desc("phase (turns)")
@@ -144,6 +146,39 @@ fn greyscale(
     }
     chart.draw_series(cells).map_err(es)?;
     Ok(())
+}
+
+/// Tick label for an axis value: no floating-point residue (`0.30000000000000004` → `0.3`),
+/// at most 4 significant digits, trailing zeros dropped, and a short exponent form (`1e-10`,
+/// `2.5e6`) outside `[10⁻³, 10⁵)` so that labels never run out of the label area.
+pub fn tick_label(v: f64) -> String {
+    if !v.is_finite() {
+        return format!("{v}");
+    }
+    if v == 0.0 {
+        return "0".into();
+    }
+    let a = v.abs();
+    let trim = |s: String| -> String {
+        if s.contains('.') {
+            s.trim_end_matches('0').trim_end_matches('.').to_string()
+        } else {
+            s
+        }
+    };
+    if !(1e-3..1e5).contains(&a) {
+        let s = format!("{v:.3e}");
+        let (m, e) = s.split_once('e').unwrap_or((&s, "0"));
+        return format!("{}e{}", trim(m.to_string()), e);
+    }
+    // 4 significant digits.
+    let decimals = (3 - a.log10().floor() as i32).max(0) as usize;
+    let s = trim(format!("{v:.decimals$}"));
+    if s == "-0" {
+        "0".into()
+    } else {
+        s
+    }
 }
 
 /// A probability given by its natural log, written `1.23e-45` (mantissa and decimal exponent, so
@@ -235,6 +270,8 @@ pub fn plot_fold(result: &FoldResult, header: &Header, path: &Path) -> Result<()
             .build_cartesian_2d(0f64..2f64, (zmin - pad)..(zmax + pad))
             .map_err(es)?;
         ch.configure_mesh()
+            .x_label_formatter(&|v| tick_label(*v))
+            .y_label_formatter(&|v| tick_label(*v))
             .disable_mesh()
             .x_labels(5)
             .x_desc("phase (turns)")
@@ -279,6 +316,8 @@ pub fn plot_fold(result: &FoldResult, header: &Header, path: &Path) -> Result<()
             .build_cartesian_2d(dlo..dhi, slo..shi + 0.05 * (shi - slo))
             .map_err(es)?;
         ch.configure_mesh()
+            .x_label_formatter(&|v| tick_label(*v))
+            .y_label_formatter(&|v| tick_label(*v))
             .disable_mesh()
             .x_labels(6)
             .x_desc("DM (pc/cc)")
@@ -308,6 +347,8 @@ pub fn plot_fold(result: &FoldResult, header: &Header, path: &Path) -> Result<()
             .build_cartesian_2d(x0..x1, y0..y1)
             .map_err(es)?;
         ch.configure_mesh()
+            .x_label_formatter(&|v| tick_label(*v))
+            .y_label_formatter(&|v| tick_label(*v))
             .disable_mesh()
             .x_labels(5)
             .y_labels(7)
@@ -364,6 +405,8 @@ pub fn plot_candidates(cands: &[Candidate], path: &Path) -> Result<(), PlotError
             .build_cartesian_2d((pmin..pmax).log_scale(), dmin..dmax)
             .map_err(es)?;
         ch.configure_mesh()
+            .x_label_formatter(&|v| tick_label(*v))
+            .y_label_formatter(&|v| tick_label(*v))
             .x_desc("period (s)")
             .y_desc("DM (pc/cc)")
             .label_style(("sans-serif", 14))
@@ -379,12 +422,54 @@ pub fn plot_candidates(cands: &[Candidate], path: &Path) -> Result<(), PlotError
         // Weakest first so the strongest are drawn on top.
         let mut order = ok.clone();
         order.sort_by(|a, b| a.sigma.partial_cmp(&b.sigma).unwrap_or(std::cmp::Ordering::Equal));
-        ch.draw_series(order.iter().map(|c| {
-            let rad = 3.0 + 12.0 * ((c.sigma as f64 - smin) / span).clamp(0.0, 1.0);
-            let col = if c.harmonic_of >= 0 { RGBColor(150, 150, 150) } else { RGBColor(30, 80, 200) };
-            Circle::new((c.period_s, c.dm), rad as i32, col.mix(0.7).filled())
-        }))
-        .map_err(es)?;
+        let radius = |c: &Candidate| (3.0 + 12.0 * ((c.sigma as f64 - smin) / span).clamp(0.0, 1.0)) as i32;
+        let grey = RGBColor(150, 150, 150);
+        let blue = RGBColor(30, 80, 200);
+        ch.draw_series(
+            order
+                .iter()
+                .filter(|c| c.harmonic_of >= 0)
+                .map(|c| Circle::new((c.period_s, c.dm), radius(c), grey.mix(0.7).filled())),
+        )
+        .map_err(es)?
+        .label("harmonic of a stronger candidate")
+        .legend(move |(x, y)| Circle::new((x + 8, y), 5, grey.mix(0.7).filled()));
+        ch.draw_series(
+            order
+                .iter()
+                .filter(|c| c.harmonic_of < 0)
+                .map(|c| Circle::new((c.period_s, c.dm), radius(c), blue.mix(0.7).filled())),
+        )
+        .map_err(es)?
+        .label("family head (marker size: sigma)")
+        .legend(move |(x, y)| Circle::new((x + 8, y), 5, blue.mix(0.7).filled()));
+        ch.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw().map_err(es)?;
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tick_labels_are_short_and_exact() {
+        assert_eq!(tick_label(0.1 + 0.2), "0.3");
+        assert_eq!(tick_label(0.30000000000000004), "0.3");
+        assert_eq!(tick_label(0.0), "0");
+        assert_eq!(tick_label(-0.0000000000001), "-1e-13");
+        assert_eq!(tick_label(1e-10), "1e-10");
+        assert_eq!(tick_label(2.5e6), "2.5e6");
+        assert_eq!(tick_label(1234.5678), "1235");
+        assert_eq!(tick_label(71.0), "71");
+        assert_eq!(tick_label(0.0025), "0.0025");
+        assert_eq!(tick_label(-12.5), "-12.5");
+        assert_eq!(tick_label(99999.0), "99999");
+        // No label longer than 10 characters ("-6.358e-70") over a sweep of magnitudes and float residues.
+        for k in -300..300 {
+            let v = 1.7f64.powi(k) * (0.1 + 0.2);
+            let l = tick_label(v);
+            assert!(l.len() <= 10, "{v} -> {l}");
+        }
+    }
 }
