@@ -1,5 +1,6 @@
-//! `tianyan plot cands.h5 -o plots/`: writes `candidates.png` (period vs DM of `/candidates`)
-//! and `fold_<id>.png` for every fold stored under `/folds`.
+//! `tianyan plot cands.h5 -o plots/`: writes `candidates.png` (period vs DM of `/candidates`),
+//! `single_pulses.png` (DM vs time of `/single_pulses`, when the file holds any) and
+//! `fold_<id>.png` for every fold stored under `/folds`.
 use std::path::PathBuf;
 use tianyan::io::output::{check_not_input, OutputSet, Staged};
 use tianyan::io::Header;
@@ -26,6 +27,9 @@ fn header_from_file(path: &std::path::Path) -> Header {
         h.tsamp_s = num("tsamp_s").unwrap_or(0.0);
         h.fch1_mhz = num("fch1_mhz").unwrap_or(0.0);
         h.foff_mhz = num("foff_mhz").unwrap_or(0.0);
+        if let Ok(a) = f.attr("nsamples") {
+            h.nsamples = a.read_scalar::<u64>().unwrap_or(0);
+        }
     }
     h
 }
@@ -34,6 +38,7 @@ fn header_from_file(path: &std::path::Path) -> Header {
 pub fn run(args: PlotArgs) -> anyhow::Result<()> {
     let cands = tianyan::io::candidates::read_candidates(&args.path)?;
     let folds = tianyan::fold::read_folds(&args.path)?;
+    let pulses = tianyan::io::candidates::read_single_pulses(&args.path)?;
     let mut set = OutputSet::new();
     set.ensure_dir(&args.output)?;
     let inputs = [args.path.clone()];
@@ -49,6 +54,15 @@ pub fn run(args: PlotArgs) -> anyhow::Result<()> {
     set.add(staged);
     let header = header_from_file(&args.path);
     let mut lines = vec![format!("wrote {} ({} candidates)", overview.display(), cands.len())];
+    if !pulses.is_empty() {
+        let sp = args.output.join("single_pulses.png");
+        check_not_input(&inputs, &sp)?;
+        let staged = Staged::new(&sp);
+        tianyan::plot::plot_single_pulses(&pulses, &header, staged.tmp())
+            .map_err(|e| anyhow::anyhow!(staged.relabel(&e.to_string())))?;
+        set.add(staged);
+        lines.push(format!("wrote {} ({} single pulses)", sp.display(), pulses.len()));
+    }
     for (f, png) in folds.iter().zip(&pages) {
         let staged = Staged::new(png);
         tianyan::plot::plot_fold(&f.result, &header, staged.tmp())

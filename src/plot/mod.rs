@@ -3,6 +3,8 @@
 //! * [`plot_fold`]: one page per folded candidate, like PRESTO prepfold's: header text, profile
 //!   (two turns), phase–time and phase–frequency greyscales, S/N against DM, and the P–Ṗ map.
 //! * [`plot_candidates`]: the candidates of a search, period against DM, marker size by sigma.
+//! * [`plot_single_pulses`]: the single-pulse events of a search, DM against time (marker size by
+//!   S/N, like PRESTO's `single_pulse_search.py`), S/N against DM, events per DM.
 //!
 //! Text is drawn with the DejaVu Sans font read at run time from
 //! `/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf` (Debian package `fonts-dejavu-core`), or
@@ -13,7 +15,7 @@
 
 use crate::fold::FoldResult;
 use crate::io::Header;
-use crate::search::Candidate;
+use crate::search::{Candidate, SinglePulse};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::path::{Path, PathBuf};
@@ -24,6 +26,8 @@ pub const DEFAULT_FONT: &str = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 
 /// Size of [`plot_fold`] pages, pixels (width, height).
 pub const FOLD_PLOT_SIZE: (u32, u32) = (1200, 900);
+/// Size of [`plot_single_pulses`] pages, pixels (width, height).
+pub const SINGLE_PULSE_PLOT_SIZE: (u32, u32) = (1100, 850);
 /// Size of [`plot_candidates`] pages, pixels (width, height).
 pub const CANDIDATES_PLOT_SIZE: (u32, u32) = (1000, 700);
 
@@ -413,7 +417,8 @@ pub fn plot_candidates(cands: &[Candidate], path: &Path) -> Result<(), PlotError
             .draw()
             .map_err(es)?;
         if ok.is_empty() {
-            root.draw_text("no candidates", &("sans-serif", 24).into_font().color(&BLACK), (420, 340)).map_err(es)?;
+            root.draw_text("no periodic candidates", &("sans-serif", 24).into_font().color(&BLACK), (420, 340))
+                .map_err(es)?;
             return Ok(());
         }
         let smin = ok.iter().map(|c| c.sigma as f64).fold(f64::INFINITY, f64::min);
@@ -444,6 +449,137 @@ pub fn plot_candidates(cands: &[Candidate], path: &Path) -> Result<(), PlotError
         .label("family head (marker size: sigma)")
         .legend(move |(x, y)| Circle::new((x + 8, y), 5, blue.mix(0.7).filled()));
         ch.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw().map_err(es)?;
+        Ok(())
+    })
+}
+
+/// Writes the single-pulse page of a search to `path` (PNG, [`SINGLE_PULSE_PLOT_SIZE`]), in the
+/// manner of PRESTO's `single_pulse_search.py`: DM against time with marker area growing with S/N
+/// (top), S/N against DM and the number of events per DM (bottom). Events flagged as DM-0 RFI
+/// (`rfi_flag ≠ 0`) are grey, others blue; the five strongest are listed in the title area.
+/// `header` gives the title (source name) and the time axis (observation length).
+///
+/// # Errors
+/// As [`plot_fold`].
+pub fn plot_single_pulses(pulses: &[SinglePulse], header: &Header, path: &Path) -> Result<(), PlotError> {
+    with_png(path, SINGLE_PULSE_PLOT_SIZE, |root| {
+        let ok: Vec<&SinglePulse> =
+            pulses.iter().filter(|p| p.time_s.is_finite() && p.dm.is_finite() && p.snr.is_finite()).collect();
+        let (title, body) = root.split_vertically(70);
+        let name = if header.source_name.is_empty() { "(unnamed source)" } else { header.source_name.as_str() };
+        let mut best = ok.clone();
+        best.sort_by(|a, b| b.snr.total_cmp(&a.snr));
+        let top: Vec<String> =
+            best.iter().take(5).map(|p| format!("t={:.3}s DM={:.1} S/N={:.1}", p.time_s, p.dm, p.snr)).collect();
+        title
+            .draw_text(
+                &format!("Single pulses: {name}, {} events", ok.len()),
+                &("sans-serif", 22).into_font().color(&BLACK),
+                (20, 8),
+            )
+            .map_err(es)?;
+        title
+            .draw_text(
+                &format!("strongest: {}", top.join("; ")),
+                &("sans-serif", 14).into_font().color(&BLACK),
+                (20, 42),
+            )
+            .map_err(es)?;
+        let (upper, lower) = body.split_vertically(470);
+        let lows = lower.split_evenly((1, 2));
+        let tmax = ok.iter().map(|p| p.time_s).fold(header.duration_s().max(0.0), f64::max).max(1e-3);
+        let dmax = ok.iter().map(|p| p.dm).fold(1.0f64, f64::max) * 1.05;
+        let smin = ok.iter().map(|p| p.snr as f64).fold(f64::INFINITY, f64::min);
+        let smax = ok.iter().map(|p| p.snr as f64).fold(f64::NEG_INFINITY, f64::max);
+        // One S/N only (e.g. a single event): mid-sized markers.
+        let (smin, span) = if smax > smin { (smin, smax - smin) } else { (smin - 1.0, 2.0) };
+        let blue = RGBColor(30, 80, 200);
+        let grey = RGBColor(150, 150, 150);
+        let colour = |p: &SinglePulse| if p.rfi_flag != 0 { grey } else { blue };
+        // DM vs time.
+        let mut ch = ChartBuilder::on(&upper)
+            .caption("DM vs time (marker size: S/N)", ("sans-serif", 16))
+            .margin(8)
+            .x_label_area_size(35)
+            .y_label_area_size(60)
+            .build_cartesian_2d(0f64..tmax * 1.02, 0f64..dmax)
+            .map_err(es)?;
+        ch.configure_mesh()
+            .x_label_formatter(&|v| tick_label(*v))
+            .y_label_formatter(&|v| tick_label(*v))
+            .x_desc("time (s)")
+            .y_desc("DM (pc/cc)")
+            .label_style(("sans-serif", 13))
+            .draw()
+            .map_err(es)?;
+        if ok.is_empty() {
+            upper
+                .draw_text("no single pulses", &("sans-serif", 24).into_font().color(&BLACK), (450, 220))
+                .map_err(es)?;
+        }
+        let mut order = ok.clone();
+        order.sort_by(|a, b| a.snr.total_cmp(&b.snr));
+        ch.draw_series(order.iter().filter(|p| p.rfi_flag == 0).map(|p| {
+            let rad = 2.0 + 14.0 * ((p.snr as f64 - smin) / span).clamp(0.0, 1.0);
+            Circle::new((p.time_s, p.dm), rad as i32, colour(p).mix(0.6).filled())
+        }))
+        .map_err(es)?
+        .label("event")
+        .legend(move |(x, y)| Circle::new((x + 8, y), 5, blue.mix(0.6).filled()));
+        ch.draw_series(order.iter().filter(|p| p.rfi_flag != 0).map(|p| {
+            let rad = 2.0 + 14.0 * ((p.snr as f64 - smin) / span).clamp(0.0, 1.0);
+            Circle::new((p.time_s, p.dm), rad as i32, colour(p).mix(0.6).filled())
+        }))
+        .map_err(es)?
+        .label("flagged as DM-0 RFI")
+        .legend(move |(x, y)| Circle::new((x + 8, y), 5, grey.mix(0.6).filled()));
+        ch.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw().map_err(es)?;
+        // S/N vs DM.
+        let (s0, s1) = if ok.is_empty() { (0.0, 10.0) } else { (smin.min(0.0), smax * 1.1) };
+        let mut ch = ChartBuilder::on(&lows[0])
+            .caption("S/N vs DM", ("sans-serif", 16))
+            .margin(8)
+            .x_label_area_size(35)
+            .y_label_area_size(50)
+            .build_cartesian_2d(0f64..dmax, s0..s1)
+            .map_err(es)?;
+        ch.configure_mesh()
+            .x_label_formatter(&|v| tick_label(*v))
+            .y_label_formatter(&|v| tick_label(*v))
+            .x_desc("DM (pc/cc)")
+            .y_desc("S/N")
+            .label_style(("sans-serif", 13))
+            .draw()
+            .map_err(es)?;
+        ch.draw_series(ok.iter().map(|p| Circle::new((p.dm, p.snr as f64), 3, colour(p).filled()))).map_err(es)?;
+        // Events per DM (30 bins).
+        let nbin = 30usize;
+        let mut counts = vec![0u32; nbin];
+        for p in &ok {
+            let b = ((p.dm / dmax * nbin as f64) as usize).min(nbin - 1);
+            counts[b] += 1;
+        }
+        let cmax = counts.iter().cloned().max().unwrap_or(0).max(1) as f64;
+        let mut ch = ChartBuilder::on(&lows[1])
+            .caption("Number of events vs DM", ("sans-serif", 16))
+            .margin(8)
+            .x_label_area_size(35)
+            .y_label_area_size(50)
+            .build_cartesian_2d(0f64..dmax, 0f64..cmax * 1.1)
+            .map_err(es)?;
+        ch.configure_mesh()
+            .x_label_formatter(&|v| tick_label(*v))
+            .y_label_formatter(&|v| tick_label(*v))
+            .x_desc("DM (pc/cc)")
+            .y_desc("events")
+            .label_style(("sans-serif", 13))
+            .draw()
+            .map_err(es)?;
+        let w = dmax / nbin as f64;
+        ch.draw_series(counts.iter().enumerate().filter(|(_, &c)| c > 0).map(|(i, &c)| {
+            Rectangle::new([(i as f64 * w, 0.0), ((i + 1) as f64 * w, c as f64)], blue.mix(0.7).filled())
+        }))
+        .map_err(es)?;
         Ok(())
     })
 }
