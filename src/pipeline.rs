@@ -707,6 +707,7 @@ pub fn run_search(
             obs.source_description()
         )));
     }
+    let t_stage = std::time::Instant::now();
     let full_plan = build_plan(&header, cfg)?;
     let (mut plan, removed) = clip_plan_to_data(&header, &full_plan);
     if removed > 0 {
@@ -757,6 +758,12 @@ pub fn run_search(
     let zapped_channels = rfi.as_ref().map(|r| r.masked_channels.clone()).unwrap_or_default();
 
     let dm_trials = plan.dms();
+    tracing::info!(
+        "plan: {} DM trials in {} steps ({:.2} s)",
+        dm_trials.len(),
+        plan.steps.len(),
+        t_stage.elapsed().as_secs_f64()
+    );
     let total = dm_trials.len() as u64;
     let mut pcfg = cfg.periodic_cfg.clone();
     let periodic_trials = crate::search::trials::search_trials(
@@ -783,6 +790,11 @@ pub fn run_search(
     }
     let read_before = timed.seconds;
 
+    tracing::info!(
+        "excision statistics {:.2} s, zero-DM birdie probes {:.2} s",
+        times.excision_stats_s,
+        times.birdies_s
+    );
     let mut raw_cands: Vec<Candidate> = Vec::new();
     let mut raw_pulses: Vec<SinglePulse> = Vec::new();
     let mut done = 0u64;
@@ -800,6 +812,12 @@ pub fn run_search(
     times.dedisperse_s -= times.read_s;
     let t_sift = std::time::Instant::now();
 
+    tracing::info!(
+        "read + clean {:.2} s, dedisperse {:.2} s, FFT search + single pulse {:.2} s",
+        times.read_s,
+        times.dedisperse_s,
+        times.search_s
+    );
     let mut dm_trials = searched_dms;
     // A dedispersed time series (one channel, SIGPROC `refdm`) was dedispersed before it reached
     // us: its only trial is the file's own DM.

@@ -149,3 +149,46 @@ fn cli_plot_writes_overview_and_fold_pages() {
     assert!(!st.status.success());
     assert!(String::from_utf8_lossy(&st.stderr).contains("bad.h5"));
 }
+
+/// Issue 11 item 10: a candidate file with bursts (3 single pulses, one flagged as DM-0 RFI) and
+/// no periodic candidate gets a single-pulse page (`single_pulses.png`, 1100 × 850) with drawing
+/// on it — `plot` used to say only "no candidates" — and a file without single pulses gets none.
+#[test]
+fn cli_plot_writes_single_pulse_page() {
+    use tianyan::io::candidates::{write_candidate_file, CandidateFile};
+    use tianyan::search::SinglePulse;
+    let (_, h) = small_fold();
+    let dir = tempfile::tempdir().unwrap();
+    let sp = |t: f64, dm: f64, snr: f32, rfi: u8| SinglePulse {
+        time_s: t,
+        sample: (t / 1e-3) as u64,
+        dm,
+        width_s: 2e-3,
+        width_samples: 2,
+        snr,
+        n_members: 20,
+        rfi_flag: rfi,
+    };
+    let run = |pulses: Vec<SinglePulse>, name: &str| {
+        let h5 = dir.path().join(format!("{name}.h5"));
+        let cf = CandidateFile { header: h.clone(), single_pulses: pulses, ..CandidateFile::default() };
+        write_candidate_file(&h5, &cf).unwrap();
+        let out = dir.path().join(name);
+        let st = std::process::Command::new(env!("CARGO_BIN_EXE_tianyan"))
+            .args(["plot", h5.to_str().unwrap(), "-o", out.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
+        (out, String::from_utf8_lossy(&st.stdout).to_string())
+    };
+    let (out, stdout) = run(vec![sp(2.0, 475.0, 16.0, 0), sp(7.5, 120.0, 9.0, 0), sp(12.0, 0.0, 30.0, 1)], "bursts");
+    assert!(stdout.contains("single_pulses.png (3 single pulses)"), "{stdout}");
+    let (w, hh, dark) = decode_png(&out.join("single_pulses.png"));
+    assert_eq!((w, hh), (1100, 850));
+    // Axes, grids, text and markers: measured 25.4 % non-white; 2 % is far below any drawn page.
+    eprintln!("single-pulse page: {:.1} % non-white pixels", 100.0 * dark);
+    assert!(dark > 0.02, "single-pulse page nearly blank: {dark}");
+    let (out, _) = run(Vec::new(), "none");
+    assert!(!out.join("single_pulses.png").exists());
+    assert!(out.join("candidates.png").exists());
+}

@@ -382,3 +382,32 @@ fn convert_cli_fil_to_psrfits_and_back_is_exact() {
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("--format"));
 }
+
+/// Issue 11 item 10: `tianyan header` on a PSRFITS file shows the PSRFITS keywords (TELESCOP,
+/// NPOL, POL_TYPE, NSBLK, …) and the position in sexagesimal form, not only SIGPROC fields.
+#[test]
+fn header_command_prints_psrfits_keys_and_sexagesimal_position() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hdr.fits");
+    let h = test_header(16, 3000);
+    write_random(&path, &h, 5, 1000);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tianyan"))
+        .args(["header", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let value = |key: &str| {
+        text.lines()
+            .find(|l| l.split_whitespace().next() == Some(key))
+            .map(|l| l[key.len()..].trim().to_string())
+            .unwrap_or_else(|| panic!("no {key} line in:\n{text}"))
+    };
+    assert_eq!(value("NSBLK"), tianyan::io::psrfits::WRITER_NSBLK.to_string());
+    assert_eq!(value("NPOL"), "1");
+    assert_eq!(value("NCHAN"), "16");
+    assert!(!value("POL_TYPE").is_empty());
+    assert!(!value("TELESCOP").is_empty());
+    // src_raj 053431.9, src_dej 220052.1 (the Crab).
+    assert!(text.contains("05:34:31.90 / 22:00:52.10"), "{text}");
+}

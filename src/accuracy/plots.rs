@@ -105,7 +105,13 @@ pub fn write_plots(dir: &Path, cfg: &GridConfig, lines: &[ResultLine], s: &Accur
             .y_label_area_size(50)
             .build_cartesian_2d(smin..smax, 0f64..1.05f64)
             .map_err(es)?;
-        ch.configure_mesh().x_desc("injected folded S/N").y_desc("completeness").draw().map_err(es)?;
+        ch.configure_mesh()
+            .x_label_formatter(&|v| crate::plot::tick_label(*v))
+            .y_label_formatter(&|v| crate::plot::tick_label(*v))
+            .x_desc("injected folded S/N")
+            .y_desc("completeness")
+            .draw()
+            .map_err(es)?;
         for (i, &d) in cfg.duty_cycle.iter().enumerate() {
             let col = colour(i);
             let mut cells: Vec<_> = s.cells.iter().filter(|c| c.duty == d && c.n > 0).collect();
@@ -146,7 +152,13 @@ pub fn write_plots(dir: &Path, cfg: &GridConfig, lines: &[ResultLine], s: &Accur
             .y_label_area_size(50)
             .build_cartesian_2d(0f64..smax, 0f64..ymax)
             .map_err(es)?;
-        ch.configure_mesh().x_desc("injected folded S/N").y_desc("candidate snr").draw().map_err(es)?;
+        ch.configure_mesh()
+            .x_label_formatter(&|v| crate::plot::tick_label(*v))
+            .y_label_formatter(&|v| crate::plot::tick_label(*v))
+            .x_desc("injected folded S/N")
+            .y_desc("candidate snr")
+            .draw()
+            .map_err(es)?;
         ch.draw_series(LineSeries::new(vec![(0.0, 0.0), (smax, smax)], BLACK.stroke_width(1))).map_err(es)?;
         for (i, &d) in cfg.duty_cycle.iter().enumerate() {
             let col = colour(i);
@@ -187,7 +199,13 @@ pub fn write_plots(dir: &Path, cfg: &GridConfig, lines: &[ResultLine], s: &Accur
                 .y_label_area_size(45)
                 .build_cartesian_2d(-lim..lim, 0f64..cmax)
                 .map_err(es)?;
-            ch.configure_mesh().x_desc(xd).y_desc("injections").draw().map_err(es)?;
+            ch.configure_mesh()
+                .x_label_formatter(&|v| crate::plot::tick_label(*v))
+                .y_label_formatter(&|v| crate::plot::tick_label(*v))
+                .x_desc(xd)
+                .y_desc("injections")
+                .draw()
+                .map_err(es)?;
             let w = 2.0 * lim / NB as f64;
             ch.draw_series(counts.iter().enumerate().map(|(k, &c)| {
                 let x0 = -lim + k as f64 * w;
@@ -223,7 +241,13 @@ pub fn write_plots(dir: &Path, cfg: &GridConfig, lines: &[ResultLine], s: &Accur
             .y_label_area_size(60)
             .build_cartesian_2d(x0..x1, (lo..hi).log_scale())
             .map_err(es)?;
-        ch.configure_mesh().x_desc("trials-corrected significance σ").y_desc("candidates ≥ σ").draw().map_err(es)?;
+        ch.configure_mesh()
+            .x_label_formatter(&|v| crate::plot::tick_label(*v))
+            .y_label_formatter(&|v| crate::plot::tick_label(*v))
+            .x_desc("trials-corrected significance σ")
+            .y_desc("candidates ≥ σ")
+            .draw()
+            .map_err(es)?;
         ch.draw_series(LineSeries::new(
             s.false_alarms.iter().map(|f| (f.sigma, f.expected.max(lo))),
             BLACK.stroke_width(2),

@@ -54,16 +54,33 @@ pub struct FoldArgs {
     pub plot_dir: Option<PathBuf>,
 }
 
+/// `±` and the uncertainty, or the reason there is none.
+fn pm(err: f64, fmt: impl Fn(f64) -> String, why: &str) -> String {
+    if err.is_finite() {
+        format!("± {}", fmt(err))
+    } else {
+        format!("({why})")
+    }
+}
+
 fn print_result(r: &FoldResult) {
-    println!("period_s      {:.10} ± {:.2e}", r.period_s, r.period_err_s);
-    println!("pdot          {:.4e} ± {:.1e}", r.pdot, r.pdot_err);
+    let why = if r.sigma.is_finite() && r.sigma < 1.0 { "no pulse to time" } else { "not fitted" };
+    println!("period_s      {:.10} {}", r.period_s, pm(r.period_err_s, |e| format!("{e:.2e}"), why));
+    println!("pdot          {:.4e} {}", r.pdot, pm(r.pdot_err, |e| format!("{e:.1e}"), why));
     if r.dm_err.is_finite() {
         println!("dm            {:.3} ± {:.3}", r.dm, r.dm_err);
-    } else {
+    } else if r.subband_freqs_mhz.iter().filter(|f| f.is_finite()).count() < 2 {
         println!("dm            {:.3} (not constrained: one frequency)", r.dm);
+    } else {
+        println!("dm            {:.3} ({why})", r.dm);
     }
     println!("snr           {:.2}   (best boxcar {} of {} bins)", r.snr, r.width_bins, r.nbins);
-    println!("reduced_chi2  {:.3}   (dof {})", r.reduced_chi2, r.dof);
+    println!("reduced_chi2  {:.3}   (dof {}, effective dof {:.1})", r.reduced_chi2, r.dof, r.dof_eff);
+    println!("prob_noise    {}   (single trial, χ² tail)", tianyan::plot::format_ln_prob(r.ln_prob_noise));
+    println!(
+        "sigma         {:.2}   (after {:.0} effective of {} P/Pdot/DM trials searched)",
+        r.sigma, r.ntrials_eff, r.ntrials
+    );
 }
 
 /// Runs `tianyan fold`.

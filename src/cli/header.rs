@@ -52,11 +52,47 @@ pub fn run(args: HeaderArgs) -> anyhow::Result<()> {
     println!("{:<22}{:.6}", "bandwidth (MHz)", h.bandwidth_mhz());
     println!("{:<22}{:.6}", "centre freq (MHz)", h.centre_freq_mhz());
     println!("{:<22}{} / {}", "src_raj / src_dej", opt(h.src_raj), opt(h.src_dej));
+    if let (Some(ra), Some(dec)) = (h.src_raj, h.src_dej) {
+        println!("{:<22}{} / {}", "RA / Dec (J2000)", sexagesimal(ra), sexagesimal(dec));
+    }
     println!("{:<22}{} / {}", "az_start / za_start", opt(h.az_start), opt(h.za_start));
     println!("{:<22}{}", "refdm", opt(h.refdm));
     println!("{:<22}{}", "period (s)", opt(h.period));
     println!("{:<22}{}", "barycentric", opti(h.barycentric));
     println!("{:<22}{}", "pulsarcentric", opti(h.pulsarcentric));
     println!("{:<22}{} / {}", "nbeams / ibeam", opti(h.nbeams), opti(h.ibeam));
+    if is_fits(&args.path) {
+        println!("# PSRFITS keywords");
+        for (k, v) in tianyan::io::psrfits::psrfits_keywords(&args.path)? {
+            println!("{k:<22}{v}");
+        }
+    }
     Ok(())
+}
+
+/// Whether `path` starts with a FITS primary header (`SIMPLE  =`).
+fn is_fits(path: &std::path::Path) -> bool {
+    use std::io::Read;
+    let mut buf = [0u8; 9];
+    std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut buf)).is_ok() && &buf == b"SIMPLE  ="
+}
+
+/// SIGPROC's packed angle `±ddmmss.s` (or `hhmmss.s`) as `±dd:mm:ss.ss`.
+pub fn sexagesimal(packed: f64) -> String {
+    let sign = if packed < 0.0 { "-" } else { "" };
+    let a = packed.abs();
+    let d = (a / 10000.0).floor();
+    let m = ((a - d * 10000.0) / 100.0).floor();
+    let sec = a - d * 10000.0 - m * 100.0;
+    format!("{sign}{:02}:{:02}:{:05.2}", d as i64, m as i64, sec)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn packed_angles_print_sexagesimal() {
+        assert_eq!(super::sexagesimal(123456.78), "12:34:56.78");
+        assert_eq!(super::sexagesimal(-5012.5), "-00:50:12.50");
+        assert_eq!(super::sexagesimal(95400.0), "09:54:00.00");
+    }
 }

@@ -1,4 +1,5 @@
 //! `tianyan plot cands.h5 -o plots/`: writes `candidates.png` (period vs DM of `/candidates`),
+//! `single_pulses.png` (DM vs time of `/single_pulses`, when the file holds any),
 //! `fold_<id>.png` for every fold stored under `/folds`, and `rfi_mask.png` (the RFI mask over
 //! time and frequency) when the file has an `/rfi` group. Given a mask file (`tianyan rfi`),
 //! it writes `rfi_mask.png` only.
@@ -55,6 +56,7 @@ pub fn run(args: PlotArgs) -> anyhow::Result<()> {
         .and_then(|f| f.group("rfi").ok())
         .and_then(|g| tianyan::rfi::maskfile::read_rfi_group(&g).ok());
     let folds = tianyan::fold::read_folds(&args.path)?;
+    let pulses = tianyan::io::candidates::read_single_pulses(&args.path)?;
     let mut set = OutputSet::new();
     set.ensure_dir(&args.output)?;
     let inputs = [args.path.clone()];
@@ -70,6 +72,15 @@ pub fn run(args: PlotArgs) -> anyhow::Result<()> {
     set.add(staged);
     let header = header_from_file(&args.path);
     let mut lines = vec![format!("wrote {} ({} candidates)", overview.display(), cands.len())];
+    if !pulses.is_empty() {
+        let sp = args.output.join("single_pulses.png");
+        check_not_input(&inputs, &sp)?;
+        let staged = Staged::new(&sp);
+        tianyan::plot::plot_single_pulses(&pulses, &header, staged.tmp())
+            .map_err(|e| anyhow::anyhow!(staged.relabel(&e.to_string())))?;
+        set.add(staged);
+        lines.push(format!("wrote {} ({} single pulses)", sp.display(), pulses.len()));
+    }
     for (f, png) in folds.iter().zip(&pages) {
         let staged = Staged::new(png);
         tianyan::plot::plot_fold(&f.result, &header, staged.tmp())

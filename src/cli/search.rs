@@ -281,7 +281,9 @@ pub fn search_and_write(args: &SearchArgs) -> anyhow::Result<tianyan::pipeline::
             anyhow::bail!("{}: the --fold-top plot folder is a file", plot_dir.display());
         }
     }
+    let t_stage = std::time::Instant::now();
     let obs = tianyan::open_observation(&args.files)?;
+    tracing::info!("read: opened the input and its header ({:.2} s)", t_stage.elapsed().as_secs_f64());
     let h = obs.header().clone();
     eprintln!(
         "searching {}: {} channels, {} samples of {:.3} µs ({:.2} s), {:.2}–{:.2} MHz",
@@ -317,10 +319,13 @@ pub fn search_and_write(args: &SearchArgs) -> anyhow::Result<tianyan::pipeline::
         single_pulses: out.single_pulses.clone(),
         rfi: out.rfi.clone(),
     };
+    let t_stage = std::time::Instant::now();
     let staged = write_candidate_file_staged(&args.output, &cf)?;
+    tracing::info!("write: candidate file ({:.2} s)", t_stage.elapsed().as_secs_f64());
     let mut set = OutputSet::new();
     let mut folds = Vec::new();
     if args.fold_top > 0 && !out.candidates.is_empty() {
+        let t_stage = std::time::Instant::now();
         let mut obs = tianyan::open_observation(&args.files)?;
         folds = tianyan::fold::store::fold_top_candidates_staged(
             obs.as_mut(),
@@ -331,6 +336,11 @@ pub fn search_and_write(args: &SearchArgs) -> anyhow::Result<tianyan::pipeline::
             Some(&args.plot_dir()),
             &mut set,
         )?;
+        tracing::info!(
+            "fold: {} candidates folded and plotted ({:.2} s)",
+            folds.len(),
+            t_stage.elapsed().as_secs_f64()
+        );
     }
     set.add(staged);
     set.commit()?;
@@ -373,12 +383,13 @@ pub fn search_and_write(args: &SearchArgs) -> anyhow::Result<tianyan::pipeline::
         for f in &folds {
             let r = &f.result;
             eprintln!(
-                "  fold {}: P = {:.6} ms, DM = {:.2}, folded S/N = {:.1}, reduced chi2 = {:.1}",
+                "  fold {}: P = {:.6} ms, DM = {:.2}, folded S/N = {:.1}, reduced chi2 = {:.1}, sigma = {:.1}",
                 f.id,
                 r.period_s * 1e3,
                 r.dm,
                 r.snr,
-                r.reduced_chi2
+                r.reduced_chi2,
+                r.sigma
             );
         }
     }

@@ -24,8 +24,10 @@
 //! before it is added to its sub-band.
 
 pub mod optimise;
+pub mod refine;
 pub mod stats;
 pub mod store;
+pub mod trials;
 
 pub use optimise::{optimise, FoldResult};
 pub use store::{check_candidates_match, fold_top_candidates, read_folds, write_folds};

@@ -31,11 +31,28 @@ pub struct FoldResult {
     pub reduced_chi2: f64,
     /// Degrees of freedom of `reduced_chi2` (`nbins − 1`).
     pub dof: usize,
-    /// Period uncertainty, s: `P²·σ_φ/T` with `σ_φ = (boxcar width in turns)/S/N`.
+    /// Effective degrees of freedom of the χ² under white noise (see [`super::stats`]: every
+    /// sample lands in one bin, so `nbins − 1`; measured on noise in tests/fold.rs).
+    pub dof_eff: f64,
+    /// Natural log of the single-trial probability that noise gives this χ² or more
+    /// (prepfold's "Prob(Noise)"): `ln Q(dof_eff/2, reduced_chi2·dof_eff/2)`.
+    pub ln_prob_noise: f64,
+    /// Trials the optimiser's grid holds: `n_period · n_pdot · n_dm` (axes searched).
+    pub ntrials: u64,
+    /// Effective number of independent trials of the search at this χ² level, calibrated on
+    /// noise cubes of the same shape ([`super::trials::trials_model`]); 1 without a search.
+    pub ntrials_eff: f64,
+    /// Gaussian-equivalent significance of the fold, corrected for `ntrials_eff`:
+    /// `Q_gauss(sigma) = 1 − (1 − Prob(Noise))^ntrials_eff`. Under noise it is N(0, 1)
+    /// distributed (tested at 1, 2 and 3σ in tests/fold.rs).
+    pub sigma: f64,
+    /// Period 1σ uncertainty, s, from the template fit of [`super::refine`] (NaN when the fit
+    /// was refused: no pulse).
     pub period_err_s: f64,
-    /// Ṗ uncertainty: `2P²·σ_φ/T²`.
+    /// Ṗ 1σ uncertainty, s/s (NaN when Ṗ was not searched or the fit was refused).
     pub pdot_err: f64,
-    /// DM uncertainty, pc cm⁻³: `σ_φ·P / (K_DM·(f_lo⁻² − f_hi⁻²))`; NaN for single-frequency data.
+    /// DM 1σ uncertainty, pc cm⁻³ (NaN when DM was not searched, for single-frequency data, or
+    /// when the fit was refused).
     pub dm_err: f64,
     /// Width of the best boxcar, bins.
     pub width_bins: usize,
@@ -203,22 +220,40 @@ fn parabola_offset(ym: f64, y0: f64, yp: f64) -> f64 {
     (0.5 * (ym - yp) / den).clamp(-0.5, 0.5)
 }
 
-/// Optimises a folded candidate in period, Ṗ and DM on the grid of `cfg.search` (see
-/// [`super::SearchGrid`]) and measures the result.
-///
-/// * The DM estimate is the centroid of the DM curve's peak (see the private `dm_centroid`:
-///   centroid above half of the curve's range), the period and Ṗ estimates the maximum of the
-///   P–Ṗ map refined by a three-point parabola along each axis.
-/// * S/N and χ² are those of the profile at the final parameters ([`super::stats`]).
-/// * Uncertainties use the usual timing estimate of the phase error of a profile,
-///   `σ_φ ≈ W/(S/N)` (W the pulse width in turns, here the best boxcar width): a phase error
-///   `σ_φ` at the ends of the observation of length T corresponds to `δν = σ_φ/T`, so
-///   `δP = P²σ_φ/T`, `δṖ = 2P²σ_φ/T²`, and across the band to `δDM = σ_φ·P/(K_DM(f_lo⁻²−f_hi⁻²))`.
-///   They are order-of-magnitude (1σ-like) values, not fitted errors.
-///
-/// A cube with a single sub-band (or all sub-bands at one frequency) has no DM information:
-/// the DM curve then has one trial and `dm_err` is NaN.
-pub fn optimise(cube: &FoldCube, cfg: &FoldConfig) -> FoldResult {
+/// The statistic the grid search maximises at every trial: a function of the profile sums, their
+/// counts and the noise variance per sample.
+pub(crate) type Statistic = fn(&[f64], &[f64], f64) -> f64;
+
+/// Boxcar S/N of a profile (the statistic [`optimise`] maximises: for a narrow pulse it locates the
+/// optimum more reliably than χ², which spreads the pulse's power over all bins).
+pub(crate) fn stat_snr(p: &[f64], c: &[f64], v: f64) -> f64 {
+    profile_snr(p, c, v).snr
+}
+
+/// Reduced χ² of a profile against a flat one (what prepfold maximises). Kept for comparison: with
+/// it, a 15σ pulsar folded one Fourier bin and two DM steps off was trapped on the P–Ṗ ridge at
+/// S/N 7.8 (tests/fold.rs `optimiser_returns_from_one_fourier_bin_and_two_dm_trials_off`).
+#[allow(dead_code)]
+pub(crate) fn stat_chi2(p: &[f64], c: &[f64], v: f64) -> f64 {
+    reduced_chi2(p, c, v).0
+}
+
+/// Outcome of the grid search of [`optimise`].
+pub(crate) struct GridOutcome {
+    pub period_s: f64,
+    pub pdot: f64,
+    pub dm: f64,
+    pub dm_trials: Vec<f64>,
+    pub dm_stat: Vec<f64>,
+    pub period_trials: Vec<f64>,
+    pub pdot_trials: Vec<f64>,
+    pub map: Array2<f64>,
+    /// `K_DM (f_bottom⁻² − f_top⁻²)`, 0 without DM information.
+    pub band_k: f64,
+}
+
+/// The grid search of [`optimise`] (see there), maximising `stat`.
+pub(crate) fn grid_search(cube: &FoldCube, cfg: &FoldConfig, stat: Statistic) -> GridOutcome {
     let nb = cube.nbins();
     let sh = Shifts { cube, nbins: nb };
     let g = &cfg.search;
@@ -255,7 +290,7 @@ pub fn optimise(cube: &FoldCube, cfg: &FoldConfig) -> FoldResult {
             .map(|&dm| {
                 let shifts: Vec<i64> = (0..cube.nsubbands()).map(|s| sh.subband(s, dm, p)).collect();
                 let (pr, pc) = collapse(&fd, &fc, &shifts);
-                profile_snr(&pr, &pc, cube.var_sample).snr
+                stat(&pr, &pc, cube.var_sample)
             })
             .collect()
     };
@@ -269,7 +304,7 @@ pub fn optimise(cube: &FoldCube, cfg: &FoldConfig) -> FoldResult {
                     .map(|&p| {
                         let shifts: Vec<i64> = (0..cube.nsubints()).map(|k| sh.subint(k, p, pd)).collect();
                         let (pr, pc) = collapse(&td, &tc, &shifts);
-                        profile_snr(&pr, &pc, cube.var_sample).snr
+                        stat(&pr, &pc, cube.var_sample)
                     })
                     .collect()
             })
@@ -308,8 +343,50 @@ pub fn optimise(cube: &FoldCube, cfg: &FoldConfig) -> FoldResult {
             pd += o * (pdot_trials[1] - pdot_trials[0]);
         }
     }
-    let dm_snr = dm_curve(p, pd);
-    let dm = dm_centroid(&dm_trials, &dm_snr);
+    let dm_stat = dm_curve(p, pd);
+    let dm = dm_centroid(&dm_trials, &dm_stat);
+    GridOutcome { period_s: p, pdot: pd, dm, dm_trials, dm_stat, period_trials, pdot_trials, map, band_k }
+}
+
+/// Profile `[nbins]` sums and counts of `cube` aligned (whole-bin rotations) at `(p, pd, dm)`.
+pub(crate) fn aligned_profile(cube: &FoldCube, p: f64, pd: f64, dm: f64) -> (Vec<f64>, Vec<f64>) {
+    let sh = Shifts { cube, nbins: cube.nbins() };
+    let band_shifts: Vec<i64> = (0..cube.nsubbands()).map(|s| sh.subband(s, dm, p)).collect();
+    let (fd, fc) = sh.freq_phase(p, pd);
+    collapse(&fd, &fc, &band_shifts)
+}
+
+/// Number of grid trials of `cfg.search` on `cube`: `n_period · n_pdot · n_dm`, with `n_dm = 1`
+/// when the cube carries no DM information.
+pub fn grid_trials(cube: &FoldCube, cfg: &FoldConfig) -> u64 {
+    let fin = cube.subband_freqs_mhz.iter().filter(|f| f.is_finite()).count();
+    let n_dm = if fin >= 2 { cfg.search.n_dm.max(1) } else { 1 };
+    (cfg.search.n_period.max(1) * cfg.search.n_pdot.max(1) * n_dm) as u64
+}
+
+/// Optimises a folded candidate in period, Ṗ and DM on the grid of `cfg.search` (see
+/// [`super::SearchGrid`]) and measures the result.
+///
+/// * Grid search: the DM estimate is the centroid of the DM curve's peak (see the private
+///   `dm_centroid`: centroid above half of the curve's range), the period and Ṗ estimates the
+///   maximum of the P–Ṗ map refined by a three-point parabola along each axis; the maximised
+///   statistic is the boxcar S/N. Rotations are by whole bins.
+/// * S/N, χ² and the significance are those of the profile at the grid optimum ([`super::stats`]):
+///   `Prob(Noise)` from χ² with `dof_eff` degrees of freedom, and `sigma` corrected for the
+///   effective number of trials of the search at that level ([`super::trials::trials_model`]).
+/// * The reported P, Ṗ and DM and their 1σ uncertainties come from the template fit of
+///   [`super::refine::refine`] started at the grid optimum (fractional phase shifts, sandwich
+///   covariance, jackknife errors); when `sigma < 1` or the fit is refused (noise), the grid
+///   optimum is reported with NaN errors.
+///   Only searched axes are fitted (a count of 1 in the grid fixes that parameter).
+///
+/// A cube with a single sub-band (or all sub-bands at one frequency) has no DM information:
+/// the DM curve then has one trial and `dm_err` is NaN.
+pub fn optimise(cube: &FoldCube, cfg: &FoldConfig) -> FoldResult {
+    let nb = cube.nbins();
+    let sh = Shifts { cube, nbins: nb };
+    let go = grid_search(cube, cfg, stat_snr);
+    let (p, pd, dm) = (go.period_s, go.pdot, go.dm);
 
     // Final aligned products.
     let sub_shifts: Vec<i64> = (0..cube.nsubints()).map(|k| sh.subint(k, p, pd)).collect();
@@ -327,17 +404,38 @@ pub fn optimise(cube: &FoldCube, cfg: &FoldConfig) -> FoldResult {
     let (profile, profile_counts) = collapse(&fd, &fc, &band_shifts);
     let bx = profile_snr(&profile, &profile_counts, cube.var_sample);
     let (chi2, dof) = reduced_chi2(&profile, &profile_counts, cube.var_sample);
-    let sigma_phi = bx.width_bins as f64 / nb as f64 / bx.snr.max(1.0);
+    let searched = cfg.search.n_period > 1 || cfg.search.n_pdot > 1 || (cfg.search.n_dm > 1 && go.band_k > 0.0);
+    let ntrials = if searched { grid_trials(cube, cfg) } else { 1 };
+    let model = if searched { super::trials::trials_model(cube, cfg) } else { super::trials::TrialsModel::one() };
+    let ln_p1 = super::stats::fold_significance(chi2, dof, 1.0).ln_prob_noise;
+    // Correlated trials cannot make more independent ones than the grid holds.
+    let ntrials_eff = model.n_eff(ln_p1).min(ntrials as f64);
+    let sig = super::stats::fold_significance(chi2, dof, ntrials_eff);
+    // No pulse to time below 1σ (noise): the grid optimum is reported with NaN uncertainties.
+    let refined = if sig.sigma < 1.0 {
+        None
+    } else {
+        super::refine::refine(cube, p, pd, dm, cfg.search.n_pdot > 1, cfg.search.n_dm > 1 && go.band_k > 0.0)
+    };
+    let (rp, rpd, rdm, ep, epd, edm) = match refined {
+        Some(r) => (r.period_s, r.pdot, r.dm, r.period_err_s, r.pdot_err, r.dm_err),
+        None => (p, pd, dm, f64::NAN, f64::NAN, f64::NAN),
+    };
     FoldResult {
-        period_s: p,
-        pdot: pd,
-        dm,
+        period_s: rp,
+        pdot: rpd,
+        dm: rdm,
         snr: bx.snr,
         reduced_chi2: chi2,
         dof,
-        period_err_s: p * p * sigma_phi / t,
-        pdot_err: 2.0 * p * p * sigma_phi / (t * t),
-        dm_err: if band_k > 0.0 { sigma_phi * p / band_k } else { f64::NAN },
+        dof_eff: sig.dof_eff,
+        ln_prob_noise: sig.ln_prob_noise,
+        ntrials,
+        ntrials_eff,
+        sigma: sig.sigma,
+        period_err_s: ep,
+        pdot_err: epd,
+        dm_err: edm,
         width_bins: bx.width_bins,
         peak_bin: bx.start_bin,
         nbins: nb,
@@ -351,11 +449,11 @@ pub fn optimise(cube: &FoldCube, cfg: &FoldConfig) -> FoldResult {
         freq_phase,
         subint_times_s: cube.subint_times_s.clone(),
         subband_freqs_mhz: cube.subband_freqs_mhz.clone(),
-        dm_trials,
-        dm_snr,
-        period_trials_s: period_trials,
-        pdot_trials,
-        ppdot_snr: map,
+        dm_trials: go.dm_trials,
+        dm_snr: go.dm_stat,
+        period_trials_s: go.period_trials,
+        pdot_trials: go.pdot_trials,
+        ppdot_snr: go.map,
     }
 }
 

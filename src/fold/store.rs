@@ -10,7 +10,9 @@
 //!   `period_trials_s`, `pdot_trials`, `ppdot_snr` (f64 `[n_pdot][n_period]`);
 //! * attributes `candidate_row` (i64: the row of `/candidates` folded, −1 for a fold not made from
 //!   a candidate), `config_json` (this fold's [`FoldConfig`]), `period_s`, `pdot`, `dm`, `snr`,
-//!   `reduced_chi2`, `dof`, `period_err_s`, `pdot_err`, `dm_err`, `width_bins`, `peak_bin`,
+//!   `reduced_chi2`, `dof`, `dof_eff` (effective χ² degrees of freedom), `ln_prob_noise` (natural
+//!   log of the single-trial Prob(Noise)), `ntrials` (grid trials searched), `ntrials_eff`
+//!   (effective independent trials), `sigma` (trials-corrected Gaussian significance), `period_err_s`, `pdot_err`, `dm_err`, `width_bins`, `peak_bin`,
 //!   `nbins`, `tobs_s`, `fold_period_s`, `fold_pdot`, `fold_dm`, `png_path` (empty when no plot
 //!   was written).
 //!
@@ -95,6 +97,10 @@ fn write_one(g: &hdf5::Group, path: &Path, f: &StoredFold, cfg_json: &str) -> Re
         ("pdot_err", r.pdot_err),
         ("dm_err", r.dm_err),
         ("tobs_s", r.tobs_s),
+        ("dof_eff", r.dof_eff),
+        ("ln_prob_noise", r.ln_prob_noise),
+        ("ntrials_eff", r.ntrials_eff),
+        ("sigma", r.sigma),
         ("fold_period_s", r.fold_period_s),
         ("fold_pdot", r.fold_pdot),
         ("fold_dm", r.fold_dm),
@@ -102,6 +108,7 @@ fn write_one(g: &hdf5::Group, path: &Path, f: &StoredFold, cfg_json: &str) -> Re
         put_scalar(g, path, name, v)?;
     }
     put_scalar(g, path, "dof", r.dof as u64)?;
+    put_scalar(g, path, "ntrials", r.ntrials)?;
     put_scalar(g, path, "width_bins", r.width_bins as u64)?;
     put_scalar(g, path, "peak_bin", r.peak_bin as u64)?;
     put_scalar(g, path, "nbins", r.nbins as u64)?;
@@ -227,6 +234,12 @@ pub fn read_folds(cands_h5: &Path) -> Result<Vec<StoredFold>, FoldError> {
             snr: get_f64(&g, p, "snr")?,
             reduced_chi2: get_f64(&g, p, "reduced_chi2")?,
             dof: get_u64(&g, p, "dof")? as usize,
+            // Folds written before the calibrated significance existed lack these: NaN / 0.
+            dof_eff: get_f64(&g, p, "dof_eff").unwrap_or(f64::NAN),
+            ln_prob_noise: get_f64(&g, p, "ln_prob_noise").unwrap_or(f64::NAN),
+            ntrials: get_u64(&g, p, "ntrials").unwrap_or(0),
+            ntrials_eff: get_f64(&g, p, "ntrials_eff").unwrap_or(f64::NAN),
+            sigma: get_f64(&g, p, "sigma").unwrap_or(f64::NAN),
             period_err_s: get_f64(&g, p, "period_err_s")?,
             pdot_err: get_f64(&g, p, "pdot_err")?,
             dm_err: get_f64(&g, p, "dm_err")?,

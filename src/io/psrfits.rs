@@ -1350,6 +1350,38 @@ impl Drop for PsrfitsWriter {
     }
 }
 
+/// The PSRFITS keywords `tianyan header` shows, as `(name, value text)` in a fixed order,
+/// absent keywords left out: from the primary HDU `TELESCOP`, `OBSERVER`, `PROJID`, `FRONTEND`,
+/// `BACKEND`, `OBS_MODE`, `SRC_NAME`, `RA`, `DEC` (sexagesimal strings as written), `STT_IMJD`,
+/// `STT_SMJD`, `STT_OFFS`, `OBSFREQ`, `OBSBW`, `OBSNCHAN`, `CHAN_DM`, `BMAJ`, `BMIN`; from
+/// `SUBINT` `NPOL`, `POL_TYPE`, `NSBLK`, `NCHAN`, `NBITS`, `TBIN`, `NSUBOFFS`, `NSTOT`, `NAXIS2`,
+/// `ZERO_OFF`.
+///
+/// # Errors
+/// [`IoError`] naming `path` when it is not a FITS file or has no `SUBINT` table.
+pub fn psrfits_keywords(path: &Path) -> Result<Vec<(String, String)>, IoError> {
+    let mut f = Fits::open_readonly(path)?;
+    let mut out = Vec::new();
+    f.move_to_hdu(1)?;
+    for k in [
+        "TELESCOP", "OBSERVER", "PROJID", "FRONTEND", "BACKEND", "OBS_MODE", "SRC_NAME", "RA", "DEC", "STT_IMJD",
+        "STT_SMJD", "STT_OFFS", "OBSFREQ", "OBSBW", "OBSNCHAN", "CHAN_DM", "BMAJ", "BMIN",
+    ] {
+        if let Some(v) = f.key_str(k)? {
+            out.push((k.to_string(), v));
+        }
+    }
+    if !f.move_to_table("SUBINT")? {
+        return Err(IoError::format(path, "no SUBINT table: not a PSRFITS search-mode file"));
+    }
+    for k in ["NPOL", "POL_TYPE", "NSBLK", "NCHAN", "NBITS", "TBIN", "NSUBOFFS", "NSTOT", "NAXIS2", "ZERO_OFF"] {
+        if let Some(v) = f.key_str(k)? {
+            out.push((k.to_string(), v));
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

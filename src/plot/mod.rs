@@ -3,6 +3,8 @@
 //! * [`plot_fold`]: one page per folded candidate, like PRESTO prepfold's: header text, profile
 //!   (two turns), phase–time and phase–frequency greyscales, S/N against DM, and the P–Ṗ map.
 //! * [`plot_candidates`]: the candidates of a search, period against DM, marker size by sigma.
+//! * [`plot_single_pulses`]: the single-pulse events of a search, DM against time (marker size by
+//!   S/N, like PRESTO's `single_pulse_search.py`), S/N against DM, events per DM.
 //!
 //! Text is drawn with the DejaVu Sans font read at run time from
 //! `/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf` (Debian package `fonts-dejavu-core`), or
@@ -13,7 +15,7 @@
 
 use crate::fold::FoldResult;
 use crate::io::Header;
-use crate::search::Candidate;
+use crate::search::{Candidate, SinglePulse};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::path::{Path, PathBuf};
@@ -24,6 +26,8 @@ pub const DEFAULT_FONT: &str = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 
 /// Size of [`plot_fold`] pages, pixels (width, height).
 pub const FOLD_PLOT_SIZE: (u32, u32) = (1200, 900);
+/// Size of [`plot_single_pulses`] pages, pixels (width, height).
+pub const SINGLE_PULSE_PLOT_SIZE: (u32, u32) = (1100, 850);
 /// Size of [`plot_candidates`] pages, pixels (width, height).
 pub const CANDIDATES_PLOT_SIZE: (u32, u32) = (1000, 700);
 
@@ -114,6 +118,8 @@ fn greyscale(
         .map_err(es)?;
     chart
         .configure_mesh()
+        .x_label_formatter(&|v| tick_label(*v))
+        .y_label_formatter(&|v| tick_label(*v))
         .disable_mesh()
         .x_labels(5)
         .x_desc("phase (turns)")
@@ -146,6 +152,50 @@ fn greyscale(
     Ok(())
 }
 
+/// Tick label for an axis value: no floating-point residue (`0.30000000000000004` → `0.3`),
+/// at most 4 significant digits, trailing zeros dropped, and a short exponent form (`1e-10`,
+/// `2.5e6`) outside `[10⁻³, 10⁵)` so that labels never run out of the label area.
+pub fn tick_label(v: f64) -> String {
+    if !v.is_finite() {
+        return format!("{v}");
+    }
+    if v == 0.0 {
+        return "0".into();
+    }
+    let a = v.abs();
+    let trim = |s: String| -> String {
+        if s.contains('.') {
+            s.trim_end_matches('0').trim_end_matches('.').to_string()
+        } else {
+            s
+        }
+    };
+    if !(1e-3..1e5).contains(&a) {
+        let s = format!("{v:.3e}");
+        let (m, e) = s.split_once('e').unwrap_or((&s, "0"));
+        return format!("{}e{}", trim(m.to_string()), e);
+    }
+    // 4 significant digits.
+    let decimals = (3 - a.log10().floor() as i32).max(0) as usize;
+    let s = trim(format!("{v:.decimals$}"));
+    if s == "-0" {
+        "0".into()
+    } else {
+        s
+    }
+}
+
+/// A probability given by its natural log, written `1.23e-45` (mantissa and decimal exponent, so
+/// values far below the `f64` range still print); `0` for `ln p = −∞`, `n/a` for NaN.
+pub fn format_ln_prob(ln_p: f64) -> String {
+    if !ln_p.is_finite() {
+        return if ln_p.is_nan() { "n/a".into() } else { "0".into() };
+    }
+    let l10 = ln_p / std::f64::consts::LN_10;
+    let e = l10.floor();
+    format!("{:.2}e{}", 10f64.powf(l10 - e), e as i64)
+}
+
 fn fmt_opt(v: f64) -> String {
     if v.is_finite() {
         format!("{v:.3e}")
@@ -156,8 +206,8 @@ fn fmt_opt(v: f64) -> String {
 
 /// Writes the one-page diagnostic of a folded candidate to `path` (PNG, [`FOLD_PLOT_SIZE`]).
 ///
-/// Panels: header text (source, epoch, P ± err, Ṗ, DM ± err, S/N, reduced χ² and dof, boxcar
-/// width, T); profile over two turns (in σ per bin, baseline removed); phase–time and
+/// Panels: header text (source, epoch, P ± err, Ṗ ± err, DM ± err, S/N, reduced χ² and its
+/// effective dof, Prob(Noise), trials-corrected sigma with the trial counts, boxcar width, T); profile over two turns (in σ per bin, baseline removed); phase–time and
 /// phase–frequency greyscales (rows baseline-removed, dark = bright); S/N against DM trial;
 /// the P–Ṗ S/N map (offsets from the optimised values, greyscale).
 ///
@@ -177,17 +227,26 @@ pub fn plot_fold(result: &FoldResult, header: &Header, path: &Path) -> Result<()
                 r.nbins
             ),
             format!(
-                "P = {:.9} ± {:.2e} s   Pdot = {:.3e} ± {:.1e}   DM = {:.2} ± {} pc/cc",
+                "P = {:.9} ± {} s   Pdot = {:.3e} ± {}   DM = {:.2} ± {} pc/cc   (folded at P = {:.9} s, DM = {:.2})",
                 r.period_s,
-                r.period_err_s,
+                fmt_opt(r.period_err_s),
                 r.pdot,
-                r.pdot_err,
+                fmt_opt(r.pdot_err),
                 r.dm,
-                fmt_opt(r.dm_err)
+                fmt_opt(r.dm_err),
+                r.fold_period_s,
+                r.fold_dm
             ),
             format!(
-                "S/N = {:.1} (best boxcar {} bins)   reduced chi2 = {:.2} (dof {})   folded at P = {:.9} s, DM = {:.2}",
-                r.snr, r.width_bins, r.reduced_chi2, r.dof, r.fold_period_s, r.fold_dm
+                "S/N = {:.1} (boxcar {} bins)   reduced chi2 = {:.2} (dof {:.0})   Prob(Noise) = {}   sigma = {:.1} ({:.0} eff. of {} trials)",
+                r.snr,
+                r.width_bins,
+                r.reduced_chi2,
+                r.dof_eff,
+                format_ln_prob(r.ln_prob_noise),
+                r.sigma,
+                r.ntrials_eff,
+                r.ntrials
             ),
         ];
         for (i, l) in lines.iter().enumerate() {
@@ -215,6 +274,8 @@ pub fn plot_fold(result: &FoldResult, header: &Header, path: &Path) -> Result<()
             .build_cartesian_2d(0f64..2f64, (zmin - pad)..(zmax + pad))
             .map_err(es)?;
         ch.configure_mesh()
+            .x_label_formatter(&|v| tick_label(*v))
+            .y_label_formatter(&|v| tick_label(*v))
             .disable_mesh()
             .x_labels(5)
             .x_desc("phase (turns)")
@@ -259,6 +320,8 @@ pub fn plot_fold(result: &FoldResult, header: &Header, path: &Path) -> Result<()
             .build_cartesian_2d(dlo..dhi, slo..shi + 0.05 * (shi - slo))
             .map_err(es)?;
         ch.configure_mesh()
+            .x_label_formatter(&|v| tick_label(*v))
+            .y_label_formatter(&|v| tick_label(*v))
             .disable_mesh()
             .x_labels(6)
             .x_desc("DM (pc/cc)")
@@ -288,6 +351,8 @@ pub fn plot_fold(result: &FoldResult, header: &Header, path: &Path) -> Result<()
             .build_cartesian_2d(x0..x1, y0..y1)
             .map_err(es)?;
         ch.configure_mesh()
+            .x_label_formatter(&|v| tick_label(*v))
+            .y_label_formatter(&|v| tick_label(*v))
             .disable_mesh()
             .x_labels(5)
             .y_labels(7)
@@ -344,13 +409,16 @@ pub fn plot_candidates(cands: &[Candidate], path: &Path) -> Result<(), PlotError
             .build_cartesian_2d((pmin..pmax).log_scale(), dmin..dmax)
             .map_err(es)?;
         ch.configure_mesh()
+            .x_label_formatter(&|v| tick_label(*v))
+            .y_label_formatter(&|v| tick_label(*v))
             .x_desc("period (s)")
             .y_desc("DM (pc/cc)")
             .label_style(("sans-serif", 14))
             .draw()
             .map_err(es)?;
         if ok.is_empty() {
-            root.draw_text("no candidates", &("sans-serif", 24).into_font().color(&BLACK), (420, 340)).map_err(es)?;
+            root.draw_text("no periodic candidates", &("sans-serif", 24).into_font().color(&BLACK), (420, 340))
+                .map_err(es)?;
             return Ok(());
         }
         let smin = ok.iter().map(|c| c.sigma as f64).fold(f64::INFINITY, f64::min);
@@ -359,14 +427,187 @@ pub fn plot_candidates(cands: &[Candidate], path: &Path) -> Result<(), PlotError
         // Weakest first so the strongest are drawn on top.
         let mut order = ok.clone();
         order.sort_by(|a, b| a.sigma.partial_cmp(&b.sigma).unwrap_or(std::cmp::Ordering::Equal));
-        ch.draw_series(order.iter().map(|c| {
-            let rad = 3.0 + 12.0 * ((c.sigma as f64 - smin) / span).clamp(0.0, 1.0);
-            let col = if c.harmonic_of >= 0 { RGBColor(150, 150, 150) } else { RGBColor(30, 80, 200) };
-            Circle::new((c.period_s, c.dm), rad as i32, col.mix(0.7).filled())
+        let radius = |c: &Candidate| (3.0 + 12.0 * ((c.sigma as f64 - smin) / span).clamp(0.0, 1.0)) as i32;
+        let grey = RGBColor(150, 150, 150);
+        let blue = RGBColor(30, 80, 200);
+        ch.draw_series(
+            order
+                .iter()
+                .filter(|c| c.harmonic_of >= 0)
+                .map(|c| Circle::new((c.period_s, c.dm), radius(c), grey.mix(0.7).filled())),
+        )
+        .map_err(es)?
+        .label("harmonic of a stronger candidate")
+        .legend(move |(x, y)| Circle::new((x + 8, y), 5, grey.mix(0.7).filled()));
+        ch.draw_series(
+            order
+                .iter()
+                .filter(|c| c.harmonic_of < 0)
+                .map(|c| Circle::new((c.period_s, c.dm), radius(c), blue.mix(0.7).filled())),
+        )
+        .map_err(es)?
+        .label("family head (marker size: sigma)")
+        .legend(move |(x, y)| Circle::new((x + 8, y), 5, blue.mix(0.7).filled()));
+        ch.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw().map_err(es)?;
+        Ok(())
+    })
+}
+
+/// Writes the single-pulse page of a search to `path` (PNG, [`SINGLE_PULSE_PLOT_SIZE`]), in the
+/// manner of PRESTO's `single_pulse_search.py`: DM against time with marker area growing with S/N
+/// (top), S/N against DM and the number of events per DM (bottom). Events flagged as DM-0 RFI
+/// (`rfi_flag ≠ 0`) are grey, others blue; the five strongest are listed in the title area.
+/// `header` gives the title (source name) and the time axis (observation length).
+///
+/// # Errors
+/// As [`plot_fold`].
+pub fn plot_single_pulses(pulses: &[SinglePulse], header: &Header, path: &Path) -> Result<(), PlotError> {
+    with_png(path, SINGLE_PULSE_PLOT_SIZE, |root| {
+        let ok: Vec<&SinglePulse> =
+            pulses.iter().filter(|p| p.time_s.is_finite() && p.dm.is_finite() && p.snr.is_finite()).collect();
+        let (title, body) = root.split_vertically(70);
+        let name = if header.source_name.is_empty() { "(unnamed source)" } else { header.source_name.as_str() };
+        let mut best = ok.clone();
+        best.sort_by(|a, b| b.snr.total_cmp(&a.snr));
+        let top: Vec<String> =
+            best.iter().take(5).map(|p| format!("t={:.3}s DM={:.1} S/N={:.1}", p.time_s, p.dm, p.snr)).collect();
+        title
+            .draw_text(
+                &format!("Single pulses: {name}, {} events", ok.len()),
+                &("sans-serif", 22).into_font().color(&BLACK),
+                (20, 8),
+            )
+            .map_err(es)?;
+        title
+            .draw_text(
+                &format!("strongest: {}", top.join("; ")),
+                &("sans-serif", 14).into_font().color(&BLACK),
+                (20, 42),
+            )
+            .map_err(es)?;
+        let (upper, lower) = body.split_vertically(470);
+        let lows = lower.split_evenly((1, 2));
+        let tmax = ok.iter().map(|p| p.time_s).fold(header.duration_s().max(0.0), f64::max).max(1e-3);
+        let dmax = ok.iter().map(|p| p.dm).fold(1.0f64, f64::max) * 1.05;
+        let smin = ok.iter().map(|p| p.snr as f64).fold(f64::INFINITY, f64::min);
+        let smax = ok.iter().map(|p| p.snr as f64).fold(f64::NEG_INFINITY, f64::max);
+        // One S/N only (e.g. a single event): mid-sized markers.
+        let (smin, span) = if smax > smin { (smin, smax - smin) } else { (smin - 1.0, 2.0) };
+        let blue = RGBColor(30, 80, 200);
+        let grey = RGBColor(150, 150, 150);
+        let colour = |p: &SinglePulse| if p.rfi_flag != 0 { grey } else { blue };
+        // DM vs time.
+        let mut ch = ChartBuilder::on(&upper)
+            .caption("DM vs time (marker size: S/N)", ("sans-serif", 16))
+            .margin(8)
+            .x_label_area_size(35)
+            .y_label_area_size(60)
+            .build_cartesian_2d(0f64..tmax * 1.02, 0f64..dmax)
+            .map_err(es)?;
+        ch.configure_mesh()
+            .x_label_formatter(&|v| tick_label(*v))
+            .y_label_formatter(&|v| tick_label(*v))
+            .x_desc("time (s)")
+            .y_desc("DM (pc/cc)")
+            .label_style(("sans-serif", 13))
+            .draw()
+            .map_err(es)?;
+        if ok.is_empty() {
+            upper
+                .draw_text("no single pulses", &("sans-serif", 24).into_font().color(&BLACK), (450, 220))
+                .map_err(es)?;
+        }
+        let mut order = ok.clone();
+        order.sort_by(|a, b| a.snr.total_cmp(&b.snr));
+        ch.draw_series(order.iter().filter(|p| p.rfi_flag == 0).map(|p| {
+            let rad = 2.0 + 14.0 * ((p.snr as f64 - smin) / span).clamp(0.0, 1.0);
+            Circle::new((p.time_s, p.dm), rad as i32, colour(p).mix(0.6).filled())
+        }))
+        .map_err(es)?
+        .label("event")
+        .legend(move |(x, y)| Circle::new((x + 8, y), 5, blue.mix(0.6).filled()));
+        ch.draw_series(order.iter().filter(|p| p.rfi_flag != 0).map(|p| {
+            let rad = 2.0 + 14.0 * ((p.snr as f64 - smin) / span).clamp(0.0, 1.0);
+            Circle::new((p.time_s, p.dm), rad as i32, colour(p).mix(0.6).filled())
+        }))
+        .map_err(es)?
+        .label("flagged as DM-0 RFI")
+        .legend(move |(x, y)| Circle::new((x + 8, y), 5, grey.mix(0.6).filled()));
+        ch.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw().map_err(es)?;
+        // S/N vs DM.
+        let (s0, s1) = if ok.is_empty() { (0.0, 10.0) } else { (smin.min(0.0), smax * 1.1) };
+        let mut ch = ChartBuilder::on(&lows[0])
+            .caption("S/N vs DM", ("sans-serif", 16))
+            .margin(8)
+            .x_label_area_size(35)
+            .y_label_area_size(50)
+            .build_cartesian_2d(0f64..dmax, s0..s1)
+            .map_err(es)?;
+        ch.configure_mesh()
+            .x_label_formatter(&|v| tick_label(*v))
+            .y_label_formatter(&|v| tick_label(*v))
+            .x_desc("DM (pc/cc)")
+            .y_desc("S/N")
+            .label_style(("sans-serif", 13))
+            .draw()
+            .map_err(es)?;
+        ch.draw_series(ok.iter().map(|p| Circle::new((p.dm, p.snr as f64), 3, colour(p).filled()))).map_err(es)?;
+        // Events per DM (30 bins).
+        let nbin = 30usize;
+        let mut counts = vec![0u32; nbin];
+        for p in &ok {
+            let b = ((p.dm / dmax * nbin as f64) as usize).min(nbin - 1);
+            counts[b] += 1;
+        }
+        let cmax = counts.iter().cloned().max().unwrap_or(0).max(1) as f64;
+        let mut ch = ChartBuilder::on(&lows[1])
+            .caption("Number of events vs DM", ("sans-serif", 16))
+            .margin(8)
+            .x_label_area_size(35)
+            .y_label_area_size(50)
+            .build_cartesian_2d(0f64..dmax, 0f64..cmax * 1.1)
+            .map_err(es)?;
+        ch.configure_mesh()
+            .x_label_formatter(&|v| tick_label(*v))
+            .y_label_formatter(&|v| tick_label(*v))
+            .x_desc("DM (pc/cc)")
+            .y_desc("events")
+            .label_style(("sans-serif", 13))
+            .draw()
+            .map_err(es)?;
+        let w = dmax / nbin as f64;
+        ch.draw_series(counts.iter().enumerate().filter(|(_, &c)| c > 0).map(|(i, &c)| {
+            Rectangle::new([(i as f64 * w, 0.0), ((i + 1) as f64 * w, c as f64)], blue.mix(0.7).filled())
         }))
         .map_err(es)?;
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tick_labels_are_short_and_exact() {
+        assert_eq!(tick_label(0.1 + 0.2), "0.3");
+        assert_eq!(tick_label(0.30000000000000004), "0.3");
+        assert_eq!(tick_label(0.0), "0");
+        assert_eq!(tick_label(-0.0000000000001), "-1e-13");
+        assert_eq!(tick_label(1e-10), "1e-10");
+        assert_eq!(tick_label(2.5e6), "2.5e6");
+        assert_eq!(tick_label(1234.5678), "1235");
+        assert_eq!(tick_label(71.0), "71");
+        assert_eq!(tick_label(0.0025), "0.0025");
+        assert_eq!(tick_label(-12.5), "-12.5");
+        assert_eq!(tick_label(99999.0), "99999");
+        // No label longer than 10 characters ("-6.358e-70") over a sweep of magnitudes and float residues.
+        for k in -300..300 {
+            let v = 1.7f64.powi(k) * (0.1 + 0.2);
+            let l = tick_label(v);
+            assert!(l.len() <= 10, "{v} -> {l}");
+        }
+    }
 }
 
 /// Size of [`plot_rfi_mask`] pages, pixels (width, height).
