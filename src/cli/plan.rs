@@ -117,7 +117,7 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
         let (kind, why) = if kind == tianyan::dedisp::DedispKind::Auto {
             tianyan::pipeline::choose_dedisperser(&header, &step.dms, step.downsamp.max(1), args.max_memory_mb)
         } else {
-            (kind, "chosen with --dedisp".to_string())
+            (kind, "the --dedisp setting (default direct)".to_string())
         };
         let (lo, hi) = (step.dms.first().copied().unwrap_or(0.0), step.dms.last().copied().unwrap_or(0.0));
         choices.push(format!("  DM {lo:.3}–{hi:.3}: {kind} ({why})"));

@@ -379,7 +379,12 @@ pub fn search_and_write(args: &SearchArgs) -> anyhow::Result<tianyan::pipeline::
         }
     }
     if !folds.is_empty() {
-        eprintln!("folded {} candidates (plots in {}):", folds.len(), args.plot_dir().display());
+        eprintln!(
+            "folded {} candidate{} (plots in {}):",
+            folds.len(),
+            if folds.len() == 1 { "" } else { "s" },
+            args.plot_dir().display()
+        );
         for f in &folds {
             let r = &f.result;
             eprintln!(
