@@ -51,13 +51,16 @@ use crate::io::Header;
 /// (`(H, c_H)`), for the half-bin grid of [`super::spectrum::HalfBin::Kernel`].
 /// Source: `cargo run --release --example calibrate_trials` (module docs).
 ///
-/// Measured at the reference level [`TRIALS_REF_LEVEL`] on white-noise series of 2¹⁷ samples of
-/// 1 ms searched from 0.1 Hz to the Nyquist frequency (≈ 65 500 bins, of which stage `H` reaches
-/// `65 535 / H`), for 8, 16 and 32 harmonics; the stage values agree between runs to ±4 %.
-/// They are close to `0.8–0.96 × 2H`: stage `H` tests `2H` fundamental grid points per bin.
-/// (Until 2026-12-07 the constants were divided by the whole `k_lo..k_hi` range for every stage,
-/// which under-counted the higher stages by up to `H × ` when `fmax` is below Nyquist: 2.5–3.6 ×
-/// too many noise candidates at 0–2σ on the accuracy grid's `fmax = 500 Hz`.)
+/// Measured at the reference level [`TRIALS_REF_LEVEL`] on 8 000 white-noise series of 2¹⁷
+/// samples of 1 ms searched from 0.1 Hz to the Nyquist frequency (≈ 65 500 bins, of which stage
+/// `H` reaches `65 535 / H`), for 8, 16 and 32 harmonics (stage values agreeing to ±4 % between
+/// those runs), first as trials per bin of the whole range and converted here to trials per bin
+/// of each stage's own range (× 65 522 / (65 535/H − 13)). A check with the per-stage
+/// normalisation (`NHARM=32 calibrate_trials series 1500 17`) gave 2.03, 3.07, 5.5, 12.1, 22.9,
+/// 57.1 at 0σ. The values are close to `0.8–0.96 × 2H`: stage `H` tests `2H` fundamental grid
+/// points per bin. (Until 2026-12-07 every stage was counted over the whole `k_lo..k_hi` range,
+/// which under-counted the higher stages by up to a factor `H` when `fmax` is below Nyquist:
+/// 2.5–3.6 × too many noise candidates at 0–2σ on the accuracy grid's `fmax = 500 Hz`.)
 pub const STAGE_TRIALS_PER_BIN: [(u32, f64); 6] = [(1, 1.92), (2, 3.16), (4, 6.36), (8, 13.8), (16, 27.6), (32, 56.7)];
 
 /// Reference level `u₀ = −ln p` at which [`STAGE_TRIALS_PER_BIN`] holds.
