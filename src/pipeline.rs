@@ -467,9 +467,10 @@ fn clip_plan_to_data(header: &Header, plan: &DmPlan) -> (DmPlan, usize) {
 /// Automatic zero-DM birdies ([`crate::rfi::birdies::find_zero_dm_birdies`]) of the excised
 /// observation `obs`.
 ///
-/// Dedisperses DM 0 and probe DMs spaced by factors of 1.5 from 0.5 pc cm⁻³ up to the plan's
-/// highest DM (only those whose band sweep is at most a tenth of the data, so all series keep
-/// nearly the full length), at the plan's finest time resolution (its smallest downsampling: no
+/// Dedisperses DM 0 and the probe DMs of [`crate::rfi::birdies::probe_dms`] (factors of 1.5
+/// from 0.5 pc cm⁻³ until every frequency from `fmin_hz` up is smeared, independent of the
+/// plan's DM range so a mask file and any search find the same birdies; only those whose band
+/// sweep is at most a tenth of the data), at the plan's finest time resolution (its smallest downsampling: no
 /// searched series has a higher Nyquist frequency), with the direct dedisperser, in one pass;
 /// every probe's series has the length of the highest probe's, cut to a fast FFT length. Every
 /// series is whitened as the search whitens; for each Fourier bin the probe maximum is taken over
@@ -485,13 +486,8 @@ pub fn zero_dm_birdies(
     use crate::search::spectrum::{real_spectrum_destructive, whiten_spectrum_with};
     let span = header.fbottom_mhz().powi(-2) - header.ftop_mhz().powi(-2);
     let sweep = |dm: f64| crate::consts::K_DM * dm * span.max(0.0);
-    let dm_top = plan.dms().into_iter().fold(0.0f64, f64::max);
-    let mut dms = vec![0.0f64];
-    let mut dm = 0.5;
-    while dm <= dm_top && sweep(dm) <= 0.1 * header.duration_s() {
-        dms.push(dm);
-        dm *= 1.5;
-    }
+    // The probes depend on the data only, not on the plan's DM range (birdies::probe_dms).
+    let dms = crate::rfi::birdies::probe_dms(header, cfg.rfi.auto.fmin_hz);
     let ds = plan.steps.iter().map(|s| s.downsamp.max(1)).min().unwrap_or(1);
     let n = header.nsamples as usize / ds;
     if dms.len() < 2 {

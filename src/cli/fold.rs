@@ -5,9 +5,12 @@
 //! tianyan fold FILE... --period P --dm DM [--pdot X | --accel A] [--nbins 64] [-o fold.png]
 //! tianyan fold FILE... --candidates cands.h5 [--top 5] [--plot-dir plots/]
 //! ```
+//!
+//! With `--mask mask.h5` (`tianyan rfi FILE -o mask.h5`) the excised data are folded: normalised,
+//! masked and clipped as `search --mask` dedisperses them.
 use anyhow::{bail, Context};
 use std::path::PathBuf;
-use tianyan::fold::{fold, fold_top_candidates, optimise, pdot_from_accel, FoldConfig, FoldResult};
+use tianyan::fold::{fold, fold_top_candidates_masked, optimise, pdot_from_accel, FoldConfig, FoldResult};
 use tianyan::io::output::{check_not_input, check_output_file};
 
 /// Arguments of `tianyan fold`.
@@ -52,6 +55,10 @@ pub struct FoldArgs {
     /// Folder for one PNG per folded candidate (with --candidates).
     #[arg(long)]
     pub plot_dir: Option<PathBuf>,
+    /// Fold the excised data of this RFI mask (`tianyan rfi FILE -o mask.h5`): normalised, masked
+    /// and clipped as `search --mask` does. A mask of another observation is an error.
+    #[arg(long)]
+    pub mask: Option<PathBuf>,
 }
 
 /// `±` and the uncertainty, or the reason there is none.
@@ -92,6 +99,8 @@ pub fn run(args: FoldArgs) -> anyhow::Result<()> {
         cfg.search.n_pdot = 1;
         cfg.search.n_dm = 1;
     }
+    // Read (and so check) the mask before any long work; it is matched to the data on opening.
+    let mask = args.mask.as_deref().map(tianyan::rfi::maskfile::read_mask).transpose()?;
     if let Some(h5) = &args.candidates {
         // The candidate file is rewritten (folds are added): it must not be an input either.
         check_not_input(&args.files, h5)?;
@@ -101,7 +110,7 @@ pub fn run(args: FoldArgs) -> anyhow::Result<()> {
                 bail!("{}: --plot-dir is a file, not a folder", d.display());
             }
         }
-        let results = fold_top_candidates(&args.files, h5, args.top, &cfg, args.plot_dir.as_deref())?;
+        let results = fold_top_candidates_masked(&args.files, h5, args.top, &cfg, args.plot_dir.as_deref(), mask)?;
         for (id, r) in results.iter().enumerate() {
             println!("# candidate {id}");
             print_result(r);
@@ -124,6 +133,9 @@ pub fn run(args: FoldArgs) -> anyhow::Result<()> {
         (None, None) => 0.0,
     };
     let mut obs = tianyan::open_observation(&args.files)?;
+    if let Some(m) = mask {
+        obs = Box::new(tianyan::fold::store::masked(obs, m)?);
+    }
     let cube = fold(obs.as_mut(), period, pdot, args.dm, &cfg)?;
     let r = optimise(&cube, &cfg);
     print_result(&r);

@@ -50,12 +50,10 @@ pub struct RfiArgs {
     /// Zap list to store with the mask (`frequency_hz width_hz [nharm]` per line).
     #[arg(long)]
     pub zaplist: Option<PathBuf>,
-    /// Do not look for zero-DM birdies.
+    /// Do not look for zero-DM birdies (their probe DMs depend on the data only, so `search`
+    /// with any `--dm-max` finds the same ones).
     #[arg(long)]
     pub no_auto_zap: bool,
-    /// Highest DM of the probe series of the birdie search, pc cm⁻³.
-    #[arg(long, default_value_t = 1000.0)]
-    pub dm_max: f64,
 }
 
 /// Runs `tianyan rfi`.
@@ -88,7 +86,9 @@ pub fn run(args: RfiArgs) -> anyhow::Result<()> {
     let mut mask = cleaned.mask().clone();
     mask.input = name;
     if rfi.auto_birdies {
-        let cfg = SearchConfig { dm_max: args.dm_max, rfi: rfi.clone(), ..SearchConfig::default() };
+        // The plan only sets the probes' time resolution (its finest downsampling, 1 by default
+        // as in `search`); the probe DMs do not depend on its DM range (birdies::probe_dms).
+        let cfg = SearchConfig { rfi: rfi.clone(), ..SearchConfig::default() };
         let plan = tianyan::pipeline::build_plan(&header, &cfg)?;
         let found = tianyan::pipeline::zero_dm_birdies(&mut cleaned, &header, &plan, &cfg)?;
         mask.report.birdies.extend(found);

@@ -30,7 +30,7 @@ pub mod store;
 pub mod trials;
 
 pub use optimise::{optimise, FoldResult};
-pub use store::{check_candidates_match, fold_top_candidates, read_folds, write_folds};
+pub use store::{check_candidates_match, fold_top_candidates, fold_top_candidates_masked, read_folds, write_folds};
 
 use crate::consts::{K_DM, SPEED_OF_LIGHT_M_S};
 use crate::io::is_dropped_spectrum;

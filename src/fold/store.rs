@@ -453,6 +453,24 @@ pub fn fold_top_candidates(
     cfg: &FoldConfig,
     plot_dir: Option<&Path>,
 ) -> Result<Vec<FoldResult>, FoldError> {
+    fold_top_candidates_masked(input_paths, cands_h5, top, cfg, plot_dir, None)
+}
+
+/// [`fold_top_candidates`] on the excised data of an RFI mask (`tianyan rfi FILE -o mask.h5`,
+/// [`crate::rfi::maskfile::read_mask`]): normalised, masked and clipped as `search --mask`
+/// dedisperses them ([`crate::rfi::CleanedObservation::with_mask`]); `None` folds the raw data.
+///
+/// # Errors
+/// As [`fold_top_candidates`]; [`FoldError::Mismatch`] when the mask belongs to another
+/// observation ([`crate::rfi::check_mask_matches`]; the message names both), before any fold.
+pub fn fold_top_candidates_masked(
+    input_paths: &[PathBuf],
+    cands_h5: &Path,
+    top: usize,
+    cfg: &FoldConfig,
+    plot_dir: Option<&Path>,
+    mask: Option<crate::rfi::RfiMask>,
+) -> Result<Vec<FoldResult>, FoldError> {
     use crate::io::candidates::CandidatesError;
     let cands = crate::io::candidates::read_candidates(cands_h5).map_err(|e| match e {
         CandidatesError::Hdf5 { path, source } => FoldError::Hdf5 { path, msg: source.to_string() },
@@ -461,6 +479,9 @@ pub fn fold_top_candidates(
     })?;
     let mut obs = open_observation(input_paths)?;
     check_candidates_match(cands_h5, input_paths, obs.header())?;
+    if let Some(m) = mask {
+        obs = Box::new(masked(obs, m)?);
+    }
     let mut set = OutputSet::new();
     if let Some(d) = plot_dir {
         set.ensure_dir(d)?;
@@ -470,4 +491,19 @@ pub fn fold_top_candidates(
     set.add(copy_with_folds(cands_h5, &stored, cfg)?);
     set.commit()?;
     Ok(stored.into_iter().map(|s| s.result).collect())
+}
+
+/// `obs` with the RFI mask `mask` applied ([`crate::rfi::CleanedObservation::with_mask`]).
+///
+/// # Errors
+/// [`FoldError::Mismatch`] when the mask was made from another observation (the message names
+/// both and the first differing header value).
+pub fn masked(
+    obs: Box<dyn crate::io::Observation>,
+    mask: crate::rfi::RfiMask,
+) -> Result<crate::rfi::CleanedObservation, FoldError> {
+    crate::rfi::CleanedObservation::with_mask(obs, mask).map_err(|e| match e {
+        crate::rfi::RfiError::Io(io) => FoldError::Io(io),
+        other => FoldError::Mismatch(other.to_string()),
+    })
 }

@@ -146,6 +146,36 @@ impl Default for AutoBirdieConfig {
     }
 }
 
+/// DMs of the zero-DM birdie search's probe series (pc cm⁻³, ascending, DM 0 first): 0, then
+/// 0.5 and factors of 1.5 up to and including the first whose band sweep `τ(DM)` smears every
+/// frequency the search considers (`fmin_hz·τ ≥ 0.5`, where a zero-DM signal's amplitude has
+/// fallen below `sinc(0.5)`), keeping only those with `τ ≤ 0.1·duration` (so all series keep
+/// nearly the whole observation).
+///
+/// They depend only on the observation's band and length and on `fmin_hz`, never on the DM range
+/// a search asks for, so `tianyan rfi` (mask file) and `tianyan search` (any `--dm-max`) probe the
+/// same series and find the same birdies. Higher probes would add nothing: above that DM every
+/// considered frequency is already smeared at the last probe, and a dispersed source's harmonic
+/// is stronger near its own DM than at DM 0 either way.
+pub fn probe_dms(header: &crate::io::Header, fmin_hz: f64) -> Vec<f64> {
+    let span = header.fbottom_mhz().powi(-2) - header.ftop_mhz().powi(-2);
+    let sweep = |dm: f64| crate::consts::K_DM * dm * span.max(0.0);
+    let mut dms = vec![0.0f64];
+    if !(span > 0.0 && fmin_hz > 0.0) {
+        return dms;
+    }
+    let tau_all = 0.5 / fmin_hz;
+    let mut dm = 0.5;
+    while sweep(dm) <= 0.1 * header.duration_s() {
+        dms.push(dm);
+        if sweep(dm) >= tau_all {
+            break;
+        }
+        dm *= 1.5;
+    }
+    dms
+}
+
 /// Finds zero-DM birdies.
 ///
 /// `p0`: whitened Fourier powers (unit-mean noise, bin `k` at `k/tobs_s` Hz) of the DM-0 series;
@@ -261,6 +291,29 @@ mod tests {
         assert!(hb[998..=1002].iter().all(|&v| v == 0.0));
         assert_eq!(hb[997], 1.0);
         assert_eq!(hb[1003], 1.0);
+    }
+
+    #[test]
+    fn probe_dms_stop_where_every_frequency_is_smeared() {
+        // 1000–1500 MHz, 30 s: τ(DM) = K_DM·DM·(1000⁻² − 1500⁻²) = 2.305 ms per pc cm⁻³; with
+        // fmin 1 Hz the probes stop at the first τ ≥ 0.5 s: 0.5·1.5¹⁵ = 218.9 (τ 0.5045 s).
+        let h = crate::io::Header {
+            nchans: 512,
+            nsamples: 76294,
+            tsamp_s: 393.216e-6,
+            fch1_mhz: 1499.51171875,
+            foff_mhz: -500.0 / 512.0,
+            ..crate::io::Header::default()
+        };
+        let dms = probe_dms(&h, 1.0);
+        assert_eq!(dms.len(), 17, "{dms:?}");
+        assert_eq!(dms[0], 0.0);
+        assert!((dms[16] - 0.5 * 1.5f64.powi(15)).abs() < 1e-9);
+        // fmin 0.1 Hz asks for τ ≥ 5 s, beyond the 3 s (a tenth of the data) allowed.
+        let long = probe_dms(&h, 0.1);
+        let span = h.fbottom_mhz().powi(-2) - h.ftop_mhz().powi(-2);
+        let last = *long.last().unwrap();
+        assert!(crate::consts::K_DM * last * span <= 3.0 && crate::consts::K_DM * last * 1.5 * span > 3.0);
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //!
 //! `/rfi` holds what the excision did ([`RfiReport`]): attributes `clipped_spectra`,
 //! `clipped_fraction`, `clip_sigma` (0: clipping off), `dropped_spectra`, `masked_fraction`,
-//! `stat_block_samples`, `nblocks`, `baseline`, `zero_dm` (0/1); datasets `masked_channels`
+//! `stat_block_samples`, `nblocks`, `baseline`, `zero_dm` (0/1), `sk_skipped` (string: why
+//! spectral kurtosis was skipped, empty when it ran); datasets `masked_channels`
 //! (u64), `channel_flags` (u8 per channel: 1 zero variance, 2 SK, 4 IQRM, 8 rfifind `-intfrac`),
 //! `cell_mask` (u8 `[nblocks][nchans]`: 1 SK, 2 rfifind mean/std, 4 rfifind power, 8 whole
 //! block), `block_flags` (u8 per block), `block_median`, `block_std` (f32 per block: zero-DM
@@ -46,6 +47,7 @@ pub fn write_rfi_group(g: &hdf5::Group, r: &RfiReport) -> hdf5::Result<()> {
     num_attr(g, "zero_dm", r.zero_dm as u8)?;
     num_attr(g, "nonfinite_samples", r.nonfinite_samples)?;
     num_attr(g, "nonfinite_spectra", r.nonfinite_spectra)?;
+    str_attr(g, "sk_skipped", &r.sk_skipped)?;
     let masked: Vec<u64> = r.masked_channels.iter().map(|&c| c as u64).collect();
     g.new_dataset_builder().with_data(&masked).create("masked_channels")?;
     g.new_dataset_builder().with_data(&r.channel_flags).create("channel_flags")?;
@@ -95,6 +97,11 @@ pub fn read_rfi_group(g: &hdf5::Group) -> hdf5::Result<RfiReport> {
         clip_sigma: a_f64("clip_sigma"),
         baseline: a_u8("baseline") != 0,
         zero_dm: a_u8("zero_dm") != 0,
+        sk_skipped: g
+            .attr("sk_skipped")
+            .and_then(|a| a.read_scalar::<VarLenUnicode>())
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_default(),
     })
 }
 

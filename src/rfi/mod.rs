@@ -235,6 +235,9 @@ pub struct RfiReport {
     pub birdies: Vec<Birdie>,
     /// Clipping threshold used, robust σ (0 when clipping is off).
     pub clip_sigma: f64,
+    /// Why spectral kurtosis was skipped for the whole observation ([`sk::sk_applicability`]:
+    /// the samples are not chi-squared power); empty when it ran (or masking is off).
+    pub sk_skipped: String,
 }
 
 /// Median and `1.4826·MAD` of `v` (reordered). `(0, 0)` for an empty slice.
@@ -510,9 +513,17 @@ pub fn measure(inner: &mut dyn Observation, cfg: &RfiConfig) -> Result<RfiMask, 
     let mut flags: Vec<u8> = (0..nchans).map(|c| if flat(std[c], mean[c]) { FLAG_ZERO_VARIANCE } else { 0 }).collect();
     let mut cells = vec![0u8; nblocks * nchans];
     let mut block_flags = vec![0u8; nblocks];
+    let mut sk_skipped = String::new();
     if cfg.mask {
+        // SK only where the samples can be chi-squared power (sk::sk_applicability).
+        let live: Vec<bool> = flags.iter().map(|&f| f == 0).collect();
+        let sk_ok = sk::sk_applicability(&mean, &std, &live).unwrap_or_else(|why| {
+            tracing::info!("{}: {why}", inner.source_description());
+            sk_skipped = why;
+            vec![false; nchans]
+        });
         for c in 0..nchans {
-            if flags[c] != 0 {
+            if flags[c] != 0 || !sk_ok[c] {
                 continue;
             }
             let mut rs: Vec<f64> =
@@ -618,6 +629,7 @@ pub fn measure(inner: &mut dyn Observation, cfg: &RfiConfig) -> Result<RfiMask, 
             clip_sigma: if cfg.clip { cfg.clip_sigma } else { 0.0 },
             baseline: cfg.baseline,
             zero_dm: cfg.zero_dm,
+            sk_skipped,
             ..RfiReport::default()
         },
     };
