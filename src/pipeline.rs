@@ -468,9 +468,9 @@ fn clip_plan_to_data(header: &Header, plan: &DmPlan) -> (DmPlan, usize) {
 /// observation `obs`.
 ///
 /// Dedisperses DM 0 and the probe DMs of [`crate::rfi::birdies::probe_dms`] (factors of 1.5
-/// from 0.5 pc cm⁻³ until every frequency from `fmin_hz` up is smeared, independent of the
-/// plan's DM range so a mask file and any search find the same birdies; only those whose band
-/// sweep is at most a tenth of the data), at the plan's finest time resolution (its smallest downsampling: no
+/// from 0.5 pc cm⁻³ to a fixed `probe_dm_max`, independent of the plan's DM range so a mask
+/// file and any search find the same birdies; only those whose band sweep is at most a tenth of
+/// the data), at the plan's finest time resolution (its smallest downsampling: no
 /// searched series has a higher Nyquist frequency), with the direct dedisperser, in one pass;
 /// every probe's series has the length of the highest probe's, cut to a fast FFT length. Every
 /// series is whitened as the search whitens; for each Fourier bin the probe maximum is taken over
@@ -487,7 +487,7 @@ pub fn zero_dm_birdies(
     let span = header.fbottom_mhz().powi(-2) - header.ftop_mhz().powi(-2);
     let sweep = |dm: f64| crate::consts::K_DM * dm * span.max(0.0);
     // The probes depend on the data only, not on the plan's DM range (birdies::probe_dms).
-    let dms = crate::rfi::birdies::probe_dms(header, cfg.rfi.auto.fmin_hz);
+    let dms = crate::rfi::birdies::probe_dms(header, &cfg.rfi.auto);
     let ds = plan.steps.iter().map(|s| s.downsamp.max(1)).min().unwrap_or(1);
     let n = header.nsamples as usize / ds;
     if dms.len() < 2 {

@@ -131,6 +131,12 @@ pub struct AutoBirdieConfig {
     /// line counts as dispersed. Default 0.5: the tutorial pulsar's 9th harmonic (36 Hz, DM 30 in
     /// a 70 MHz band, hardly smeared at DM 0) measured 185 at DM 0 and 208 at DM 28.8.
     pub peak_tolerance: f64,
+    /// Highest probe DM, pc cm⁻³ ([`probe_dms`]; default 100). Fixed, not the search's DM
+    /// range, so a mask file and every search find the same birdies. Not higher: in a narrow
+    /// band a low-DM pulsar's low harmonics are hardly smeared at DM 0, and a probe far above its
+    /// DM smears them as it smears a DM-0 line (measured on `tutorial.fil`, 70 MHz band, pulsar
+    /// at 4 Hz and DM 30: probes to DM 2200 zapped its 4 and 16 Hz harmonics, σ 90.6 → 80.5).
+    pub probe_dm_max: f64,
 }
 
 impl Default for AutoBirdieConfig {
@@ -142,31 +148,30 @@ impl Default for AutoBirdieConfig {
             max_birdies: 200,
             edge_power: 6.0,
             peak_tolerance: 0.5,
+            probe_dm_max: 100.0,
         }
     }
 }
 
 /// DMs of the zero-DM birdie search's probe series (pc cm⁻³, ascending, DM 0 first): 0, then
-/// 0.5 and factors of 1.5 up to and including the first whose band sweep `τ(DM)` smears every
-/// frequency the search considers (`fmin_hz·τ ≥ 0.5`, where a zero-DM signal's amplitude has
-/// fallen below `sinc(0.5)`), keeping only those with `τ ≤ 0.1·duration` (so all series keep
-/// nearly the whole observation).
+/// 0.5 and factors of 1.5 up to `cfg.probe_dm_max`, stopping after the first whose band sweep
+/// `τ(DM)` smears every frequency considered (`fmin_hz·τ ≥ 0.5`, where a zero-DM signal's
+/// amplitude has fallen below `sinc(0.5)`: higher probes add nothing), and keeping only those
+/// with `τ ≤ 0.1·duration` (so all series keep nearly the whole observation).
 ///
-/// They depend only on the observation's band and length and on `fmin_hz`, never on the DM range
-/// a search asks for, so `tianyan rfi` (mask file) and `tianyan search` (any `--dm-max`) probe the
-/// same series and find the same birdies. Higher probes would add nothing: above that DM every
-/// considered frequency is already smeared at the last probe, and a dispersed source's harmonic
-/// is stronger near its own DM than at DM 0 either way.
-pub fn probe_dms(header: &crate::io::Header, fmin_hz: f64) -> Vec<f64> {
+/// They depend only on the observation's band and length and on `cfg`, never on the DM range a
+/// search asks for, so `tianyan rfi` (mask file) and `tianyan search` (any `--dm-max`) probe the
+/// same series and find the same birdies.
+pub fn probe_dms(header: &crate::io::Header, cfg: &AutoBirdieConfig) -> Vec<f64> {
     let span = header.fbottom_mhz().powi(-2) - header.ftop_mhz().powi(-2);
     let sweep = |dm: f64| crate::consts::K_DM * dm * span.max(0.0);
     let mut dms = vec![0.0f64];
-    if !(span > 0.0 && fmin_hz > 0.0) {
+    if !(span > 0.0 && cfg.fmin_hz > 0.0) {
         return dms;
     }
-    let tau_all = 0.5 / fmin_hz;
+    let tau_all = 0.5 / cfg.fmin_hz;
     let mut dm = 0.5;
-    while sweep(dm) <= 0.1 * header.duration_s() {
+    while dm <= cfg.probe_dm_max && sweep(dm) <= 0.1 * header.duration_s() {
         dms.push(dm);
         if sweep(dm) >= tau_all {
             break;
@@ -294,9 +299,8 @@ mod tests {
     }
 
     #[test]
-    fn probe_dms_stop_where_every_frequency_is_smeared() {
-        // 1000–1500 MHz, 30 s: τ(DM) = K_DM·DM·(1000⁻² − 1500⁻²) = 2.305 ms per pc cm⁻³; with
-        // fmin 1 Hz the probes stop at the first τ ≥ 0.5 s: 0.5·1.5¹⁵ = 218.9 (τ 0.5045 s).
+    fn probe_dms_depend_on_the_data_only() {
+        // 1000–1500 MHz, 30 s: τ(DM) = K_DM·DM·(1000⁻² − 1500⁻²) = 2.305 ms per pc cm⁻³.
         let h = crate::io::Header {
             nchans: 512,
             nsamples: 76294,
@@ -305,15 +309,20 @@ mod tests {
             foff_mhz: -500.0 / 512.0,
             ..crate::io::Header::default()
         };
-        let dms = probe_dms(&h, 1.0);
-        assert_eq!(dms.len(), 17, "{dms:?}");
+        let cfg = AutoBirdieConfig::default();
+        // To DM 100: 0.5·1.5¹³ = 97.3 is the last (τ 0.22 s < 0.5 s: no early stop).
+        let dms = probe_dms(&h, &cfg);
+        assert_eq!(dms.len(), 15, "{dms:?}");
         assert_eq!(dms[0], 0.0);
-        assert!((dms[16] - 0.5 * 1.5f64.powi(15)).abs() < 1e-9);
-        // fmin 0.1 Hz asks for τ ≥ 5 s, beyond the 3 s (a tenth of the data) allowed.
-        let long = probe_dms(&h, 0.1);
-        let span = h.fbottom_mhz().powi(-2) - h.ftop_mhz().powi(-2);
-        let last = *long.last().unwrap();
-        assert!(crate::consts::K_DM * last * span <= 3.0 && crate::consts::K_DM * last * 1.5 * span > 3.0);
+        assert!((dms[14] - 0.5 * 1.5f64.powi(13)).abs() < 1e-9);
+        // fmin 10 Hz: stop after the first τ ≥ 0.05 s, 0.5·1.5⁹ = 19.2 (τ 0.0443) is below it,
+        // 28.8 (τ 0.0665) the last.
+        let dms = probe_dms(&h, &AutoBirdieConfig { fmin_hz: 10.0, ..cfg.clone() });
+        assert!((dms.last().unwrap() - 0.5 * 1.5f64.powi(10)).abs() < 1e-9, "{dms:?}");
+        // 1 s of data: τ ≤ 0.1 s keeps DM ≤ 43.5, so the last probe is 0.5·1.5¹¹ = 43.25.
+        let short = crate::io::Header { nsamples: 2543, ..h.clone() };
+        let dms = probe_dms(&short, &cfg);
+        assert!((dms.last().unwrap() - 0.5 * 1.5f64.powi(11)).abs() < 1e-9, "{dms:?}");
     }
 
     #[test]

@@ -348,12 +348,35 @@ fn zero_dm(row: &[f32]) -> f64 {
     row.iter().map(|&v| v as f64).sum()
 }
 
+/// The settings for a one-channel observation (a dedispersed time series, e.g. a SIGPROC `.tim`
+/// with its `refdm`), or `None` for filterbank data.
+///
+/// Such a series is not at DM 0 and has no other channel to compare with: its "zero-DM total" is
+/// the dedispersed signal itself, so clipping it removes a bright pulsar's pulses, and the
+/// channel and cell masks (SK, IQRM, rfifind's FFT-power test) judge the pulsar as interference
+/// and can mask the only channel (measured on B1804-08's `GBT_J1807-0847.tim`: rfifind masked
+/// it whole, no candidate; without rfifind, clipping took 2476 samples and σ fell from 153.6 to
+/// 118.5). Clipping and masking are turned off (with a log line); normalisation, the block
+/// baseline and the missing-data handling stay.
+fn dedispersed_series_config(cfg: &RfiConfig, inner: &dyn Observation) -> Option<RfiConfig> {
+    if inner.header().nchans != 1 || !(cfg.clip || cfg.mask) {
+        return None;
+    }
+    tracing::info!(
+        "{}: one channel (a dedispersed series): zero-DM clipping and channel/cell masking do not apply",
+        inner.source_description()
+    );
+    Some(RfiConfig { clip: false, mask: false, ..cfg.clone() })
+}
+
 /// Measures `inner` with `cfg` (three passes of statistics blocks; see the module docs).
 ///
 /// # Errors
 /// [`RfiError::Config`] for bad settings, or the observation's read errors.
 pub fn measure(inner: &mut dyn Observation, cfg: &RfiConfig) -> Result<RfiMask, RfiError> {
     cfg.validate()?;
+    let series_cfg = dedispersed_series_config(cfg, &*inner);
+    let cfg = series_cfg.as_ref().unwrap_or(cfg);
     let h = inner.header().clone();
     let nchans = h.nchans;
     let nsamp = h.nsamples;
