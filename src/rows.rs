@@ -17,8 +17,13 @@ pub struct Candidate {
     pub frequency_hz: f64,
     /// Best DM trial, pc cm⁻³.
     pub dm: f64,
-    /// Line-of-sight acceleration, m s⁻² (0 without an acceleration search).
+    /// Line-of-sight acceleration, m s⁻² (0 without an acceleration search): `−c z / (r T)` for
+    /// drift `z` at mean Fourier bin `r` over an observation of `T` s (positive = receding faster,
+    /// frequency decreasing; PRESTO's `accelsearch` reports the opposite sign of `z`).
     pub accel: f64,
+    /// Drift of the fundamental's frequency over the observation, Fourier bins, `z = ḟ T²`
+    /// (PRESTO's `z` and sign: positive = frequency increasing; 0 without an acceleration search).
+    pub z: f64,
     /// Signal-to-noise estimate from the summed normalised power (see `search::stats`).
     pub snr: f32,
     /// Gaussian-equivalent significance after the number-of-trials correction.
