@@ -189,7 +189,6 @@ struct NoSigma {
     frequency_hz: f64,
     dm: f64,
     accel: f64,
-    z: f64,
     snr: f32,
     power: f32,
     nharm: u32,
@@ -200,6 +199,7 @@ struct NoSigma {
     harmonic_den: u32,
     fund_harmonic: u32,
     dm_flag: u32,
+    z: f64,
 }
 
 /// `Candidate` with `sigma` stored as f64.
@@ -210,7 +210,6 @@ struct SigmaF64 {
     frequency_hz: f64,
     dm: f64,
     accel: f64,
-    z: f64,
     snr: f32,
     sigma: f64,
     power: f32,
@@ -222,6 +221,7 @@ struct SigmaF64 {
     harmonic_den: u32,
     fund_harmonic: u32,
     dm_flag: u32,
+    z: f64,
 }
 
 /// Issue 11: a `/candidates` table without `sigma` was accepted and printed uninitialised memory
