@@ -5,7 +5,8 @@
 //! search (0.1 Hz – 10 kHz, `NHARM` harmonics, default 16) and a low threshold, and prints, per harmonic stage
 //! `H`, the number of candidates whose best stage is `H` with tail probability below `p`,
 //! divided by `p × M × bins stage H searched` (→ `c_H`; `$FMAX` lowers the 10 kHz fundamental limit), at the tail probabilities of the 0, 1, 2 and 3σ
-//! trials-corrected levels.
+//! trials-corrected levels. `$ZMAX` runs the acceleration search (`c_H` then includes the drift
+//! factor `accel_trials_factor(ZMAX)`, whose ratio to the zero-drift `c_H` calibrates it).
 //!
 //! `cargo run --release --example calibrate_trials -- obs [M] [DURATION_S]`: `M` (default 24)
 //! pure-noise observations of the accuracy grid's set-up (`fast-l-band-lite`, 512 channels or `$NCHANS`,
@@ -40,8 +41,11 @@ fn series(m: usize, log2n: u32) {
     let nbins = hi.floor() - lo.ceil() + 1.0;
     // Stage H tests fundamentals up to min(hi, k_last / H) only.
     let stage_bins = |h: u32| stage_top_bin(hi, last_bin(n), h).floor() - lo.ceil() + 1.0;
-    let w = series_trials(lo, hi, last_bin(n), n as f64 * dt, &stages, DmSpan::SINGLE);
+    let zmax: u32 = std::env::var("ZMAX").ok().and_then(|s| s.parse().ok()).unwrap_or(0);
+    let w = series_trials(lo, hi, last_bin(n), n as f64 * dt, &stages, DmSpan::SINGLE)
+        * tianyan::search::trials::accel_trials_factor(zmax);
     let cfg = PeriodicConfig {
+        zmax,
         nharm_max: nharm,
         fmax_hz: fmax,
         sigma_threshold: -1.5,
@@ -76,6 +80,45 @@ fn series(m: usize, log2n: u32) {
             per.iter().map(|c| format!("{c:.3}")).collect::<Vec<_>>().join(" "),
             per.iter().sum::<f64>()
         );
+    }
+    if zmax > 0 {
+        // The drift factor F that makes the counts of candidates at ≥ s sigma (sigma recomputed
+        // with W = W₀ F from each candidate's power and stage) equal the prediction.
+        let w0 = w / tianyan::search::trials::accel_trials_factor(zmax);
+        let powers: Vec<(u32, f64)> = all
+            .iter()
+            .map(|&(h, l, _)| (h, l)) // (stage, ln p)
+            .collect();
+        for s in [0.0f64, 1.0, 2.0] {
+            let want = -(m as f64) * (-ln_gauss_sf(s).exp()).ln_1p();
+            let count = |f: f64| {
+                powers
+                    .iter()
+                    .filter(|&&(_, l)| {
+                        let sig = tianyan::search::stats::sigma_from_logp(tianyan::search::stats::logp_with_trials(
+                            l,
+                            tianyan::search::trials::trials_at(w0 * f, l, n),
+                        ));
+                        sig >= s
+                    })
+                    .count() as f64
+            };
+            let (mut lo_f, mut hi_f) = (1.0f64, 1e5f64);
+            for _ in 0..60 {
+                let mid = (lo_f * hi_f).sqrt();
+                if count(mid) > want {
+                    lo_f = mid;
+                } else {
+                    hi_f = mid;
+                }
+            }
+            println!(
+                "  drift factor F at {s}σ: {:.1} (κ = (F − 1)/zmax = {:.3}; count {:.0} vs {want:.1})",
+                lo_f,
+                (lo_f - 1.0) / zmax as f64,
+                count(lo_f)
+            );
+        }
     }
     println!("reported sigma: observed / expected count (−M ln(1 − Q(s)))");
     for s in [0.0f32, 1.0, 2.0, 3.0, 4.0] {

@@ -219,6 +219,17 @@ pub fn choose_dedisperser(header: &Header, dms: &[f64], downsamp: usize, max_mem
     (best.0, reason)
 }
 
+/// Extra bytes per searching thread of the acceleration search of an `n`-sample series at
+/// `zmax` (0 when `zmax = 0`): the `(r, z)` power plane ([`crate::search::accel::plane_bytes`]) and
+/// the stage's best-over-drift power, row index and sum buffers (3 × 4 bytes per half bin).
+pub fn accel_bytes_per_thread(n: usize, zmax: u32) -> usize {
+    if zmax == 0 {
+        return 0;
+    }
+    let nbins = n / 2 + 1;
+    crate::search::accel::plane_bytes(nbins, zmax) + 3 * 4 * 2 * nbins
+}
+
 /// Smallest dedispersion block the memory budget may force, output samples.
 pub const MIN_BLOCK: usize = 256;
 
@@ -354,7 +365,8 @@ pub fn plan_step_runs(
         }
         let nout = n_ds - overlap;
         let fft_len = if cfg.pad_fft { fast_len_above(nout) } else { nout };
-        let search_bytes = threads.min(dms.len()) * search_bytes_per_thread(fft_len);
+        let search_bytes = threads.min(dms.len())
+            * (search_bytes_per_thread(fft_len) + accel_bytes_per_thread(fft_len, cfg.periodic_cfg.zmax));
         if kind == DedispKind::Fdd && cfg.periodic {
             let sp_len = if cfg.single_pulse { nout } else { 0 };
             let need = FddDedisperser::fused_bytes(header, &dms, ds, sp_len) + search_bytes;
@@ -769,6 +781,7 @@ pub fn run_search(
         pcfg.fmin_hz,
         pcfg.fmax_hz,
     );
+    let periodic_trials = periodic_trials * crate::search::trials::accel_trials_factor(pcfg.zmax);
     pcfg.total_trials = periodic_trials;
     let mut times = StageTimes { excision_stats_s: t_excise.elapsed().as_secs_f64(), ..StageTimes::default() };
     let mut timed = TimedObservation { inner: obs.as_mut(), seconds: 0.0 };

@@ -17,7 +17,9 @@ pub struct Candidate {
     pub frequency_hz: f64,
     /// Best DM trial, pc cm⁻³.
     pub dm: f64,
-    /// Line-of-sight acceleration, m s⁻² (0 without an acceleration search).
+    /// Line-of-sight acceleration, m s⁻² (0 without an acceleration search): `−c z / (r T)` for
+    /// drift `z` at mean Fourier bin `r` over an observation of `T` s (positive = receding faster,
+    /// frequency decreasing; PRESTO's `accelsearch` reports the opposite sign of `z`).
     pub accel: f64,
     /// Signal-to-noise estimate from the summed normalised power (see `search::stats`).
     pub snr: f32,
@@ -49,6 +51,9 @@ pub struct Candidate {
     /// adjacent DM trials (a dispersed pulsar is, on any grid finer than its DM width). Flagged
     /// signals are kept, ordered after the unflagged family heads.
     pub dm_flag: u32,
+    /// Drift of the fundamental's frequency over the observation, Fourier bins, `z = ḟ T²`
+    /// (PRESTO's `z` and sign: positive = frequency increasing; 0 without an acceleration search).
+    pub z: f64,
 }
 
 /// One single-pulse event (a row of `/single_pulses`), after clustering.

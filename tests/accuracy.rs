@@ -141,6 +141,7 @@ fn cand(f: f64, dm: f64) -> Candidate {
         frequency_hz: f,
         dm,
         accel: 0.0,
+        z: 0.0,
         snr: 10.0,
         sigma: 8.0,
         power: 60.0,

@@ -24,6 +24,7 @@ fn sample_file() -> CandidateFile {
         frequency_hz: f,
         dm,
         accel: 0.0,
+        z: 0.0,
         snr: sigma * 1.5,
         sigma,
         power: sigma * 10.0,

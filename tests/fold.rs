@@ -274,6 +274,7 @@ fn fold_top_candidates_writes_folds_group() {
         frequency_hz: 1.0 / p,
         dm,
         accel: 0.0,
+        z: 0.0,
         snr: sigma,
         sigma,
         power: 0.0,

@@ -59,6 +59,7 @@ fn cand(p: f64, dm: f64, sigma: f32, harmonic_of: i32) -> Candidate {
         frequency_hz: 1.0 / p,
         dm,
         accel: 0.0,
+        z: 0.0,
         snr: sigma,
         sigma,
         power: 0.0,

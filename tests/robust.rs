@@ -59,6 +59,7 @@ fn cand(p: f64, dm: f64, sigma: f32) -> Candidate {
         frequency_hz: 1.0 / p,
         dm,
         accel: 0.0,
+        z: 0.0,
         snr: sigma + 1.0,
         sigma,
         power: 30.0,
@@ -198,6 +199,7 @@ struct NoSigma {
     harmonic_den: u32,
     fund_harmonic: u32,
     dm_flag: u32,
+    z: f64,
 }
 
 /// `Candidate` with `sigma` stored as f64.
@@ -219,6 +221,7 @@ struct SigmaF64 {
     harmonic_den: u32,
     fund_harmonic: u32,
     dm_flag: u32,
+    z: f64,
 }
 
 /// Issue 11: a `/candidates` table without `sigma` was accepted and printed uninitialised memory
@@ -241,6 +244,7 @@ fn missing_or_mistyped_field_is_a_clear_error() {
             frequency_hz: c.frequency_hz,
             dm: c.dm,
             accel: c.accel,
+            z: c.z,
             snr: c.snr,
             power: c.power,
             nharm: c.nharm,
@@ -264,6 +268,7 @@ fn missing_or_mistyped_field_is_a_clear_error() {
             frequency_hz: c.frequency_hz,
             dm: c.dm,
             accel: c.accel,
+            z: c.z,
             snr: c.snr,
             sigma: c.sigma as f64,
             power: c.power,

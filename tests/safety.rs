@@ -373,6 +373,7 @@ fn cand(p: f64, dm: f64) -> Candidate {
         frequency_hz: 1.0 / p,
         dm,
         accel: 0.0,
+        z: 0.0,
         snr: 20.0,
         sigma: 20.0,
         power: 0.0,

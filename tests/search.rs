@@ -271,6 +271,7 @@ fn cand(freq_hz: f64, tobs: f64, dm: f64, sigma: f32) -> Candidate {
         frequency_hz: freq_hz,
         dm,
         accel: 0.0,
+        z: 0.0,
         snr: sigma,
         sigma,
         power: sigma * sigma,

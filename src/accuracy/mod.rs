@@ -237,6 +237,7 @@ pub fn run_injection(inj: &Injection, cfg: &GridConfig) -> Result<ResultLine, Ac
             phase: phase.min(0.999_999),
             tau_1ghz_s: 0.0,
             components: vec![],
+            orbit: None,
         });
     }
     let obs = SimulatedObservation::new(&sim)?;

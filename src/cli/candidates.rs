@@ -39,14 +39,15 @@ pub fn print_tables(
     let shown: Vec<(usize, &tianyan::search::Candidate)> =
         cands.iter().enumerate().filter(|(_, c)| all || c.harmonic_of < 0).collect();
     if csv {
-        println!("table,id,period_s,frequency_hz,dm,accel,snr,sigma,power,nharm,fft_bin,n_dm_hits,harmonic_of,harmonic_num,harmonic_den,fund_harmonic,dm_flag");
+        println!("table,id,period_s,frequency_hz,dm,accel,z,snr,sigma,power,nharm,fft_bin,n_dm_hits,harmonic_of,harmonic_num,harmonic_den,fund_harmonic,dm_flag");
         for (i, c) in shown.iter().take(limit(shown.len())) {
             println!(
-                "periodic,{i},{:.9},{:.6},{:.3},{:.3},{:.2},{:.2},{:.2},{},{:.2},{},{},{},{},{},{}",
+                "periodic,{i},{:.9},{:.6},{:.3},{:.3},{:.2},{:.2},{:.2},{:.2},{},{:.2},{},{},{},{},{},{}",
                 c.period_s,
                 c.frequency_hz,
                 c.dm,
                 c.accel,
+                c.z,
                 c.snr,
                 c.sigma,
                 c.power,
@@ -76,10 +77,23 @@ pub fn print_tables(
         if all { 0 } else { nharmonics },
         if all { "" } else { "; --all shows them" }
     );
+    // Acceleration columns only when an acceleration search ran (some drift is non-zero).
+    let accel_cols = shown.iter().any(|(_, c)| c.z != 0.0);
     if !shown.is_empty() {
         println!(
-            "{:>4} {:>14} {:>12} {:>9} {:>8} {:>8} {:>9} {:>5} {:>6} {:>9} {:>6}",
-            "id", "period_ms", "freq_hz", "dm", "sigma", "snr", "power", "nharm", "n_dm", "harm_of", "dmflag"
+            "{:>4} {:>14} {:>12} {:>9} {:>8} {:>8} {:>9} {:>5} {:>6} {:>9} {:>6}{}",
+            "id",
+            "period_ms",
+            "freq_hz",
+            "dm",
+            "sigma",
+            "snr",
+            "power",
+            "nharm",
+            "n_dm",
+            "harm_of",
+            "dmflag",
+            if accel_cols { format!(" {:>10} {:>8}", "accel_m/s2", "z") } else { String::new() }
         );
         for (i, c) in shown.iter().take(limit(shown.len())) {
             let harm = if c.harmonic_of >= 0 {
@@ -88,7 +102,7 @@ pub fn print_tables(
                 "-".to_string()
             };
             println!(
-                "{:>4} {:>14.6} {:>12.6} {:>9.3} {:>8.2} {:>8.2} {:>9.2} {:>5} {:>6} {:>9} {:>6}",
+                "{:>4} {:>14.6} {:>12.6} {:>9.3} {:>8.2} {:>8.2} {:>9.2} {:>5} {:>6} {:>9} {:>6}{}",
                 i,
                 c.period_s * 1e3,
                 c.frequency_hz,
@@ -99,7 +113,8 @@ pub fn print_tables(
                 c.nharm,
                 c.n_dm_hits,
                 harm,
-                c.dm_flag
+                c.dm_flag,
+                if accel_cols { format!(" {:>10.3} {:>8.2}", c.accel, c.z) } else { String::new() }
             );
         }
     }

@@ -69,6 +69,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         downsamp: 1,
         dedisp: "direct".into(),
         nharm: 16,
+        zmax: 0,
         sigma: 6.0,
         fmin: 0.1,
         fmax: 1000.0,

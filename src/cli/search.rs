@@ -57,6 +57,11 @@ pub struct SearchArgs {
     /// Largest number of harmonics summed (1, 2, 4, 8, 16 or 32).
     #[arg(long, default_value_t = 16, value_parser = parse_nharm)]
     pub nharm: u32,
+    /// Acceleration search: largest drift of the highest harmonic summed, in Fourier bins
+    /// (PRESTO's -zmax; z = ḟ T², searched from -zmax to zmax in steps of 2). 0 = no acceleration
+    /// search. The (r, z) plane takes (zmax + 1) × 8 bytes per Fourier bin per thread.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=1200))]
+    pub zmax: u32,
     /// Periodic-candidate threshold: Gaussian sigma after the trials correction.
     #[arg(long, default_value_t = 6.0)]
     pub sigma: f64,
@@ -247,6 +252,7 @@ impl SearchArgs {
         cfg.plan.downsamp = self.downsamp;
         cfg.plan.max_downsamp = cfg.plan.max_downsamp.max(self.downsamp);
         cfg.periodic_cfg.nharm_max = self.nharm;
+        cfg.periodic_cfg.zmax = self.zmax;
         cfg.periodic_cfg.sigma_threshold = self.sigma;
         cfg.periodic_cfg.fmin_hz = self.fmin;
         cfg.periodic_cfg.fmax_hz = self.fmax;

@@ -32,7 +32,7 @@ pub struct SimulateArgs {
     /// Random seed.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// A pulsar, e.g. "period=0.2531,dm=71,snr=20[,width=0.01][,accel=..][,spindex=..][,phase=..][,flux=mJy][,shape=..][,tau=..][,comp=OFF:FWHM:AMP]" (repeatable).
+    /// A pulsar, e.g. "period=0.2531,dm=71,snr=20[,width=0.01][,accel=..][,spindex=..][,phase=..][,flux=mJy][,shape=..][,tau=..][,comp=OFF:FWHM:AMP][,pb=2h,x=LT_S[,ecc=..][,omega=DEG][,t0=S]]" (repeatable; pb/x/ecc/omega/t0 put it in a Keplerian binary orbit).
     #[arg(long = "pulsar")]
     pub pulsars: Vec<String>,
     /// A single pulse, e.g. "time=2.0,dm=500,snr=12,width=0.002[,fluence=Jy ms][,spindex=..][,tau=..]" (repeatable).

@@ -383,9 +383,13 @@ fn fold_rows(
             )));
         }
         let id = first_id + k;
+        // A candidate's period is its mean over the observation (the acceleration search reports
+        // the mean frequency); the fold's phase model is referred to t = 0: P₀ = P̄ − Ṗ T/2.
         let pdot = pdot_from_accel(c.accel, c.period_s);
+        let tobs = obs.header().nsamples as f64 * obs.header().tsamp_s;
+        let p_start = c.period_s - 0.5 * pdot * tobs;
         tracing::info!("folding candidate {row}: P = {} s, DM = {}, accel = {}", c.period_s, c.dm, c.accel);
-        let cube = fold(obs, c.period_s, pdot, c.dm, cfg)?;
+        let cube = fold(obs, p_start, pdot, c.dm, cfg)?;
         let result = optimise(&cube, cfg);
         let png_path = match plot_dir {
             Some(d) => {

@@ -123,6 +123,34 @@ pub struct PulsarTruth {
     pub phase: f64,
     /// Time of the first main-component peak at the top channel centre, s from the first sample.
     pub first_peak_s: f64,
+    /// The binary orbit, if any (then `period_s` and `frequency_hz` are the spin in the pulsar's
+    /// frame, and the apparent spin is described by the fields below).
+    #[serde(default)]
+    pub orbit: Option<crate::sim::orbit::Orbit>,
+    /// Apparent spin frequency at the middle of the observation from a quadratic least-squares fit
+    /// `ν(t) ≈ f + ḟ (t − T/2) + f̈ (t − T/2)²/2` over the observation (top channel), Hz.
+    #[serde(default)]
+    pub f_mid_hz: f64,
+    /// `ḟ` of that fit, Hz s⁻¹.
+    #[serde(default)]
+    pub fdot_hz_s: f64,
+    /// `f̈` of that fit, Hz s⁻².
+    #[serde(default)]
+    pub fddot_hz_s2: f64,
+    /// Drift of the fundamental over the observation in Fourier bins, `z = ḟ T²` (PRESTO's sign:
+    /// positive = frequency increasing; Ransom, Eikenberry & Middleditch 2002).
+    #[serde(default)]
+    pub z: f64,
+    /// Change of the drift, `w = f̈ T³` (PRESTO's jerk parameter; Andersen & Ransom 2018).
+    #[serde(default)]
+    pub w: f64,
+    /// Mean line-of-sight acceleration over the observation, `−c ḟ / f`, m s⁻² (tianyan's sign,
+    /// as `accel`: positive = receding faster, frequency decreasing).
+    #[serde(default)]
+    pub accel_mean: f64,
+    /// Mean line-of-sight jerk, `−c f̈ / f`, m s⁻³ (same sign convention).
+    #[serde(default)]
+    pub jerk_mean: f64,
     /// Spectral index α (`S ∝ f^α`).
     pub spindex: f64,
     /// Reference frequency of the flux density and spectral index, MHz.

@@ -1,6 +1,7 @@
 //! Search stages: FFT periodicity search, single-pulse search, sifting.
 /// The row types live in the leaf module [`crate::rows`]; re-exported here for the search stages.
 pub use crate::rows::{Candidate, SinglePulse};
+pub mod accel;
 pub mod harmonic;
 pub mod periodic;
 pub mod sift;

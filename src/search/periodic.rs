@@ -24,7 +24,7 @@ use super::spectrum::{
     halfbin_grid, has_nyquist, nbins, real_spectrum_destructive, whiten_spectrum_with, WhitenConfig,
 };
 use super::stats::{chi2_logsf, snr_from_power};
-use super::trials::{last_bin, searched_bins, series_trials, DmSpan};
+use super::trials::{accel_trials_factor, last_bin, searched_bins, series_trials, DmSpan};
 use super::trials::{search_power_for_sigma, search_sigma};
 use super::Candidate;
 use num_complex::Complex32;
@@ -56,6 +56,9 @@ pub struct PeriodicConfig {
     /// Birdies zapped from the half-bin powers before the harmonic sums
     /// ([`crate::rfi::birdies::zap_halfbins`]); empty by default.
     pub zap: Vec<crate::rfi::birdies::Birdie>,
+    /// Largest drift of the acceleration search, Fourier bins of the highest harmonic summed
+    /// (PRESTO's `-zmax`; [`super::accel`]). 0 (default): the zero-drift search.
+    pub zmax: u32,
 }
 
 impl Default for PeriodicConfig {
@@ -70,6 +73,7 @@ impl Default for PeriodicConfig {
             whiten: WhitenConfig::default(),
             max_candidates: 1000,
             zap: Vec::new(),
+            zmax: 0,
         }
     }
 }
@@ -178,8 +182,21 @@ fn search_whitened(
     let ntrials = if cfg.total_trials > 0.0 {
         cfg.total_trials
     } else {
-        series_trials(lo, hi, last_bin(nsamples), tobs, &stages, DmSpan::SINGLE)
+        series_trials(lo, hi, last_bin(nsamples), tobs, &stages, DmSpan::SINGLE) * accel_trials_factor(cfg.zmax)
     };
+    if cfg.zmax > 0 {
+        return search_accel_plane(
+            &spec[..nb_search],
+            &halfbin,
+            nsamples,
+            tsamp_s,
+            dm,
+            cfg,
+            (lo, hi),
+            &stages,
+            ntrials,
+        );
+    }
 
     let mut peaks: Vec<Peak> = Vec::new();
     for &hh in &stages {
@@ -238,6 +255,7 @@ fn search_whitened(
             frequency_hz: f,
             dm,
             accel: 0.0,
+            z: 0.0,
             snr: snr_from_power(pk.power, pk.nharm) as f32,
             sigma: pk.sigma as f32,
             power: pk.power as f32,
@@ -266,6 +284,152 @@ fn search_whitened(
         }
     }
     out.extend(implied);
+    out.sort_by(|a, b| b.sigma.total_cmp(&a.sigma).then(a.fft_bin.total_cmp(&b.fft_bin)));
+    out
+}
+
+/// The acceleration search of a whitened spectrum (`cfg.zmax > 0`; [`super::accel`]).
+///
+/// Builds the `(r, z)` power plane, zaps the birdies along each drift row (a constant tone at bin
+/// `f T` appears in row `z` at start bins `f T − z … f T`), and for each harmonic stage keeps, per
+/// top-harmonic half bin, the best drift row; local maxima of that best-over-z curve above the
+/// stage's threshold become peaks. One candidate per signal as in the zero-drift search (peaks
+/// within 1 bin of a stronger one, or explainable as its leakage, are dropped). The odd-harmonic
+/// test runs only for peaks at zero drift (on `halfbin`, the zero-drift grid); drifting peaks get
+/// `fund_harmonic = 1`. Candidates carry the **mean** frequency over the observation
+/// (`r + z/2` of the fundamental), its drift `z` and `accel = −c z / (r T)`.
+#[allow(clippy::too_many_arguments)]
+fn search_accel_plane(
+    spec: &[Complex32],
+    halfbin: &[f32],
+    nsamples: usize,
+    tsamp_s: f64,
+    dm: f64,
+    cfg: &PeriodicConfig,
+    (lo, hi): (f64, f64),
+    stages: &[u32],
+    ntrials: f64,
+) -> Vec<Candidate> {
+    use super::accel::{accel_harmonic_sum_into, power_plane, KernelBank};
+    let tobs = nsamples as f64 * tsamp_s;
+    let bank = KernelBank::cached(cfg.zmax);
+    let mut rows = power_plane(spec, &bank);
+    for (zi, row) in rows.iter_mut().enumerate() {
+        row[0] = 0.0;
+        row[1] = 0.0;
+        if !cfg.zap.is_empty() {
+            let z = bank.z_of(zi) as f64;
+            let shifted: Vec<crate::rfi::birdies::Birdie> = cfg
+                .zap
+                .iter()
+                .flat_map(|b| {
+                    (1..=b.nharm.max(1)).map(move |k| crate::rfi::birdies::Birdie {
+                        frequency_hz: b.frequency_hz * k as f64 - 0.5 * z / tobs,
+                        width_hz: b.width_hz + z.abs() / tobs,
+                        nharm: 1,
+                        ..*b
+                    })
+                })
+                .collect();
+            crate::rfi::birdies::zap_halfbins(row, tobs, &shifted);
+        }
+    }
+    #[derive(Clone, Copy)]
+    struct ZPeak {
+        pk: Peak,
+        /// Drift of the fundamental, bins.
+        z: f64,
+    }
+    let n = rows[0].len();
+    let mut sums = vec![0.0f32; n];
+    let mut best = vec![0.0f32; n];
+    let mut best_zi = vec![0usize; n];
+    let mut peaks: Vec<ZPeak> = Vec::new();
+    for &hh in stages {
+        best.fill(f32::NEG_INFINITY);
+        for zi in 0..bank.nz() {
+            accel_harmonic_sum_into(&rows, &bank, zi, hh, &mut sums);
+            for j in 0..n {
+                if sums[j] > best[j] {
+                    best[j] = sums[j];
+                    best_zi[j] = zi;
+                }
+            }
+        }
+        let thr = search_power_for_sigma(cfg.sigma_threshold, hh, ntrials, nsamples) as f32;
+        let scale = 2.0 * hh as f64;
+        let jlo = ((lo * scale).ceil() as usize).max(1);
+        let jhi = ((hi * scale).floor() as usize).min(n - 1);
+        for j in jlo..=jhi {
+            let p = best[j];
+            if p < thr {
+                continue;
+            }
+            let right = if j + 1 < n { best[j + 1] } else { f32::NEG_INFINITY };
+            if p < best[j - 1] || p <= right {
+                continue;
+            }
+            let power = p as f64;
+            let z = bank.z_of(best_zi[j]) as f64 / hh as f64;
+            peaks.push(ZPeak {
+                pk: Peak {
+                    nharm: hh,
+                    fbin: j as f64 / scale,
+                    power,
+                    sigma: search_sigma(power, hh, ntrials, nsamples),
+                },
+                z,
+            });
+        }
+    }
+    peaks.sort_by(|a, b| {
+        b.pk.sigma.total_cmp(&a.pk.sigma).then(b.pk.power.total_cmp(&a.pk.power)).then(a.pk.fbin.total_cmp(&b.pk.fbin))
+    });
+    // One candidate per signal (compare mean frequencies, which do not depend on the drift row).
+    let mean_bin = |p: &ZPeak| p.pk.fbin + 0.5 * p.z;
+    let mut accepted: Vec<(ZPeak, f64)> = Vec::new();
+    for zp in peaks {
+        if accepted.len() >= cfg.max_candidates {
+            break;
+        }
+        let excess = zp.pk.power - zp.pk.nharm as f64;
+        let dominated = accepted.iter().any(|(a, ea)| {
+            let d = (mean_bin(&zp) - mean_bin(a)).abs();
+            d <= 1.0 + 0.5 * (zp.z - a.z).abs() || excess <= 4.0 * ea / (std::f64::consts::PI * d).powi(2)
+        });
+        if dominated {
+            continue;
+        }
+        accepted.push((zp, excess));
+    }
+    let lo_bin = lo.max(1.0);
+    let mut out: Vec<Candidate> = accepted
+        .iter()
+        .map(|(zp, _)| {
+            let pk = zp.pk;
+            let r_mean = mean_bin(zp);
+            let f = r_mean / tobs;
+            let fund_harmonic = if zp.z == 0.0 { fundamental_divisor(halfbin, pk.fbin, pk.nharm, lo_bin) } else { 1 };
+            Candidate {
+                period_s: 1.0 / f,
+                frequency_hz: f,
+                dm,
+                accel: -crate::consts::SPEED_OF_LIGHT_M_S * zp.z / (r_mean * tobs),
+                z: zp.z,
+                snr: snr_from_power(pk.power, pk.nharm) as f32,
+                sigma: pk.sigma as f32,
+                power: pk.power as f32,
+                nharm: pk.nharm,
+                fft_bin: r_mean,
+                n_dm_hits: 1,
+                harmonic_of: -1,
+                harmonic_num: 0,
+                harmonic_den: 0,
+                fund_harmonic,
+                dm_flag: 0,
+            }
+        })
+        .collect();
     out.sort_by(|a, b| b.sigma.total_cmp(&a.sigma).then(a.fft_bin.total_cmp(&b.fft_bin)));
     out
 }

@@ -17,6 +17,7 @@
 //! `σ_S = T_sys / (G · sqrt(n_pol · t_samp · Δν))` mJy (Lorimer & Kramer 2005, eq. A1.21).
 pub mod burst;
 pub mod noise;
+pub mod orbit;
 pub(crate) mod profile;
 pub mod pulsar;
 pub mod rfi;

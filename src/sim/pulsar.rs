@@ -5,7 +5,10 @@
 //! (m s⁻², positive = accelerating away, so the apparent period grows; v = a·t, first-order
 //! Doppler) is `φ(t) = φ0 + ν0 (t − a t² / (2c))`, with `ν0 = 1/period_s` the apparent spin
 //! frequency at t = 0. (PRESTO's `accelsearch` counts positive z as an increasing frequency, the
-//! opposite sign.) A channel at `f` sees `φ(t − d(f))`, `d(f) = K_DM · DM · (f⁻² − f_top⁻²)`
+//! opposite sign.) A pulsar in a binary ([`super::orbit`]) has `t` replaced by the emission time
+//! since the start, `τ(t) = tₑ(t) − tₑ(0)`, from the exact inversion of the Roemer delay; its
+//! `period_s` is then the spin period in the pulsar's frame, and the truth file records the
+//! apparent spin frequency's derivatives over the observation (`fdot_hz_s`, `z`, `w`, ...). A channel at `f` sees `φ(t − d(f))`, `d(f) = K_DM · DM · (f⁻² − f_top⁻²)`
 //! ([`crate::consts::K_DM`]). The main component peaks at integer phase.
 //!
 //! **Shape.** The main component (`shape` = `gauss`, `vonmises` or `tophat`, of full width at
@@ -21,6 +24,7 @@
 //!
 //! **Integration.** Each sample is the exact average of the profile over the sample duration and
 //! the channel width (see [`super::profile`]), so intra-channel dispersion smearing is real.
+use super::orbit::{EmissionTable, Orbit};
 use super::profile::{floor_f64, scatter_periodic, table_size, ProfileTable};
 use super::{Band, SimError};
 use crate::consts::{K_DM, SPEED_OF_LIGHT_M_S};
@@ -109,6 +113,10 @@ pub struct PulsarSpec {
     /// Extra components.
     #[serde(default)]
     pub components: Vec<Component>,
+    /// Keplerian binary orbit ([`super::orbit`]); `period_s` is then the spin period in the
+    /// pulsar's frame.
+    #[serde(default)]
+    pub orbit: Option<Orbit>,
 }
 
 fn num(key: &str, v: &str, spec: &str) -> Result<f64, SimError> {
@@ -138,7 +146,10 @@ impl PulsarSpec {
     /// `flux` (mean flux density, mJy) — exactly one, `width` (FWHM s, default 5 % of the period),
     /// `shape` (`gauss`|`vonmises`|`tophat`), `accel` (m s⁻²), `spindex`, `phase` (0–1),
     /// `tau` (scattering time at 1 GHz, s), and `comp=OFFSET:FWHM_S:AMP[:SHAPE]` (repeatable extra
-    /// component; OFFSET in turns).
+    /// component; OFFSET in turns). A binary orbit ([`Orbit`]): `pb` (orbital period; seconds, or
+    /// with a unit `s`/`m`/`h`/`d`, e.g. `pb=2.5h`), `x` (projected semi-major axis, lt-s), `ecc`,
+    /// `omega` (longitude of periastron, degrees) and `t0` (periastron time, s from the first
+    /// sample); `pb` and `x` are required together.
     ///
     /// # Errors
     /// [`SimError::Config`] naming the spec and the offending key (unknown key, bad number,
@@ -156,7 +167,10 @@ impl PulsarSpec {
             phase: 0.0,
             tau_1ghz_s: 0.0,
             components: vec![],
+            orbit: None,
         };
+        let mut orbit = Orbit { pb_s: f64::NAN, x_lts: f64::NAN, ecc: 0.0, omega_deg: 0.0, t0_s: 0.0 };
+        let mut orbit_keys = false;
         for (k, v) in split_spec(spec)? {
             match k.as_str() {
                 "period" => p.period_s = num(&k, &v, spec)?,
@@ -169,6 +183,28 @@ impl PulsarSpec {
                 "spindex" => p.spindex = num(&k, &v, spec)?,
                 "phase" => p.phase = num(&k, &v, spec)?,
                 "tau" => p.tau_1ghz_s = num(&k, &v, spec)?,
+                "pb" => {
+                    orbit.pb_s = super::orbit::parse_duration_s(&v)
+                        .map_err(|e| SimError::Config(format!("'pb={v}' in \"{spec}\": {e}")))?;
+                    orbit_keys = true;
+                }
+                "x" => {
+                    orbit.x_lts = num(&k, &v, spec)?;
+                    orbit_keys = true;
+                }
+                "ecc" => {
+                    orbit.ecc = num(&k, &v, spec)?;
+                    orbit_keys = true;
+                }
+                "omega" => {
+                    orbit.omega_deg = num(&k, &v, spec)?;
+                    orbit_keys = true;
+                }
+                "t0" => {
+                    orbit.t0_s = super::orbit::parse_duration_s(&v)
+                        .map_err(|e| SimError::Config(format!("'t0={v}' in \"{spec}\": {e}")))?;
+                    orbit_keys = true;
+                }
                 "comp" => {
                     let f: Vec<&str> = v.split(':').collect();
                     if f.len() < 3 || f.len() > 4 {
@@ -185,10 +221,18 @@ impl PulsarSpec {
                 }
                 _ => {
                     return Err(SimError::Config(format!(
-                        "unknown key '{k}' in pulsar \"{spec}\" (known: period, dm, snr, flux, width, shape, accel, spindex, phase, tau, comp)"
+                        "unknown key '{k}' in pulsar \"{spec}\" (known: period, dm, snr, flux, width, shape, accel, spindex, phase, tau, comp, pb, x, ecc, omega, t0)"
                     )))
                 }
             }
+        }
+        if orbit_keys {
+            if orbit.pb_s.is_nan() || orbit.x_lts.is_nan() {
+                return Err(SimError::Config(format!(
+                    "pulsar \"{spec}\": a binary orbit needs both pb= (orbital period) and x= (projected semi-major axis, lt-s)"
+                )));
+            }
+            p.orbit = Some(orbit);
         }
         p.validate().map_err(|e| SimError::Config(format!("pulsar \"{spec}\": {e}")))?;
         Ok(p)
@@ -226,6 +270,9 @@ impl PulsarSpec {
         }
         if self.accel.abs() > 1e6 {
             return Err("|accel| must be <= 1e6 m s^-2".into());
+        }
+        if let Some(o) = &self.orbit {
+            o.validate()?;
         }
         for c in &self.components {
             if !(c.fwhm_s > 0.0 && c.fwhm_s < self.period_s && c.amplitude >= 0.0) {
@@ -279,6 +326,10 @@ pub(crate) struct PulsarModel {
     nu0: f64,
     /// `accel / c`, s⁻¹.
     a_c: f64,
+    /// The orbit's emission-time map and `tₑ(0)`, when the pulsar is in a binary.
+    orbit: Option<(EmissionTable, f64)>,
+    /// Bound on `|d²ν/dt²|` (Hz s⁻²) used to widen the rate bounds of [`Self::on_ranges`].
+    rate_curvature: f64,
     tsamp: f64,
     tables: Vec<ProfileTable>,
     /// Per channel: table index, delay of the channel's low edge (s), delay spread (s),
@@ -330,10 +381,26 @@ impl PulsarModel {
         let spread = d_hi.iter().zip(&d_lo).map(|(h, l)| h - l).collect();
         let d_centre = band.freqs.iter().map(|&f| delay(f)).collect();
         let spec_factor = band.freqs.iter().map(|&f| (f / band.spectral_ref_mhz).powf(spec.spindex)).collect();
+        let max_delay = d_hi.iter().cloned().fold(0.0, f64::max);
+        let orbit = spec.orbit.map(|o| {
+            let table = EmissionTable::new(o, -max_delay - 1.0, band.duration_s + 1.0);
+            let te0 = table.at(0.0).0;
+            (table, te0)
+        });
+        // ν = ν0 (1 − a_c τ) τ', τ = tₑ − tₑ(0). Each time derivative of the Roemer delay brings a
+        // factor dE/dt ≤ n / (1 − e), so |d³tₑ/dt³| ≲ x n³ / (1 − e)⁵ up to an O(1) factor (taken
+        // as 20, with 2 for the slope's (1 ± β)⁻¹ factors); constant acceleration adds a_c |τ''|.
+        let rate_curvature = spec.orbit.map_or(0.0, |o| {
+            let n = o.mean_motion();
+            40.0 * o.x_lts * n.powi(3) / (1.0 - o.ecc).powi(5) * (1.0 + spec.accel.abs() / SPEED_OF_LIGHT_M_S)
+                + 40.0 * spec.accel.abs() / SPEED_OF_LIGHT_M_S * o.x_lts * n * n / (1.0 - o.ecc).powi(3)
+        }) / spec.period_s;
         let mut m = PulsarModel {
             spec: spec.clone(),
             nu0: 1.0 / spec.period_s,
             a_c: spec.accel / SPEED_OF_LIGHT_M_S,
+            orbit,
+            rate_curvature,
             tsamp: band.tsamp_s,
             tables,
             table_of: (0..nchans).map(group_of).collect(),
@@ -380,7 +447,39 @@ impl PulsarModel {
     #[inline]
     pub(crate) fn phase_and_rate(&self, t: f64) -> (f64, f64) {
         let a_c = self.a_c;
-        (self.spec.phase + self.nu0 * (t - 0.5 * a_c * t * t), self.nu0 * (1.0 - a_c * t))
+        let (tau, slope) = match &self.orbit {
+            Some((table, te0)) => {
+                let (te, s) = table.at(t);
+                (te - te0, s)
+            }
+            None => (t, 1.0),
+        };
+        (self.spec.phase + self.nu0 * (tau - 0.5 * a_c * tau * tau), self.nu0 * (1.0 - a_c * tau) * slope)
+    }
+
+    /// Bounds `(ν_min, ν_max)` of the phase rate over arrival times `[ta, tb]`.
+    ///
+    /// Without an orbit the rate is linear in time and its ends bound it. With one, the rate is
+    /// sampled at 9 points and the bounds widened by `max|ν''| h² / 8` (`h` the sampling step), the
+    /// largest amount a function of bounded second derivative can leave the piecewise-linear
+    /// interpolation of its samples.
+    fn rate_bounds(&self, ta: f64, tb: f64) -> (f64, f64) {
+        let (_, nua) = self.phase_and_rate(ta);
+        let (_, nub) = self.phase_and_rate(tb);
+        let (mut lo, mut hi) = (nua.min(nub), nua.max(nub));
+        if self.orbit.is_some() {
+            const K: usize = 8;
+            for k in 1..K {
+                let (_, nu) = self.phase_and_rate(ta + (tb - ta) * k as f64 / K as f64);
+                lo = lo.min(nu);
+                hi = hi.max(nu);
+            }
+            let h = (tb - ta) / K as f64;
+            let slack = self.rate_curvature * h * h / 8.0 + 1e-12 * hi;
+            lo -= slack;
+            hi += slack;
+        }
+        (lo, hi)
     }
 
     /// Adds this pulsar (σ units) to `out`, samples `j0 ..` of channel `c`.
@@ -406,8 +505,8 @@ impl PulsarModel {
     /// channel `c` that cover every sample whose window can overlap the pulse's support.
     ///
     /// Sample `j` of channel `c` integrates phases `[x_j, x_j + w_j]`, `x_j = φ(j·T − d_hi)`,
-    /// `w_j = ν_j (T + s_c)`. Across the block the phase rate `ν` lies between its values at the
-    /// two ends (it is linear in time), so `x_0 + ν_min·i·T ≤ x_i ≤ x_0 + ν_max·i·T`; with the
+    /// `w_j = ν_j (T + s_c)`. Across the block the phase rate `ν` lies within
+    /// [`Self::rate_bounds`] (its two ends when it is linear in time), so `x_0 + ν_min·i·T ≤ x_i ≤ x_0 + ν_max·i·T`; with the
     /// support `[k + σ0, k + σ0 + σL]` of pulse `k` this bounds the samples that may overlap it.
     /// Two samples and a relative 1e-12 of the phase are added on each side against rounding.
     /// Falls back to the whole block when the shape has no gap, the window reaches a full turn
@@ -419,9 +518,10 @@ impl PulsarModel {
         let table = &self.tables[self.table_of[c]];
         let (on_start, on_len) = table.support();
         let (dh, sp, t) = (self.d_hi[c], self.spread[c], self.tsamp);
-        let (xa, nua) = self.phase_and_rate(j0 as f64 * t - dh);
-        let (xb, nub) = self.phase_and_rate((j0 + len as u64 - 1) as f64 * t - dh);
-        let (nu_min, nu_max) = (nua.min(nub), nua.max(nub));
+        let (ta, tb) = (j0 as f64 * t - dh, (j0 + len as u64 - 1) as f64 * t - dh);
+        let (xa, _) = self.phase_and_rate(ta);
+        let (xb, _) = self.phase_and_rate(tb);
+        let (nu_min, nu_max) = self.rate_bounds(ta, tb);
         let w_max = nu_max * (t + sp);
         if !(on_len < 1.0 && w_max < 1.0 && nu_min > 0.0 && xa.is_finite() && xb.is_finite()) {
             f(0, len);
@@ -552,10 +652,57 @@ impl PulsarModel {
         self.saturated_fraction = (extra / (fine.len() * band.freqs.len()) as f64).max(0.0);
     }
 
+    /// Time (s, top channel) of the first main-component peak at or after t = 0: the first root
+    /// of `φ(t) = ⌈φ(0)⌉` (Newton's method from the constant-rate guess).
+    fn first_peak_s(&self) -> f64 {
+        let (x0, nu0) = self.phase_and_rate(0.0);
+        let target = x0.ceil();
+        let mut t = (target - x0) / nu0;
+        for _ in 0..20 {
+            let (x, nu) = self.phase_and_rate(t);
+            let dt = (target - x) / nu;
+            t += dt;
+            if dt.abs() < 1e-13 {
+                break;
+            }
+        }
+        t
+    }
+
+    /// Least-squares fit of the apparent spin frequency over the observation,
+    /// `ν(t) ≈ f + ḟ (t − T/2) + f̈ (t − T/2)² / 2`, from 257 evenly spaced samples of the exact
+    /// rate; returns `(f, ḟ, f̈)` (Hz, Hz s⁻¹, Hz s⁻²). PRESTO's drifts are `z = ḟ T²` and
+    /// `w = f̈ T³` (Ransom et al. 2002; Andersen & Ransom 2018).
+    fn drift(&self, duration_s: f64) -> (f64, f64, f64) {
+        const N: usize = 257;
+        let half = 0.5 * duration_s;
+        // Normal equations of the fit in u = (t − T/2) / (T/2) ∈ [−1, 1], for conditioning.
+        let mut ata = [[0.0f64; 3]; 3];
+        let mut aty = [0.0f64; 3];
+        for k in 0..N {
+            let u = -1.0 + 2.0 * k as f64 / (N - 1) as f64;
+            let (_, nu) = self.phase_and_rate(half * (1.0 + u));
+            let row = [1.0, u, 0.5 * u * u];
+            for i in 0..3 {
+                aty[i] += row[i] * nu;
+                for j in 0..3 {
+                    ata[i][j] += row[i] * row[j];
+                }
+            }
+        }
+        let c = solve3(ata, aty);
+        if half > 0.0 {
+            (c[0], c[1] / half, c[2] / (half * half))
+        } else {
+            (c[0], 0.0, 0.0)
+        }
+    }
+
     /// The truth record.
     pub(crate) fn truth(&self, band: &Band) -> PulsarTruth {
         let s = &self.spec;
         let (_, nu_mid) = self.phase_and_rate(0.5 * band.duration_s);
+        let drift = self.drift(band.duration_s);
         PulsarTruth {
             period_s: s.period_s,
             period_mid_s: 1.0 / nu_mid,
@@ -563,7 +710,15 @@ impl PulsarModel {
             dm: s.dm,
             accel: s.accel,
             phase: s.phase,
-            first_peak_s: ((1.0 - s.phase) % 1.0) * s.period_s,
+            first_peak_s: self.first_peak_s(),
+            orbit: s.orbit,
+            f_mid_hz: drift.0,
+            fdot_hz_s: drift.1,
+            fddot_hz_s2: drift.2,
+            z: drift.1 * band.duration_s.powi(2),
+            w: drift.2 * band.duration_s.powi(3),
+            accel_mean: -SPEED_OF_LIGHT_M_S * drift.1 / drift.0,
+            jerk_mean: -SPEED_OF_LIGHT_M_S * drift.2 / drift.0,
             spindex: s.spindex,
             spectral_ref_mhz: band.spectral_ref_mhz,
             tau_1ghz_s: s.tau_1ghz_s,
@@ -586,6 +741,29 @@ impl PulsarModel {
             radiometer_snr: self.radiometer_snr,
         }
     }
+}
+
+/// Solves the 3×3 system `a x = b` by Gaussian elimination with partial pivoting (singular
+/// systems give non-finite values).
+fn solve3(mut a: [[f64; 3]; 3], mut b: [f64; 3]) -> [f64; 3] {
+    for col in 0..3 {
+        let p = (col..3).max_by(|&i, &j| a[i][col].abs().total_cmp(&a[j][col].abs())).unwrap_or(col);
+        a.swap(col, p);
+        b.swap(col, p);
+        for r in col + 1..3 {
+            let f = a[r][col] / a[col][col];
+            for k in col..3 {
+                a[r][k] -= f * a[col][k];
+            }
+            b[r] -= f * b[col];
+        }
+    }
+    let mut x = [0.0; 3];
+    for r in (0..3).rev() {
+        let s: f64 = (r + 1..3).map(|k| a[r][k] * x[k]).sum();
+        x[r] = (b[r] - s) / a[r][r];
+    }
+    x
 }
 
 /// Best cyclic boxcar `Σ_on (p_i − p̄_off) / sqrt(n_on)` of a profile, widths 1 .. n/2.
@@ -650,6 +828,9 @@ mod tests {
             ("fast-l-band", "period=0.0031,dm=300,snr=25,shape=tophat,width=0.0002,accel=-3000"),
             ("fast-l-band-lite", "period=0.05,dm=300,snr=30,tau=0.002"),
             ("fast-l-band-lite", "period=0.7,dm=1500,snr=20,width=0.01,comp=0.3:0.005:0.5:vonmises"),
+            ("fast-l-band", "period=0.0047,dm=30,snr=20,pb=2h,x=1.2,t0=1000"),
+            ("fast-l-band", "period=0.003,dm=50,snr=30,pb=1200,x=0.05,ecc=0.85,omega=200,t0=10"),
+            ("fast-l-band", "period=0.011,dm=90,snr=30,pb=20m,x=0.1,ecc=0.3,t0=-300,accel=50"),
         ];
         let (mut evaluated, mut total) = (0usize, 0usize);
         for (preset, spec) in specs {
@@ -680,6 +861,58 @@ mod tests {
         eprintln!("on-pulse window: evaluated {evaluated} of {total} samples");
         // Gaussian FWHM 5 %: support (1e-12 of the peak) is about 32 % of a period.
         assert!((evaluated as f64) < 0.6 * total as f64, "evaluated {evaluated} of {total}");
+    }
+
+    /// Circular orbit, ω = 0: `Δ_R = x sin E`, `E = n (tₑ − t₀)`. Where `E = π/2` the
+    /// line-of-sight speed is 0 and `Δ_R'' = −x n²`, so `ḟ = −ν Δ_R''` and the mean acceleration is
+    /// `−c x n²`; where `E = 0`, `Δ_R''' = −x n³` and the jerk is `−c x n³`. The observation (30 s)
+    /// is 0.4 % of the orbit, so the fit over it differs from these point values by O((nT)²) ≈
+    /// 7e-4 relative; 1 % is asserted.
+    #[test]
+    fn truth_drift_matches_circular_orbit_derivatives() {
+        let (pb, x, p, t_obs) = (7200.0, 1.5, 0.004, 30.0);
+        let n = 2.0 * std::f64::consts::PI / pb;
+        for (t0, quantity) in [(15.0 - pb / 4.0, "accel"), (15.0, "jerk")] {
+            let spec = format!("period={p},dm=10,snr=20,pb={pb},x={x},t0={t0}");
+            let cfg = super::super::SimConfig {
+                preset: "fast-l-band-lite".into(),
+                duration_s: t_obs,
+                nchans: Some(16),
+                pulsars: vec![PulsarSpec::parse(&spec).unwrap()],
+                ..Default::default()
+            };
+            let obs = super::super::SimulatedObservation::new(&cfg).unwrap();
+            let tr = obs.pulsars[0].truth(&obs.band);
+            let t_obs = obs.band.duration_s;
+            let c = SPEED_OF_LIGHT_M_S;
+            if quantity == "accel" {
+                let want = -c * x * n * n;
+                assert!((tr.accel_mean - want).abs() < 0.01 * want.abs(), "accel {} vs {want}", tr.accel_mean);
+                assert!((tr.z - tr.fdot_hz_s * t_obs * t_obs).abs() <= 1e-12 * tr.z.abs());
+                // z = ḟ T² with ḟ = −a f / c.
+                let z_want = -want / c * (1.0 / p) * t_obs * t_obs;
+                assert!((tr.z - z_want).abs() < 0.01 * z_want.abs(), "z {} vs {z_want}", tr.z);
+            } else {
+                let want = -c * x * n.powi(3);
+                assert!((tr.jerk_mean - want).abs() < 0.01 * want.abs(), "jerk {} vs {want}", tr.jerk_mean);
+                assert!(tr.accel_mean.abs() < 0.01 * c * x * n * n, "accel at E = 0: {}", tr.accel_mean);
+            }
+            assert_eq!(tr.orbit, PulsarSpec::parse(&spec).unwrap().orbit);
+            // The first peak is where the phase reaches the next integer.
+            let (x_peak, _) = obs.pulsars[0].phase_and_rate(tr.first_peak_s);
+            assert!((x_peak - x_peak.round()).abs() < 1e-9 && tr.first_peak_s >= 0.0);
+        }
+    }
+
+    #[test]
+    fn orbit_keys_parse_and_are_checked() {
+        let p = PulsarSpec::parse("period=0.005,dm=10,snr=10,pb=2.5h,x=1.1,ecc=0.1,omega=30,t0=-60").unwrap();
+        let o = p.orbit.unwrap();
+        assert_eq!((o.pb_s, o.x_lts, o.ecc, o.omega_deg, o.t0_s), (9000.0, 1.1, 0.1, 30.0, -60.0));
+        let e = PulsarSpec::parse("period=0.005,dm=10,snr=10,pb=2h").unwrap_err().to_string();
+        assert!(e.contains("x="), "{e}");
+        let e = PulsarSpec::parse("period=0.005,dm=10,snr=10,pb=2h,x=1,ecc=1.2").unwrap_err().to_string();
+        assert!(e.contains("ecc"), "{e}");
     }
 
     #[test]
