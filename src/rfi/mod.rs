@@ -399,7 +399,7 @@ fn zero_dm(row: &[f32]) -> f64 {
 /// Spectra per group of [`zero_dm_rows`]: their sums run as independent chains.
 const ZERO_DM_GROUP: usize = 8;
 /// Spectra per rayon task of the row-parallel loops (results do not depend on it).
-const ROWS_PER_TASK: usize = 256;
+const ROWS_PER_TASK: usize = 64;
 /// Channels per rayon task of the channel-parallel accumulations over time-major blocks: the
 /// channels split evenly over the threads in multiples of 64, so each task reads long contiguous
 /// pieces of every spectrum (64-channel pieces, 256 bytes from each 4 KiB spectrum, defeat the
@@ -410,21 +410,29 @@ fn chans_per_task(nchans: usize) -> usize {
     (nchans.div_ceil(threads).div_ceil(64) * 64).max(64)
 }
 
-/// `out[c·n + t] = f(t, c, x[t·nchans + c])`: the time-major block `x` (`[n][nchans]`) transposed
-/// to channel-major, parallel over groups of channels ([`chans_per_task`]; rayon). Each strip of
+/// `out[c·n + offset + t] = f(t, c, x[t·nchans + c])`: the time-major spectra `x` (`[rows][nchans]`)
+/// transposed into columns `offset ..` of the channel-major `out` (`[nchans][n]`), parallel over groups of channels ([`chans_per_task`]; rayon). Each strip of
 /// 64 spectra goes through a local buffer: the reads are long runs of each spectrum (the
 /// prefetcher follows them) and the writes runs of 64 samples (64-channel tiles read 256 bytes of
 /// each 4 KiB spectrum and waited on memory: measured 6 ns per sample).
-fn transpose_block(x: &[f32], nchans: usize, n: usize, out: &mut [f32], f: impl Fn(usize, usize, f32) -> f32 + Sync) {
+fn transpose_block(
+    x: &[f32],
+    nchans: usize,
+    n: usize,
+    offset: usize,
+    out: &mut [f32],
+    f: impl Fn(usize, usize, f32) -> f32 + Sync,
+) {
     const TILE: usize = 64;
+    let rows = x.len() / nchans.max(1);
     let group = chans_per_task(nchans);
     out.par_chunks_mut(group * n).enumerate().for_each(|(g, o)| {
         let c0 = g * group;
         let w = o.len() / n;
         // `[w][TILE]`: a strip of TILE spectra, transposed.
         let mut tile = vec![0.0f32; w * TILE];
-        for t0 in (0..n).step_by(TILE) {
-            let h = (n - t0).min(TILE);
+        for t0 in (0..rows).step_by(TILE) {
+            let h = (rows - t0).min(TILE);
             for i in 0..h {
                 let t = t0 + i;
                 let row = &x[t * nchans + c0..t * nchans + c0 + w];
@@ -433,7 +441,8 @@ fn transpose_block(x: &[f32], nchans: usize, n: usize, out: &mut [f32], f: impl 
                 }
             }
             for (j, tr) in tile.chunks_exact(TILE).enumerate() {
-                o[j * n + t0..j * n + t0 + h].copy_from_slice(&tr[..h]);
+                let o0 = j * n + offset + t0;
+                o[o0..o0 + h].copy_from_slice(&tr[..h]);
             }
         }
     });
@@ -503,6 +512,19 @@ fn zero_dm_totals(x: &[f32], nchans: usize, norm_row: &(dyn Fn(usize, &[f32], &m
     out
 }
 
+/// Spectra per read of the statistics passes: about 1 MiB of `f32`, so each piece stays in the
+/// cache while it is normalised, summed and transposed (whole 32 MiB statistics blocks went
+/// through memory once per use). At least 64.
+fn sub_block_rows(nchans: usize) -> usize {
+    ((1usize << 20) / (4 * nchans.max(1))).max(64)
+}
+
+/// The sub-blocks `(first sample, length)` of `n` samples from `s`, [`sub_block_rows`] each.
+fn sub_blocks(s: u64, n: usize, nchans: usize) -> impl Iterator<Item = (u64, usize)> {
+    let step = sub_block_rows(nchans);
+    (0..n).step_by(step).map(move |i| (s + i as u64, step.min(n - i)))
+}
+
 /// Block `blk` as a contiguous row-major slice (copied only when the reader's array is not).
 fn block_slice(blk: &Array2<f32>) -> std::borrow::Cow<'_, [f32]> {
     match blk.as_slice() {
@@ -535,8 +557,7 @@ pub fn measure(inner: &mut dyn Observation, cfg: &RfiConfig) -> Result<RfiMask, 
     // One reused block buffer; channels accumulate in parallel groups, each channel in time order
     // (bit-identical to a serial loop, whatever the thread count).
     let mut blk = Array2::<f32>::zeros((0, nchans));
-    for b in 0..nblocks {
-        let (s, n) = range(b);
+    for (s, n) in sub_blocks(0, nsamp as usize, nchans) {
         inner.read_block_into(s, n, &mut blk)?;
         let x = block_slice(&blk);
         let x: &[f32] = &x;
@@ -619,10 +640,13 @@ pub fn measure(inner: &mut dyn Observation, cfg: &RfiConfig) -> Result<RfiMask, 
     let mut series: Vec<f32> = Vec::new();
     for b in 0..nblocks {
         let (s, n) = range(b);
-        inner.read_block_into(s, n, &mut blk)?;
-        let x = block_slice(&blk);
-        let x: &[f32] = &x;
-        let z = zero_dm_totals(x, nchans, &|_, raw, out| normalise_row(raw, out, &mean1_f, &scale1, None));
+        // Zero-DM totals of the block's spectra, a cache-sized piece at a time.
+        let mut z: Vec<Option<f64>> = Vec::with_capacity(n);
+        for (s0, n0) in sub_blocks(s, n, nchans) {
+            inner.read_block_into(s0, n0, &mut blk)?;
+            let x = block_slice(&blk);
+            z.extend(zero_dm_totals(&x, nchans, &|_, raw, out| normalise_row(raw, out, &mean1_f, &scale1, None)));
+        }
         let mut zs: Vec<f64> = z.iter().flatten().copied().collect();
         let (med, sd) = robust_centre_scale(&mut zs);
         let keep: Vec<bool> = z
@@ -635,20 +659,36 @@ pub fn measure(inner: &mut dyn Observation, cfg: &RfiConfig) -> Result<RfiMask, 
         let m = keep.iter().filter(|&&k| k).count();
         let mut bs1 = vec![0.0f64; nchans];
         let mut bs2 = vec![0.0f64; nchans];
-        // Channel groups in parallel, each channel over the kept spectra in time order.
-        let group = chans_per_task(nchans);
-        bs1.par_chunks_mut(group).zip(bs2.par_chunks_mut(group)).enumerate().for_each(|(g, (s1, s2))| {
-            let c0 = g * group;
-            let w = s1.len();
-            let mu = &mean1[c0..c0 + w];
-            for (row, _) in x.chunks_exact(nchans).zip(&keep).filter(|(_, &k)| k) {
-                for (((a, q), &v), &mc) in s1.iter_mut().zip(s2.iter_mut()).zip(&row[c0..c0 + w]).zip(mu) {
-                    let d = if v.is_finite() { v as f64 - mc } else { 0.0 };
-                    *a += d;
-                    *q += d * d;
+        let rfifind_cells = cfg.mask && cfg.rfifind;
+        if rfifind_cells {
+            series.resize(n * nchans, 0.0);
+        }
+        // The block again, piece by piece: channel groups in parallel, each channel over the kept
+        // spectra in time order; and the channel-major copy for the rfifind statistics, with NaN
+        // for what is filled with the block mean below.
+        for (s0, n0) in sub_blocks(s, n, nchans) {
+            inner.read_block_into(s0, n0, &mut blk)?;
+            let x = block_slice(&blk);
+            let x: &[f32] = &x;
+            let k0 = (s0 - s) as usize;
+            let keep = &keep[k0..k0 + n0];
+            let group = chans_per_task(nchans);
+            bs1.par_chunks_mut(group).zip(bs2.par_chunks_mut(group)).enumerate().for_each(|(g, (s1, s2))| {
+                let c0 = g * group;
+                let w = s1.len();
+                let mu = &mean1[c0..c0 + w];
+                for (row, _) in x.chunks_exact(nchans).zip(keep).filter(|(_, &k)| k) {
+                    for (((a, q), &v), &mc) in s1.iter_mut().zip(s2.iter_mut()).zip(&row[c0..c0 + w]).zip(mu) {
+                        let d = if v.is_finite() { v as f64 - mc } else { 0.0 };
+                        *a += d;
+                        *q += d * d;
+                    }
                 }
+            });
+            if rfifind_cells {
+                transpose_block(x, nchans, n, k0, &mut series, |t, _, v| if keep[t] { v } else { f32::NAN });
             }
-        });
+        }
         kept += m as u64;
         block_m[b] = m;
         for c in 0..nchans {
@@ -671,16 +711,21 @@ pub fn measure(inner: &mut dyn Observation, cfg: &RfiConfig) -> Result<RfiMask, 
                 }
             }
         }
-        if cfg.mask && cfg.rfifind {
-            // Each channel's block series, clipped and dropped spectra at the block mean
-            // (a channel-major copy of the block, reused), then one FFT each.
+        if rfifind_cells {
+            // Each channel's block series, clipped, dropped and non-finite samples at the block
+            // mean, then one FFT each.
             let fill = &bmean[b * nchans..(b + 1) * nchans];
-            series.resize(n * nchans, 0.0);
-            transpose_block(x, nchans, n, &mut series, |t, c, v| if keep[t] && v.is_finite() { v } else { fill[c] });
             stats[b * nchans..(b + 1) * nchans]
                 .par_chunks_mut(rfifind::CELL_GROUP)
                 .zip(series.par_chunks_mut(rfifind::CELL_GROUP * n))
-                .for_each(|(o, xc)| rfifind::cell_stats_many(xc, n, m, o));
+                .enumerate()
+                .for_each(|(g, (o, xc))| {
+                    for (j, x) in xc.chunks_exact_mut(n).enumerate() {
+                        let f = fill[g * rfifind::CELL_GROUP + j];
+                        x.iter_mut().filter(|v| !v.is_finite()).for_each(|v| *v = f);
+                    }
+                    rfifind::cell_stats_many(xc, n, m, o)
+                });
         }
     }
     let kc = kept.max(1) as f64;
@@ -821,6 +866,7 @@ pub fn measure(inner: &mut dyn Observation, cfg: &RfiConfig) -> Result<RfiMask, 
     };
 
     // Pass 3: zero-DM clipping statistics with the final normalisation and mask.
+    drop(series);
     let mut median = vec![0.0f64; nblocks];
     let mut bstd = vec![0.0f64; nblocks];
     let mut bclip = vec![0u32; nblocks];
@@ -828,12 +874,15 @@ pub fn measure(inner: &mut dyn Observation, cfg: &RfiConfig) -> Result<RfiMask, 
     let cellb: Vec<bool> = mask.report.cell_mask.iter().map(|&v| v != 0).collect();
     for b in 0..nblocks {
         let (s, n) = range(b);
-        inner.read_block_into(s, n, &mut blk)?;
-        let x = block_slice(&blk);
         let cm = &cellb[b * nchans..(b + 1) * nchans];
         let m = &mask;
-        let z = zero_dm_totals(&x, nchans, &|i, raw, out| m.normalise_at(s + i as u64, raw, out, cm));
-        let zs: Vec<(u64, f64)> = z.iter().enumerate().filter_map(|(i, z)| z.map(|z| (s + i as u64, z))).collect();
+        let mut zs: Vec<(u64, f64)> = Vec::with_capacity(n);
+        for (s0, n0) in sub_blocks(s, n, nchans) {
+            inner.read_block_into(s0, n0, &mut blk)?;
+            let x = block_slice(&blk);
+            let z = zero_dm_totals(&x, nchans, &|i, raw, out| m.normalise_at(s0 + i as u64, raw, out, cm));
+            zs.extend(z.iter().enumerate().filter_map(|(i, z)| z.map(|z| (s0 + i as u64, z))));
+        }
         let mut v: Vec<f64> = zs.iter().map(|p| p.1).collect();
         let (med, sd) = robust_centre_scale(&mut v);
         median[b] = med;
