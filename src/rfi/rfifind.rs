@@ -245,7 +245,14 @@ mod tests {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
         let n = 1000;
         for k in [CELL_GROUP, 3] {
-            let mut xs: Vec<f32> = (0..k * n).map(|_| 10.0 + StandardNormal.sample(&mut rng) as f32).collect();
+            let mut xs: Vec<f32> = (0..k * n)
+                .map(|_| {
+                    10.0 + {
+                        let v: f64 = StandardNormal.sample(&mut rng);
+                        v as f32
+                    }
+                })
+                .collect();
             xs[..n].iter_mut().enumerate().for_each(|(i, v)| *v += (i as f32 * 0.3).sin());
             xs[n..2 * n].fill(4.0);
             let want: Vec<CellStats> = xs.clone().chunks_exact_mut(n).map(|x| cell_stats(x, 900)).collect();
