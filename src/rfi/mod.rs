@@ -455,6 +455,8 @@ fn transpose_block(
 /// [`zero_dm`] of each spectrum of `norm` (`[k][nchans]`, `k ≤` [`ZERO_DM_GROUP`]) into `out`:
 /// every spectrum is summed in channel order from 0, exactly as [`zero_dm`] sums it (bit-identical),
 /// but the `k` sums are interleaved so they do not wait on one another.
+// The channel index drives all the spectra at once (the interleaving is the point).
+#[allow(clippy::needless_range_loop)]
 fn zero_dm_rows(norm: &[f32], nchans: usize, out: &mut [f64]) {
     let k = out.len();
     if k != ZERO_DM_GROUP {
@@ -474,11 +476,14 @@ fn zero_dm_rows(norm: &[f32], nchans: usize, out: &mut [f64]) {
     out.copy_from_slice(&acc);
 }
 
+/// Normalises spectrum `t` (`raw`) into `out`, for [`zero_dm_totals`].
+type NormRow<'a> = dyn Fn(usize, &[f32], &mut [f32]) + Sync + 'a;
+
 /// For each spectrum `t` of `x` (`[n][nchans]`, row-major) not dropped: normalises it with
 /// `norm_row(t, raw, out)` and returns its zero-DM total ([`zero_dm`], bit-identical); `None`
 /// for dropped (all-zero) spectra. Parallel over spectra (rayon); the result does not depend on
 /// the thread count.
-fn zero_dm_totals(x: &[f32], nchans: usize, norm_row: &(dyn Fn(usize, &[f32], &mut [f32]) + Sync)) -> Vec<Option<f64>> {
+fn zero_dm_totals(x: &[f32], nchans: usize, norm_row: &NormRow<'_>) -> Vec<Option<f64>> {
     let n = x.len() / nchans.max(1);
     let mut out = vec![None; n];
     if nchans == 0 {

@@ -116,6 +116,8 @@ pub const CELL_GROUP: usize = 8;
 /// (`[k][n]`) into `out` (`k` values), bit-identical to calling it on each: the sums for the mean
 /// and variance of the `k` series are interleaved (each still in time order from −0.0, as
 /// `Iterator::sum` runs), so they do not wait on one another.
+// The time index drives all the series at once (the interleaving is the point).
+#[allow(clippy::needless_range_loop)]
 pub fn cell_stats_many(xs: &mut [f32], n: usize, n_kept: usize, out: &mut [CellStats]) {
     let k = out.len();
     if k != CELL_GROUP || n_kept < 2 || n < 4 {
