@@ -589,6 +589,17 @@ impl Observation for TimedObservation<'_> {
         self.seconds += t.elapsed().as_secs_f64();
         r
     }
+    fn read_block_into(
+        &mut self,
+        start_sample: u64,
+        nsamples: usize,
+        out: &mut ndarray::Array2<f32>,
+    ) -> Result<(), IoError> {
+        let t = std::time::Instant::now();
+        let r = self.inner.read_block_into(start_sample, nsamples, out);
+        self.seconds += t.elapsed().as_secs_f64();
+        r
+    }
     fn source_description(&self) -> String {
         self.inner.source_description()
     }

@@ -302,8 +302,32 @@ pub trait Observation: Send {
     fn header(&self) -> &Header;
     /// Reads samples `start_sample .. start_sample + nsamples` as `[nsamples][nchans]` `f32`.
     fn read_block(&mut self, start_sample: u64, nsamples: usize) -> Result<Array2<f32>, IoError>;
+    /// [`Self::read_block`] into `out` (reshaped to `[nsamples][nchans]`), reusing its
+    /// allocation: readers that override it avoid a fresh allocation (and the kernel's zeroing of
+    /// its pages) per block. The values are exactly those of `read_block`.
+    ///
+    /// # Errors
+    /// As [`Self::read_block`]; `out` is unspecified after an error.
+    fn read_block_into(&mut self, start_sample: u64, nsamples: usize, out: &mut Array2<f32>) -> Result<(), IoError> {
+        *out = self.read_block(start_sample, nsamples)?;
+        Ok(())
+    }
     /// A short description of where the data come from (file path(s) or "simulator").
     fn source_description(&self) -> String;
+}
+
+/// Makes `out` a standard-layout `[rows][cols]` array, keeping its allocation where it is large
+/// enough. Its values are unspecified (finite: old values or 0); callers overwrite every one.
+pub fn reshape_reuse(out: &mut Array2<f32>, rows: usize, cols: usize) {
+    if out.dim() == (rows, cols) && out.is_standard_layout() {
+        return;
+    }
+    let (mut v, offset) = std::mem::take(out).into_raw_vec_and_offset();
+    if offset.unwrap_or(0) != 0 {
+        v = Vec::new();
+    }
+    v.resize(rows * cols, 0.0);
+    *out = Array2::from_shape_vec((rows, cols), v).expect("a vector of rows·cols values");
 }
 
 /// Opens an observation file, choosing the reader by content (not only by extension):

@@ -407,6 +407,8 @@ pub struct SigprocReader {
     data_offset: u64,
     big_endian: bool,
     ifs: IfSelection,
+    /// Raw bytes of the last block read (reused).
+    buf: Vec<u8>,
 }
 
 impl SigprocReader {
@@ -424,7 +426,15 @@ impl SigprocReader {
             ));
         }
         let file = File::open(path).map_err(|e| IoError::os(path, e))?;
-        Ok(SigprocReader { path: path.to_path_buf(), header, file, data_offset, big_endian, ifs: IfSelection::Sum })
+        Ok(SigprocReader {
+            path: path.to_path_buf(),
+            header,
+            file,
+            data_offset,
+            big_endian,
+            ifs: IfSelection::Sum,
+            buf: Vec::new(),
+        })
     }
 
     /// Chooses which IF `read_block` returns when `nifs > 1`.
@@ -512,32 +522,55 @@ impl Observation for SigprocReader {
     /// # Errors
     /// [`IoError::OutOfRange`] past the end; [`IoError::Os`] on a read failure.
     fn read_block(&mut self, start_sample: u64, nsamples: usize) -> Result<Array2<f32>, IoError> {
+        let mut out = Array2::<f32>::zeros((0, self.header.nchans));
+        self.read_block_into(start_sample, nsamples, &mut out)?;
+        Ok(out)
+    }
+
+    /// As [`Self::read_block`], into `out` (its allocation and the byte buffer are reused). 8-bit
+    /// single-IF data are converted in parallel (rayon); the values do not depend on it.
+    fn read_block_into(&mut self, start_sample: u64, nsamples: usize, out: &mut Array2<f32>) -> Result<(), IoError> {
         let h = &self.header;
         let end = IoError::check_range(&self.path, start_sample, nsamples, h.nsamples)?;
         let (nchans, nifs) = (h.nchans, h.nifs);
-        let mut out = Array2::<f32>::zeros((nsamples, nchans));
+        super::reshape_reuse(out, nsamples, nchans);
         if nsamples == 0 {
-            return Ok(out);
+            return Ok(());
         }
         let bps = bits_per_spectrum(h);
         let bit0 = start_sample * bps;
         let byte0 = bit0 / 8;
         let byte1 = (end * bps).div_ceil(8);
-        let mut buf = vec![0u8; (byte1 - byte0) as usize];
+        let buf = &mut self.buf;
+        buf.resize((byte1 - byte0) as usize, 0);
         self.file.seek(SeekFrom::Start(self.data_offset + byte0)).map_err(|e| IoError::os(&self.path, e))?;
-        self.file.read_exact(&mut buf).map_err(|e| IoError::os(&self.path, e))?;
+        self.file.read_exact(buf).map_err(|e| IoError::os(&self.path, e))?;
         let first_bit = bit0 - byte0 * 8;
         let per_spec = nchans * nifs;
-        let flat = out.as_slice_mut().expect("freshly allocated array is contiguous");
+        let flat = out.as_slice_mut().expect("reshape_reuse gives a contiguous array");
         let (nbits, signed, be) = (h.nbits, h.signed, self.big_endian);
+        if nifs > 1 {
+            flat.fill(0.0);
+        }
         match (nifs, self.ifs) {
-            (1, _) => decode_values(&buf, first_bit, nsamples * nchans, nbits, signed, be, |i, v| flat[i] = v),
-            (_, IfSelection::Sum) => decode_values(&buf, first_bit, nsamples * per_spec, nbits, signed, be, |i, v| {
+            (1, _) if nbits == 8 && first_bit == 0 => {
+                use rayon::prelude::*;
+                const CHUNK: usize = 1 << 16;
+                flat.par_chunks_mut(CHUNK).zip(buf[..nsamples * nchans].par_chunks(CHUNK)).for_each(|(o, b)| {
+                    if signed {
+                        o.iter_mut().zip(b).for_each(|(o, &v)| *o = v as i8 as f32);
+                    } else {
+                        o.iter_mut().zip(b).for_each(|(o, &v)| *o = v as f32);
+                    }
+                });
+            }
+            (1, _) => decode_values(buf, first_bit, nsamples * nchans, nbits, signed, be, |i, v| flat[i] = v),
+            (_, IfSelection::Sum) => decode_values(buf, first_bit, nsamples * per_spec, nbits, signed, be, |i, v| {
                 let (s, r) = (i / per_spec, i % per_spec);
                 flat[s * nchans + r % nchans] += v;
             }),
             (_, IfSelection::Keep(k)) => {
-                decode_values(&buf, first_bit, nsamples * per_spec, nbits, signed, be, |i, v| {
+                decode_values(buf, first_bit, nsamples * per_spec, nbits, signed, be, |i, v| {
                     let (s, r) = (i / per_spec, i % per_spec);
                     if r / nchans == k {
                         flat[s * nchans + r % nchans] = v;
@@ -545,7 +578,7 @@ impl Observation for SigprocReader {
                 })
             }
         }
-        Ok(out)
+        Ok(())
     }
 
     fn source_description(&self) -> String {
