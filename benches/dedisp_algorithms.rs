@@ -97,7 +97,7 @@ fn bench_fdmt_reference(c: &mut Criterion) {
         b.iter(|| pool.install(|| transpose_downsample(src, NCH, 1, n, &mut buf, n, 0)))
     });
     group.bench_function("transpose_downsamp4_1thread", |b| {
-        b.iter(|| pool.install(|| transpose_downsample(src, NCH, 4, n / 4, &mut buf, n / 4, 0)))
+        b.iter(|| pool.install(|| transpose_downsample(src, NCH, 4, n / 4, &mut buf[..NCH * (n / 4)], n / 4, 0)))
     });
     group.finish();
 }
