@@ -218,6 +218,7 @@ pub(crate) fn read_bytes(nchans: usize, rows: usize) -> usize {
 /// # Panics
 /// If `src` is shorter than `nt·downsamp·nchans` or a row of `buf` shorter than `offset + nt`
 /// (the callers' layout contract, never data-dependent).
+#[allow(clippy::needless_range_loop)] // tile[j][i] is written across rows: the index is the point
 pub fn transpose_downsample(
     src: &[f32],
     nchans: usize,
