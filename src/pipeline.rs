@@ -8,6 +8,7 @@
 //! parallel (rayon), then sifts the periodic candidates across DM and clusters the single pulses.
 
 use crate::dedisp::direct::DirectDedisperser;
+use crate::dedisp::fdmt::FdmtDedisperser;
 use crate::dedisp::fourier::FddDedisperser;
 use crate::dedisp::plan::{DmPlan, DmStep, PlanConfig};
 use crate::dedisp::stream::{fast_len_above, TrialStore};
@@ -89,7 +90,7 @@ impl Default for SearchConfig {
             dm_step: None,
             dm_list: None,
             plan: PlanConfig::default(),
-            dedisp: DedispKind::Direct,
+            dedisp: DedispKind::Auto,
             periodic: true,
             single_pulse: true,
             periodic_cfg: PeriodicConfig::default(),
@@ -172,9 +173,11 @@ pub fn make_dedisperser(kind: DedispKind, cfg: &SearchConfig) -> Result<Box<dyn 
 /// * subband (PRESTO prepsubband): `nchans · n_coarse + nsub · ndm`, with the subband count and
 ///   coarse DMs taken from [`SubbandDedisperser::plan`]; weighted ×1.5 for its extra in-memory
 ///   pass over the subband series;
-/// * FDMT (Zackay & Ofek 2017, eq. 20): `2·nchans + N_Δ · log₂ nchans`, `N_Δ` the largest delay in
-///   samples at this step's highest DM; weighted ×3 because it is memory-bound (measured: at
-///   1024 channels and 512 trials FDMT ran 2.3× slower than direct while the raw count favours it).
+/// * FDMT (Zackay & Ofek 2017, eq. 20, ≈ `2·nchans + N_Δ · log₂ nchans`): counted exactly from
+///   its plan ([`FdmtDedisperser::adds_per_sample`]: the rows of every level, each over its block
+///   plus the overlap it recomputes, i.e. the passes over the levels); weighted ×3 because it is
+///   memory-bound (measured: at 1024 channels and 512 trials FDMT ran 2.3× slower than direct
+///   while the raw count favours it).
 ///
 /// Memory: an algorithm whose working memory at the smallest block (256 samples,
 /// [`Dedisperser::work_bytes`]) exceeds `max_memory_mb` is not chosen (FDMT's levels grow as
@@ -188,9 +191,10 @@ pub fn choose_dedisperser(header: &Header, dms: &[f64], downsamp: usize, max_mem
         .plan(header, dms, downsamp)
         .map(|p| 1.5 * (nchans * p.coarse_dms.len() as f64 + p.subbands.len() as f64 * ndm))
         .unwrap_or(f64::INFINITY);
-    let max_dm = dms.iter().cloned().fold(0.0, f64::max);
-    let n_delta = crate::dedisp::plan::max_delay_samples(header, max_dm, header.tsamp_s * downsamp as f64) as f64 + 1.0;
-    let fdmt = 3.0 * (2.0 * nchans + n_delta * nchans.max(2.0).log2().ceil());
+    let fdmt = FdmtDedisperser::default()
+        .adds_per_sample(header, dms, downsamp)
+        .map(|adds| 3.0 * adds)
+        .unwrap_or(f64::INFINITY);
     let budget = max_memory_mb.max(1) << 20;
     let fits = |k: DedispKind| k.make(MIN_BLOCK).is_some_and(|d| d.work_bytes(header, dms, downsamp) <= budget);
     let mut best = (DedispKind::Direct, direct);

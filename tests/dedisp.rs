@@ -317,3 +317,46 @@ fn frb180417_recovered_at_known_dm_and_time() {
     assert!((t as f64 * tsamp - 2.02888).abs() <= 3.0 * tsamp, "burst at {} s", t as f64 * tsamp);
     assert!(snr > 13.0 && snr < 20.0, "S/N {snr} (reference 15.8–16.8)");
 }
+
+/// Naive twin of `transpose_downsample`: `buf[c][offset + t] = Σ_{j<ds} clean(src[t·ds + j][c])`
+/// added in time order from 0.0, non-finite samples as 0.
+fn naive_transpose(src: &[f32], nchans: usize, ds: usize, nt: usize, stride: usize, offset: usize) -> Vec<f32> {
+    let mut buf = vec![-7.0f32; nchans * stride];
+    for c in 0..nchans {
+        for t in 0..nt {
+            let mut acc = 0.0f32;
+            for j in 0..ds {
+                let x = src[(t * ds + j) * nchans + c];
+                acc += if x.is_finite() { x } else { 0.0 };
+            }
+            buf[c * stride + offset + t] = acc;
+        }
+    }
+    buf
+}
+
+#[test]
+fn transpose_downsample_equals_naive_twin_bit_for_bit() {
+    use tianyan::dedisp::transpose_downsample;
+    // Shapes across the kernel's tiles (8 channels × 16 samples, 256 channels per task) and their
+    // remainders, with NaN and ±inf samples; columns outside offset .. offset + nt untouched.
+    for &(nchans, nt, ds, offset) in
+        &[(300usize, 37usize, 3usize, 5usize), (8, 16, 1, 0), (513, 50, 1, 2), (5, 3, 4, 1)]
+    {
+        let stride = offset + nt + 3;
+        let mut rng = ChaCha8Rng::seed_from_u64(nchans as u64);
+        let mut src: Vec<f32> = (0..nt * ds * nchans).map(|_| rng.gen_range(-3.0f32..3.0)).collect();
+        for (k, bad) in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY].into_iter().enumerate() {
+            let i = (k * 7919) % src.len();
+            src[i] = bad;
+        }
+        let want = naive_transpose(&src, nchans, ds, nt, stride, offset);
+        for threads in [1, 3] {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            let mut buf = vec![-7.0f32; nchans * stride];
+            pool.install(|| transpose_downsample(&src, nchans, ds, nt, &mut buf, stride, offset));
+            let same = buf.iter().zip(&want).all(|(a, b)| a.to_bits() == b.to_bits());
+            assert!(same, "{nchans} ch × {nt} samples, downsamp {ds}, offset {offset}, {threads} threads");
+        }
+    }
+}

@@ -29,7 +29,7 @@ pub struct DedisperseArgs {
     pub block_size: usize,
     /// Dedispersion algorithm: direct, subband, fdmt, fdd (overlap-save Fourier domain) or auto
     /// (the cost model of `tianyan search`, per plan step).
-    #[arg(long, default_value = "direct", value_parser = ["direct", "subband", "fdmt", "fdd", "auto"])]
+    #[arg(long, default_value = "auto", value_parser = ["direct", "subband", "fdmt", "fdd", "auto"])]
     pub dedisp: String,
     /// Memory for the series of one plan step, MiB (beyond it they go to a scratch file in $TMPDIR).
     #[arg(long, default_value_t = 1024)]

@@ -93,7 +93,7 @@ pub struct PlanArgs {
     pub json: bool,
     /// Dedispersion algorithm to report, as `tianyan search --dedisp` (`auto` shows the cost
     /// model's choice per step and why).
-    #[arg(long, default_value = "direct", value_parser = ["direct", "subband", "fdmt", "fdd", "auto"])]
+    #[arg(long, default_value = "auto", value_parser = ["direct", "subband", "fdmt", "fdd", "auto"])]
     pub dedisp: String,
     /// Memory budget, MiB, as `tianyan search --max-memory-mb` (for the memory estimates).
     #[arg(long, default_value_t = 1024)]
@@ -117,7 +117,7 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
         let (kind, why) = if kind == tianyan::dedisp::DedispKind::Auto {
             tianyan::pipeline::choose_dedisperser(&header, &step.dms, step.downsamp.max(1), args.max_memory_mb)
         } else {
-            (kind, "the --dedisp setting (default direct)".to_string())
+            (kind, "the --dedisp setting".to_string())
         };
         let (lo, hi) = (step.dms.first().copied().unwrap_or(0.0), step.dms.last().copied().unwrap_or(0.0));
         choices.push(format!("  DM {lo:.3}–{hi:.3}: {kind} ({why})"));

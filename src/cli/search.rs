@@ -50,9 +50,9 @@ pub struct SearchArgs {
     pub downsamp: usize,
 
     /// Dedispersion algorithm: direct (exact, integer delays), subband, fdmt, fdd (Fourier domain,
-    /// fused with the FFT search) or auto (cost model per DM-grid step; `tianyan plan --dedisp auto`
+    /// fused with the FFT search) or auto (the default: cost model per DM-grid step; `tianyan plan`
     /// shows its choice).
-    #[arg(long, default_value = "direct", value_parser = ["direct", "subband", "fdmt", "fdd", "auto"])]
+    #[arg(long, default_value = "auto", value_parser = ["direct", "subband", "fdmt", "fdd", "auto"])]
     pub dedisp: String,
     /// Largest number of harmonics summed (1, 2, 4, 8, 16 or 32).
     #[arg(long, default_value_t = 16, value_parser = parse_nharm)]

@@ -54,7 +54,10 @@
 //!
 //! # Blocks, memory, parallelism
 //! Blocks of `block_size` output samples; sub-band `b` needs `len + O_b` samples of each of its
-//! `D_b + 1` rows, `O_b` the largest offset at which paths enter it. Memory is two levels,
+//! `D_b + 1` rows, `O_b` the largest offset at which paths enter it. Level 0 is not stored
+//! (with four channels or more level 1 is summed straight from the input: row `d` of a pair of
+//! channels adds samples `0 ..= d_u` of the upper and `d_u ..= d` of the lower one, the
+//! cumulative sums merged). Memory is two levels,
 //! `2 · 4 · Σ_b (D_b + 1)(block_size + O_b)` bytes (≈ `8 (N_Δ + N_f)(block_size + N_Δ/2)`),
 //! plus the channel-major input buffer `[nchans][block_size + M]`; the overlap is recomputed
 //! for each block (a fraction ≈ `N_Δ/(2·block_size)` of extra work). Rayon runs over channels
@@ -270,6 +273,15 @@ fn merge_row(out: &mut [f32], up: &[f32], lo: &[f32], du: usize) {
     }
 }
 
+/// `out[τ] += x[τ]` over `out`'s length.
+#[inline]
+fn add_row(out: &mut [f32], x: &[f32]) {
+    let x = &x[..out.len()];
+    for (o, v) in out.iter_mut().zip(x) {
+        *o += *v;
+    }
+}
+
 /// The rows of `dms`, their DMs, the plan and `M` (largest input offset of a used row).
 struct Rows {
     rows: Vec<usize>,
@@ -359,25 +371,55 @@ impl FdmtDedisperser {
             let len = block.min(nout - o0);
             blocks.load(obs, o0, len)?;
             let buf = &blocks.buf;
-            // Level 0: cumulative sums along each channel.
-            let (_, size0) = band_offsets(&plan.levels[0], len);
-            cur.resize(size0, 0.0);
-            let parts = split_bands(&mut cur, &plan.levels[0], len);
-            parts.into_par_iter().enumerate().for_each(|(i, part)| {
-                let t = len + plan.levels[0][i].excess;
-                if i >= nreal {
-                    part.fill(0.0);
-                    return;
-                }
-                let x = &buf[plan.order[i] * stride..(plan.order[i] + 1) * stride];
-                part[..t].copy_from_slice(&x[..t]);
-                for d in 1..plan.levels[0][i].nrows {
-                    let (prev, row) = part[(d - 1) * t..(d + 1) * t].split_at_mut(t);
-                    merge_row(row, prev, x, d);
-                }
-            });
+            // Level 1 straight from the input when there are two levels or more (level 0, the
+            // largest buffer, is never stored: row d of sub-band b sums samples 0 ..= d_u of its
+            // upper channel and d_u ..= d of its lower one, the same samples as the cumulative
+            // sums of level 0 merged); with one or two channels, level 0 as cumulative sums.
+            let first = if nlev >= 2 { 2 } else { 1 };
+            if nlev >= 2 {
+                let (_, size1) = band_offsets(&plan.levels[1], len);
+                cur.resize(size1, 0.0);
+                let parts = split_bands(&mut cur, &plan.levels[1], len);
+                parts.into_par_iter().zip(plan.levels[1].par_iter()).enumerate().for_each(|(b, (part, band))| {
+                    let t = len + band.excess;
+                    let chan =
+                        |i: usize| (i < nreal).then(|| &buf[plan.order[i] * stride..(plan.order[i] + 1) * stride]);
+                    let (xu, xl) = (chan(2 * b), chan(2 * b + 1));
+                    for (d, row) in part.chunks_exact_mut(t).enumerate() {
+                        let du = band.du[d];
+                        row.fill(0.0);
+                        if let Some(x) = xu {
+                            for j in 0..=du {
+                                add_row(row, &x[j..j + t]);
+                            }
+                        }
+                        if let Some(x) = xl {
+                            for j in du..=d {
+                                add_row(row, &x[j..j + t]);
+                            }
+                        }
+                    }
+                });
+            } else {
+                let (_, size0) = band_offsets(&plan.levels[0], len);
+                cur.resize(size0, 0.0);
+                let parts = split_bands(&mut cur, &plan.levels[0], len);
+                parts.into_par_iter().enumerate().for_each(|(i, part)| {
+                    let t = len + plan.levels[0][i].excess;
+                    if i >= nreal {
+                        part.fill(0.0);
+                        return;
+                    }
+                    let x = &buf[plan.order[i] * stride..(plan.order[i] + 1) * stride];
+                    part[..t].copy_from_slice(&x[..t]);
+                    for d in 1..plan.levels[0][i].nrows {
+                        let (prev, row) = part[(d - 1) * t..(d + 1) * t].split_at_mut(t);
+                        merge_row(row, prev, x, d);
+                    }
+                });
+            }
             // Merges up to the level below the top.
-            for k in 1..nlev {
+            for k in first..nlev {
                 let (src_offs, _) = band_offsets(&plan.levels[k - 1], len);
                 let (_, size) = band_offsets(&plan.levels[k], len);
                 next.resize(size, 0.0);
@@ -422,6 +464,29 @@ impl FdmtDedisperser {
     }
 }
 
+impl FdmtDedisperser {
+    /// Additions per output sample of [`Dedisperser::stream`] for `dms` at `downsamp` with this
+    /// block size, counted from the plan: every level's rows `Σ_k Σ_b (D_b + 1)`, each computed
+    /// for `block + O_b` samples per `block` output samples (the block overlap is recomputed, a
+    /// second partial pass), plus the copy of the channel-major input. `None` for an unusable
+    /// header. This is what `crate::pipeline::choose_dedisperser` charges FDMT (the memory
+    /// traffic of a level is one read of two rows and one write per addition).
+    pub fn adds_per_sample(&self, header: &Header, dms: &[f64], downsamp: usize) -> Option<f64> {
+        let r = plan_rows(header, dms, downsamp).ok()?;
+        let block = self.block_size.max(1) as f64;
+        let nlev = r.plan.levels.len() - 1;
+        let mut adds = 0.0;
+        for (k, level) in r.plan.levels.iter().enumerate() {
+            for b in level {
+                // the top level computes only the requested rows
+                let rows = if k == nlev && nlev > 0 { dms.len() as f64 } else { b.nrows as f64 };
+                adds += rows * (block + b.excess as f64) / block;
+            }
+        }
+        Some(adds)
+    }
+}
+
 impl Dedisperser for FdmtDedisperser {
     fn name(&self) -> &'static str {
         "fdmt"
@@ -432,11 +497,15 @@ impl Dedisperser for FdmtDedisperser {
         Ok(plan_rows(header, dms, downsamp)?.m_in)
     }
 
-    /// Input buffer, the two largest levels (`4 Σ_b (D_b + 1)(block + O_b)` bytes each) and the
-    /// output block.
+    /// Input buffer, the two largest levels held (`4 Σ_b (D_b + 1)(block + O_b)` bytes each;
+    /// level 0 is not held when there are four channels or more) and the output block.
     fn work_bytes(&self, header: &Header, dms: &[f64], downsamp: usize) -> usize {
         let Ok(r) = plan_rows(header, dms, downsamp) else { return 0 };
-        let mut sizes: Vec<usize> = r.plan.levels.iter().map(|l| band_offsets(l, self.block_size).1).collect();
+        // Levels held in memory: 1 … nlev−1 (level 1 is computed from the input), or level 0
+        // alone for one or two channels; the top level goes straight to the output block.
+        let nlev = r.plan.levels.len() - 1;
+        let held = if nlev >= 2 { &r.plan.levels[1..nlev] } else { &r.plan.levels[..1] };
+        let mut sizes: Vec<usize> = held.iter().map(|l| band_offsets(l, self.block_size).1).collect();
         sizes.sort_unstable_by(|a, b| b.cmp(a));
         let levels = 4 * (sizes.first().copied().unwrap_or(0) + sizes.get(1).copied().unwrap_or(0));
         ChannelBlocks::bytes(header.nchans, downsamp, self.block_size, r.plan.alloc_overlap())

@@ -208,11 +208,17 @@ pub(crate) fn read_bytes(nchans: usize, rows: usize) -> usize {
 /// `src` is `[nt·downsamp][nchans]` row-major; columns `offset .. offset + nt` of each row of `buf`
 /// (`[nchans][stride]`) receive the sum of `downsamp` adjacent samples, added in time order from
 /// 0.0 (so results are bit-identical whatever the thread count). Non-finite input samples count
-/// as 0. Parallel (rayon) over groups of 16 channels.
+/// as 0. Parallel (rayon) over groups of [`TRANSPOSE_GROUP`] channels; within a group, time runs
+/// in steps of 16 samples and each step is transposed in register tiles of 8 channels × 16
+/// samples, so the 16 input rows are read as contiguous runs and the group's output rows
+/// (256 × 64 bytes per step) stay in cache until complete. (The earlier loop, 16 channels × all
+/// samples per task, touched a new 4 KiB page per sample; on a 4096 × 18 432 block, 1 thread,
+/// a standalone loop of each: 0.6–1.0 s before, 0.21 s tiled, on this loaded machine.)
 ///
 /// # Panics
 /// If `src` is shorter than `nt·downsamp·nchans` or a row of `buf` shorter than `offset + nt`
 /// (the callers' layout contract, never data-dependent).
+#[allow(clippy::needless_range_loop)] // tile[j][i] is written across rows: the index is the point
 pub fn transpose_downsample(
     src: &[f32],
     nchans: usize,
@@ -223,23 +229,61 @@ pub fn transpose_downsample(
     offset: usize,
 ) {
     use rayon::prelude::*;
-    const GROUP: usize = 16;
-    buf.par_chunks_mut(stride * GROUP).enumerate().for_each(|(g, rows)| {
-        let c0 = g * GROUP;
+    const TW: usize = 16;
+    const CW: usize = 8;
+    let clean = |x: f32| if x.is_finite() { x } else { 0.0 };
+    buf.par_chunks_mut(stride * TRANSPOSE_GROUP).enumerate().for_each(|(g, rows)| {
+        let c0 = g * TRANSPOSE_GROUP;
         let nc = rows.len() / stride;
-        for r in 0..nc {
-            rows[r * stride + offset..r * stride + offset + nt].fill(0.0);
-        }
-        for t in 0..nt {
-            for j in 0..downsamp {
-                let base = (t * downsamp + j) * nchans + c0;
-                for (r, x) in src[base..base + nc].iter().enumerate() {
-                    rows[r * stride + offset + t] += if x.is_finite() { *x } else { 0.0 };
+        let mut t0 = 0;
+        while t0 < nt {
+            let tw = TW.min(nt - t0);
+            let mut c = 0;
+            while c < nc {
+                let cw = CW.min(nc - c);
+                let mut tile = [[0f32; TW]; CW];
+                if cw == CW && tw == TW {
+                    for i in 0..TW {
+                        let base = (t0 + i) * downsamp * nchans + c0 + c;
+                        let s: &[f32; CW] = src[base..base + CW].try_into().expect("CW samples");
+                        for j in 0..CW {
+                            tile[j][i] = 0.0 + clean(s[j]);
+                        }
+                        for k in 1..downsamp {
+                            let b = base + k * nchans;
+                            let s: &[f32; CW] = src[b..b + CW].try_into().expect("CW samples");
+                            for j in 0..CW {
+                                tile[j][i] += clean(s[j]);
+                            }
+                        }
+                    }
+                } else {
+                    for i in 0..tw {
+                        let base = (t0 + i) * downsamp * nchans + c0 + c;
+                        for j in 0..cw {
+                            tile[j][i] = 0.0 + clean(src[base + j]);
+                        }
+                        for k in 1..downsamp {
+                            let b = base + k * nchans;
+                            for j in 0..cw {
+                                tile[j][i] += clean(src[b + j]);
+                            }
+                        }
+                    }
                 }
+                for (j, t) in tile.iter().enumerate().take(cw) {
+                    let o = (c + j) * stride + offset + t0;
+                    rows[o..o + tw].copy_from_slice(&t[..tw]);
+                }
+                c += cw;
             }
+            t0 += tw;
         }
     });
 }
+
+/// Channels per parallel task of [`transpose_downsample`].
+pub const TRANSPOSE_GROUP: usize = 256;
 
 /// Reads downsampled samples `a .. b` of `obs` into columns `offset ..` of the channel-major
 /// buffer `rows` (`[nchans][stride]`), summing `downsamp` input samples per output sample
