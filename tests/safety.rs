@@ -485,7 +485,15 @@ fn cli_errors_name_the_option_and_the_file_once() {
         ("--seed", "-3", "from 0"),
         ("--nbits", "3", "one of 1, 2, 4, 8, 16, 32"),
     ] {
-        let r = common::tianyan(&["simulate", "-o", s(&out), "--nchans", "16", opt, val]);
+        // A small file if the value were accepted; the option under test replaces its default here.
+        let mut args = vec!["simulate", "-o", s(&out)];
+        for (o, v) in [("--duration", "1"), ("--tsamp", "0.001"), ("--nchans", "16")] {
+            if o != opt {
+                args.extend([o, v]);
+            }
+        }
+        args.extend([opt, val]);
+        let r = common::tianyan(&args);
         let e = stderr(&r);
         assert!(!r.status.success(), "{opt} {val} accepted");
         assert!(e.contains(opt) && e.contains(range) && e.contains(val), "{opt} {val}: {e}");
