@@ -172,7 +172,8 @@ pub fn waterfall_data(
 mod tests {
     use super::*;
     use crate::consts::K_DM;
-    use crate::io::{Header, MemoryObservation};
+    use crate::io::Header;
+    use crate::MemoryObservation;
     use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
     use rand_distr::{Distribution, StandardNormal};
