@@ -691,8 +691,8 @@ fn draw_waterfall(area: &DrawingArea<BitMapBackend, Shift>, wf: &waterfall::Wate
     let hi = wf.data.iter().copied().fold(3.0f64, f64::max);
     let lo = -2.0;
     let mut cells = Vec::with_capacity(nsub * nt);
-    for b in 0..nsub {
-        let (y0, y1) = (f[b] - 0.5 * fstep.abs(), f[b] + 0.5 * fstep.abs());
+    for (b, &fb) in f.iter().enumerate().take(nsub) {
+        let (y0, y1) = (fb - 0.5 * fstep.abs(), fb + 0.5 * fstep.abs());
         for j in 0..nt {
             let v = ((wf.data[[b, j]] - lo) / (hi - lo)).clamp(0.0, 1.0);
             let g = (255.0 * (1.0 - v)) as u8;
@@ -729,32 +729,6 @@ fn draw_waterfall(area: &DrawingArea<BitMapBackend, Shift>, wf: &waterfall::Wate
         .collect();
     ch.draw_series(LineSeries::new(pts, &BLACK)).map_err(es)?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tick_labels_are_short_and_exact() {
-        assert_eq!(tick_label(0.1 + 0.2), "0.3");
-        assert_eq!(tick_label(0.30000000000000004), "0.3");
-        assert_eq!(tick_label(0.0), "0");
-        assert_eq!(tick_label(-0.0000000000001), "-1e-13");
-        assert_eq!(tick_label(1e-10), "1e-10");
-        assert_eq!(tick_label(2.5e6), "2.5e6");
-        assert_eq!(tick_label(1234.5678), "1235");
-        assert_eq!(tick_label(71.0), "71");
-        assert_eq!(tick_label(0.0025), "0.0025");
-        assert_eq!(tick_label(-12.5), "-12.5");
-        assert_eq!(tick_label(99999.0), "99999");
-        // No label longer than 10 characters ("-6.358e-70") over a sweep of magnitudes and float residues.
-        for k in -300..300 {
-            let v = 1.7f64.powi(k) * (0.1 + 0.2);
-            let l = tick_label(v);
-            assert!(l.len() <= 10, "{v} -> {l}");
-        }
-    }
 }
 
 /// Size of [`plot_rfi_mask`] pages, pixels (width, height).
@@ -868,4 +842,30 @@ pub fn plot_rfi_mask(r: &crate::rfi::RfiReport, header: &Header, path: &Path) ->
         }
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tick_labels_are_short_and_exact() {
+        assert_eq!(tick_label(0.1 + 0.2), "0.3");
+        assert_eq!(tick_label(0.30000000000000004), "0.3");
+        assert_eq!(tick_label(0.0), "0");
+        assert_eq!(tick_label(-0.0000000000001), "-1e-13");
+        assert_eq!(tick_label(1e-10), "1e-10");
+        assert_eq!(tick_label(2.5e6), "2.5e6");
+        assert_eq!(tick_label(1234.5678), "1235");
+        assert_eq!(tick_label(71.0), "71");
+        assert_eq!(tick_label(0.0025), "0.0025");
+        assert_eq!(tick_label(-12.5), "-12.5");
+        assert_eq!(tick_label(99999.0), "99999");
+        // No label longer than 10 characters ("-6.358e-70") over a sweep of magnitudes and float residues.
+        for k in -300..300 {
+            let v = 1.7f64.powi(k) * (0.1 + 0.2);
+            let l = tick_label(v);
+            assert!(l.len() <= 10, "{v} -> {l}");
+        }
+    }
 }

@@ -70,7 +70,7 @@ pub fn waterfall_data(
             format!("waterfall of an event at t = {centre_time_s} s, DM {dm}, width {width_s} s: not a usable event"),
         ));
     }
-    if max_subbands == 0 || h.nchans == 0 || !(h.tsamp_s > 0.0) {
+    if max_subbands == 0 || h.nchans == 0 || h.tsamp_s.is_nan() || h.tsamp_s <= 0.0 {
         return Err(IoError::format(&what, "waterfall: no sub-band, channel or sampling time"));
     }
     let nchans = h.nchans;
