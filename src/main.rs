@@ -14,31 +14,45 @@ struct Cli {
     command: Command,
 }
 
+/// Every subcommand accepts negative numbers as option values (`--duration -1`), so that clap's
+/// error, or the option's own range check, names the option instead of "unexpected argument".
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Simulate a FAST-style observation (filterbank or PSRFITS) with pulsars, pulses, noise and RFI.
+    #[command(allow_negative_numbers = true)]
     Simulate(cli::simulate::SimulateArgs),
     /// Print an observation's header and derived values.
+    #[command(allow_negative_numbers = true)]
     Header(cli::header::HeaderArgs),
     /// Dedisperse and search an observation; write candidates to HDF5.
+    #[command(allow_negative_numbers = true)]
     Search(cli::search::SearchArgs),
     /// Measure the RFI excision of an observation and write a reusable mask (`search --mask`).
+    #[command(allow_negative_numbers = true)]
     Rfi(cli::rfi::RfiArgs),
     /// Print the candidate table of an HDF5 candidate file.
+    #[command(allow_negative_numbers = true)]
     Candidates(cli::candidates::CandidatesArgs),
     /// Dedisperse an observation into SIGPROC .tim time series.
+    #[command(allow_negative_numbers = true)]
     Dedisperse(cli::dedisperse::DedisperseArgs),
     /// Print the DM plan for an observation.
+    #[command(allow_negative_numbers = true)]
     Plan(cli::plan::PlanArgs),
     /// Convert between SIGPROC filterbank and PSRFITS search mode.
+    #[command(allow_negative_numbers = true)]
     Convert(cli::convert::ConvertArgs),
     /// Fold an observation at a period and DM (or the top candidates of a search).
+    #[command(allow_negative_numbers = true)]
     Fold(cli::fold::FoldArgs),
     /// Write PNG diagnostics for a candidate file.
+    #[command(allow_negative_numbers = true)]
     Plot(cli::plot::PlotArgs),
     /// Simulate a FAST-style observation with a pulsar, search it, print the candidates.
+    #[command(allow_negative_numbers = true)]
     Demo(cli::demo::DemoArgs),
     /// Measure detection completeness, false alarms and parameter errors.
+    #[command(allow_negative_numbers = true)]
     Accuracy(cli::accuracy::AccuracyArgs),
 }
 

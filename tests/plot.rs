@@ -183,7 +183,8 @@ fn cli_plot_writes_single_pulse_page() {
         (out, String::from_utf8_lossy(&st.stdout).to_string())
     };
     let (out, stdout) = run(vec![sp(2.0, 475.0, 16.0, 0), sp(7.5, 120.0, 9.0, 0), sp(12.0, 0.0, 30.0, 1)], "bursts");
-    assert!(stdout.contains("single_pulses.png (3 single pulses)"), "{stdout}");
+    // The file records no observation: the page is drawn without waterfalls, and the log says why.
+    assert!(stdout.contains("single_pulses.png (3 single pulses, 0 waterfalls)"), "{stdout}");
     let (w, hh, dark) = decode_png(&out.join("single_pulses.png"));
     assert_eq!((w, hh), (1100, 850));
     // Axes, grids, text and markers: measured 25.4 % non-white; 2 % is far below any drawn page.
@@ -192,4 +193,81 @@ fn cli_plot_writes_single_pulse_page() {
     let (out, _) = run(Vec::new(), "none");
     assert!(!out.join("single_pulses.png").exists());
     assert!(out.join("candidates.png").exists());
+}
+
+/// Issue 11 item 10 (waterfalls): a simulated file with one burst, and a candidate file recording
+/// it with the burst as its strongest unflagged single pulse (a flagged DM-0 event is stronger
+/// but gets no waterfall). `plot` draws the page with one waterfall (the page grows by
+/// `WATERFALL_ROW_HEIGHT`) whose data, recomputed here, peak at the event in the centre column;
+/// with the observation moved away the page is still drawn, without waterfalls, and the log says
+/// the observation is not reachable.
+#[test]
+fn cli_plot_single_pulse_page_has_waterfalls_of_the_best_events() {
+    use tianyan::io::candidates::{write_candidate_file, CandidateFile, RunInfo};
+    use tianyan::plot::waterfall::{waterfall_data, WATERFALL_NTIME};
+    use tianyan::search::SinglePulse;
+    use tianyan::sim::{simulate_to_file, BurstSpec, OutputFormat, SimConfig};
+    let dir = tempfile::tempdir().unwrap();
+    let fil = dir.path().join("burst.fil");
+    let cfg = SimConfig {
+        preset: "fast-l-band-lite".into(),
+        duration_s: 3.0,
+        nchans: Some(64),
+        tsamp_s: Some(1e-3),
+        seed: 9,
+        bursts: vec![BurstSpec::parse("time=1.5,dm=200,snr=40,width=0.004").unwrap()],
+        ..SimConfig::default()
+    };
+    simulate_to_file(&cfg, &fil, OutputFormat::Filterbank).unwrap();
+    let mut obs = tianyan::open_observation(std::slice::from_ref(&fil)).unwrap();
+    let h = obs.header().clone();
+    let (width, t_start) = (0.004, 1.5 - 0.002);
+    let sp = |t: f64, dm: f64, snr: f32, rfi: u8| SinglePulse {
+        time_s: t,
+        sample: (t / 1e-3) as u64,
+        dm,
+        width_s: width,
+        width_samples: 4,
+        snr,
+        n_members: 10,
+        rfi_flag: rfi,
+    };
+    let h5 = dir.path().join("c.h5");
+    let cf = CandidateFile {
+        run: RunInfo { input_file: fil.display().to_string(), ..RunInfo::default() },
+        header: h.clone(),
+        single_pulses: vec![sp(t_start, 200.0, 40.0, 0), sp(0.7, 0.0, 60.0, 1)],
+        ..CandidateFile::default()
+    };
+    write_candidate_file(&h5, &cf).unwrap();
+    let plot = |name: &str| {
+        let out = dir.path().join(name);
+        let st = std::process::Command::new(env!("CARGO_BIN_EXE_tianyan"))
+            .args(["plot", h5.to_str().unwrap(), "-o", out.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
+        (out, String::from_utf8_lossy(&st.stdout).to_string(), String::from_utf8_lossy(&st.stderr).to_string())
+    };
+    let (out, stdout, _) = plot("with");
+    assert!(stdout.contains("(2 single pulses, 1 waterfalls)"), "{stdout}");
+    let (w, hh, dark) = decode_png(&out.join("single_pulses.png"));
+    let (w0, h0) = tianyan::plot::SINGLE_PULSE_PLOT_SIZE;
+    assert_eq!((w, hh), (w0, h0 + tianyan::plot::WATERFALL_ROW_HEIGHT));
+    assert!(dark > 0.02, "page nearly blank: {dark}");
+    // The waterfall the page shows: the event's centre, its DM and width, 64 sub-bands at most.
+    let wf = waterfall_data(obs.as_mut(), t_start + 0.5 * width, 200.0, width, 64).unwrap();
+    let mid = WATERFALL_NTIME / 2;
+    let peak = (0..WATERFALL_NTIME).max_by(|&a, &b| wf.profile[a].total_cmp(&wf.profile[b])).unwrap();
+    eprintln!("waterfall profile peak {:.1} sigma at bin {peak} (centre {mid})", wf.profile[peak]);
+    assert_eq!(peak, mid, "the burst lands in the centre column");
+    // S/N 40 over a 4 ms boxcar, binned in 2 ms: the centre bin holds about half the boxcar's
+    // signal over sqrt(1/2) of its noise, ≈ 40/√2 ≈ 28σ; 15σ leaves room for the bin phase.
+    assert!(wf.profile[mid] > 15.0, "centre {}", wf.profile[mid]);
+    // Observation gone: page without waterfalls, the reason in the log.
+    std::fs::rename(&fil, dir.path().join("moved.fil")).unwrap();
+    let (out, stdout, stderr) = plot("without");
+    assert!(stdout.contains("(2 single pulses, 0 waterfalls)"), "{stdout}");
+    assert!(stderr.contains("not reachable") && stderr.contains("burst.fil"), "{stderr}");
+    assert_eq!(decode_png(&out.join("single_pulses.png")).1, h0);
 }

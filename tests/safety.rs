@@ -469,3 +469,50 @@ fn convert_keeps_the_telescope() {
         assert_eq!(read_header(&back).unwrap().0.telescope_id, id, "{fil:?} → PSRFITS → SIGPROC");
     }
 }
+
+/// What a new user hit: `simulate --duration -1` was "unexpected argument '-1'" (no option
+/// named); now negative numbers reach the option's own check, whose message names the option
+/// and the allowed range (also for other numeric options of `simulate`), and nothing is written.
+/// `dedisperse -o X.fil` with an existing file named the file twice ("X.fil: X.fil is not a
+/// folder"); now one sentence names it once and says a folder is needed.
+#[test]
+fn cli_errors_name_the_option_and_the_file_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("x.fil");
+    for (opt, val, range) in [
+        ("--duration", "-1", "> 0"),
+        ("--tsamp", "-0.001", "> 0"),
+        ("--nchans", "-3", "≥ 1"),
+        ("--seed", "-3", "from 0"),
+        ("--nbits", "3", "one of 1, 2, 4, 8, 16, 32"),
+    ] {
+        // A small file if the value were accepted; the option under test replaces its default here.
+        let mut args = vec!["simulate", "-o", s(&out)];
+        for (o, v) in [("--duration", "1"), ("--tsamp", "0.001"), ("--nchans", "16")] {
+            if o != opt {
+                args.extend([o, v]);
+            }
+        }
+        args.extend([opt, val]);
+        let r = common::tianyan(&args);
+        let e = stderr(&r);
+        assert!(!r.status.success(), "{opt} {val} accepted");
+        assert!(e.contains(opt) && e.contains(range) && e.contains(val), "{opt} {val}: {e}");
+        assert!(!e.contains("unexpected argument"), "{opt} {val}: {e}");
+    }
+    assert_eq!(names(dir.path()), Vec::<String>::new(), "nothing written");
+    // Negative values of other commands' options are now values too, checked by the command.
+    let fil = small_obs(dir.path(), "obs.fil", 2.0, 3);
+    let r = common::tianyan(&["fold", s(&fil), "--period", "0.25", "--dm", "-5"]);
+    let e = stderr(&r);
+    assert!(!r.status.success() && e.contains("--dm") && !e.contains("unexpected argument"), "{e}");
+
+    let wrong = dir.path().join("X.fil");
+    std::fs::write(&wrong, b"not a folder").unwrap();
+    let r = common::tianyan(&["dedisperse", s(&fil), "--dm-max", "20", "-o", s(&wrong)]);
+    let e = stderr(&r);
+    assert!(!r.status.success());
+    assert_eq!(e.matches("X.fil").count(), 1, "names the file once: {e}");
+    assert!(e.contains("folder") && e.trim().lines().count() == 1, "one clear line: {e}");
+    assert_eq!(std::fs::read(&wrong).unwrap(), b"not a folder", "the file is untouched");
+}

@@ -58,6 +58,13 @@ pub fn run(args: DedisperseArgs) -> anyhow::Result<()> {
         anyhow::bail!("--block-size and --max-memory-mb must be at least 1");
     }
     let kind: DedispKind = args.dedisp.parse().map_err(anyhow::Error::msg)?;
+    if args.output.exists() && !args.output.is_dir() {
+        anyhow::bail!(
+            "{}: -o is an existing file, but dedisperse writes one .tim series per DM trial into a folder; give a \
+             folder name",
+            args.output.display()
+        );
+    }
     let mut obs = tianyan::open_observation(&args.files)?;
     if let Some(m) = &args.mask {
         // The excised data (normalised, masked, clipped) as `search --mask` dedisperses them.

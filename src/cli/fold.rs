@@ -10,7 +10,7 @@
 //! masked and clipped as `search --mask` dedisperses them.
 use anyhow::{bail, Context};
 use std::path::PathBuf;
-use tianyan::fold::{fold, fold_top_candidates_masked, optimise, pdot_from_accel, FoldConfig, FoldResult};
+use tianyan::fold::{fold, fold_top_candidates_masked, optimise, pdot_from_accel, FoldConfig, FoldPlots, FoldResult};
 use tianyan::io::output::{check_not_input, check_output_file};
 
 /// Arguments of `tianyan fold`.
@@ -90,6 +90,12 @@ fn print_result(r: &FoldResult) {
     );
 }
 
+/// The fold page writer handed to `tianyan::fold::store` (which does not use `plot` itself):
+/// [`tianyan::plot::plot_fold`], its error as one line.
+pub fn draw_fold_page(r: &FoldResult, header: &tianyan::io::Header, path: &std::path::Path) -> Result<(), String> {
+    tianyan::plot::plot_fold(r, header, path).map_err(|e| e.to_string())
+}
+
 /// Runs `tianyan fold`.
 pub fn run(args: FoldArgs) -> anyhow::Result<()> {
     let mut cfg =
@@ -110,7 +116,8 @@ pub fn run(args: FoldArgs) -> anyhow::Result<()> {
                 bail!("{}: --plot-dir is a file, not a folder", d.display());
             }
         }
-        let results = fold_top_candidates_masked(&args.files, h5, args.top, &cfg, args.plot_dir.as_deref(), mask)?;
+        let plots = args.plot_dir.as_deref().map(|dir| FoldPlots { dir, draw: &draw_fold_page });
+        let results = fold_top_candidates_masked(&args.files, h5, args.top, &cfg, plots, mask)?;
         for (id, r) in results.iter().enumerate() {
             println!("# candidate {id}");
             print_result(r);

@@ -1,9 +1,10 @@
 //! `tianyan plot cands.h5 -o plots/`: writes `candidates.png` (period vs DM of `/candidates`),
-//! `single_pulses.png` (DM vs time of `/single_pulses`, when the file holds any),
+//! `single_pulses.png` (DM vs time of `/single_pulses`, when the file holds any, with dedispersed
+//! waterfalls of the best events read from the observation the file records, when it is reachable),
 //! `fold_<id>.png` for every fold stored under `/folds`, and `rfi_mask.png` (the RFI mask over
 //! time and frequency) when the file has an `/rfi` group. Given a mask file (`tianyan rfi`),
 //! it writes `rfi_mask.png` only.
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use tianyan::io::output::{check_not_input, OutputSet, Staged};
 use tianyan::io::Header;
 
@@ -32,6 +33,64 @@ fn header_from_file(path: &std::path::Path) -> Header {
         h.nsamples = f.attr("nsamples").and_then(|a| a.read_scalar::<u64>()).unwrap_or(0);
     }
     h
+}
+
+/// Sub-bands of a waterfall (at most; fewer when the observation has fewer channels).
+const WATERFALL_SUBBANDS: usize = 64;
+
+/// The observation a candidate file was made from: its recorded `input_file` (`;`-separated),
+/// each path as recorded or, when that is gone, the same file name beside the candidate file.
+fn recorded_observation(cands_h5: &Path) -> Result<Vec<PathBuf>, String> {
+    let rec = tianyan::io::candidates::read_root_string_attr(cands_h5, "input_file").unwrap_or_default();
+    if rec.trim().is_empty() {
+        return Err(format!("{} does not record the observation it was made from", cands_h5.display()));
+    }
+    let here = cands_h5.parent().unwrap_or(Path::new("."));
+    rec.split(';')
+        .map(|s| {
+            let p = PathBuf::from(s.trim());
+            if p.is_file() {
+                return Ok(p);
+            }
+            let beside = p.file_name().map(|n| here.join(n));
+            match beside {
+                Some(b) if b.is_file() => Ok(b),
+                _ => Err(format!(
+                    "the observation {} (recorded in {}) is not reachable",
+                    p.display(),
+                    cands_h5.display()
+                )),
+            }
+        })
+        .collect()
+}
+
+/// Dedispersed waterfalls of the best unflagged events ([`tianyan::plot::best_events`]) read from
+/// the observation the candidate file records, after checking it is that observation
+/// ([`tianyan::fold::check_candidates_match`]); the reason as text when it cannot.
+fn event_waterfalls(
+    cands_h5: &Path,
+    pulses: &[tianyan::search::SinglePulse],
+) -> Result<Vec<tianyan::plot::waterfall::Waterfall>, String> {
+    let best = tianyan::plot::best_events(pulses, tianyan::plot::MAX_WATERFALLS);
+    if best.is_empty() {
+        return Ok(Vec::new());
+    }
+    let files = recorded_observation(cands_h5)?;
+    let mut obs = tianyan::open_observation(&files).map_err(|e| e.to_string())?;
+    tianyan::fold::check_candidates_match(cands_h5, &files, obs.header()).map_err(|e| e.to_string())?;
+    best.iter()
+        .map(|p| {
+            tianyan::plot::waterfall::waterfall_data(
+                obs.as_mut(),
+                p.time_s + 0.5 * p.width_s,
+                p.dm,
+                p.width_s,
+                WATERFALL_SUBBANDS,
+            )
+            .map_err(|e| e.to_string())
+        })
+        .collect()
 }
 
 /// Runs `tianyan plot`. The pages appear together at the end, or none of them.
@@ -76,10 +135,17 @@ pub fn run(args: PlotArgs) -> anyhow::Result<()> {
         let sp = args.output.join("single_pulses.png");
         check_not_input(&inputs, &sp)?;
         let staged = Staged::new(&sp);
-        tianyan::plot::plot_single_pulses(&pulses, &header, staged.tmp())
+        let waterfalls = match event_waterfalls(&args.path, &pulses) {
+            Ok(w) => w,
+            Err(why) => {
+                tracing::warn!("single-pulse page without waterfalls: {why}");
+                Vec::new()
+            }
+        };
+        tianyan::plot::plot_single_pulses_with_waterfalls(&pulses, &header, &waterfalls, staged.tmp())
             .map_err(|e| anyhow::anyhow!(staged.relabel(&e.to_string())))?;
         set.add(staged);
-        lines.push(format!("wrote {} ({} single pulses)", sp.display(), pulses.len()));
+        lines.push(format!("wrote {} ({} single pulses, {} waterfalls)", sp.display(), pulses.len(), waterfalls.len()));
     }
     for (f, png) in folds.iter().zip(&pages) {
         let staged = Staged::new(png);

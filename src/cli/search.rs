@@ -339,7 +339,7 @@ pub fn search_and_write(args: &SearchArgs) -> anyhow::Result<tianyan::pipeline::
             &staged,
             args.fold_top,
             &tianyan::fold::FoldConfig::default(),
-            Some(&args.plot_dir()),
+            Some(tianyan::fold::FoldPlots { dir: &args.plot_dir(), draw: &super::fold::draw_fold_page }),
             &mut set,
         )?;
         tracing::info!(

@@ -18,19 +18,19 @@ pub struct SimulateArgs {
     #[arg(long, default_value = "fast-l-band")]
     pub preset: String,
     /// Duration, s.
-    #[arg(long, default_value_t = 10.0)]
+    #[arg(long, default_value_t = 10.0, value_parser = super::positive_f64)]
     pub duration: f64,
     /// Number of channels (band edges 1000–1500 MHz kept).
-    #[arg(long)]
+    #[arg(long, value_parser = super::positive_usize)]
     pub nchans: Option<usize>,
     /// Sampling time, s.
-    #[arg(long)]
+    #[arg(long, value_parser = super::positive_f64)]
     pub tsamp: Option<f64>,
     /// Bits per sample (1, 2, 4, 8, 16, 32).
-    #[arg(long)]
+    #[arg(long, value_parser = super::nbits)]
     pub nbits: Option<u32>,
     /// Random seed.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = super::whole_u64)]
     pub seed: u64,
     /// A pulsar, e.g. "period=0.2531,dm=71,snr=20[,width=0.01][,accel=..][,spindex=..][,phase=..][,flux=mJy][,shape=..][,tau=..][,comp=OFF:FWHM:AMP][,pb=2h,x=LT_S[,ecc=..][,omega=DEG][,t0=S]]" (repeatable; pb/x/ecc/omega/t0 put it in a Keplerian binary orbit).
     #[arg(long = "pulsar")]

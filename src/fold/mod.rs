@@ -28,9 +28,13 @@ pub mod refine;
 pub mod stats;
 pub mod store;
 pub mod trials;
+mod trials_table;
 
 pub use optimise::{optimise, FoldResult};
-pub use store::{check_candidates_match, fold_top_candidates, fold_top_candidates_masked, read_folds, write_folds};
+pub use store::{
+    check_candidates_match, fold_top_candidates, fold_top_candidates_masked, read_folds, write_folds, FoldPageWriter,
+    FoldPlots,
+};
 
 use crate::consts::{K_DM, SPEED_OF_LIGHT_M_S};
 use crate::io::is_dropped_spectrum;
@@ -58,9 +62,6 @@ pub enum FoldError {
     /// Operating-system error on a file.
     #[error("{path}: {source}")]
     Os { path: PathBuf, source: std::io::Error },
-    /// Writing a diagnostic plot failed.
-    #[error(transparent)]
-    Plot(#[from] crate::plot::PlotError),
     /// The candidate file was not made from the observation given (the message lists what differs).
     #[error("{0}")]
     Mismatch(String),

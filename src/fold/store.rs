@@ -30,6 +30,21 @@ use hdf5::types::VarLenUnicode;
 use ndarray::Array2;
 use std::path::{Path, PathBuf};
 
+/// Writes the diagnostic page of one fold to a file: `(result, observation header, path)`, the
+/// error as one line of text. The caller supplies it (the command line passes
+/// `tianyan::plot::plot_fold`), so that `fold` never uses `plot` (DESIGN.md: arrows point down
+/// the flow only).
+pub type FoldPageWriter<'a> = &'a dyn Fn(&FoldResult, &crate::io::Header, &Path) -> Result<(), String>;
+
+/// Where and how to draw one page per fold: `dir/fold_<id>.png`, drawn by `draw`.
+#[derive(Clone, Copy)]
+pub struct FoldPlots<'a> {
+    /// Output folder (created when missing, as part of the output set).
+    pub dir: &'a Path,
+    /// The page writer (see [`FoldPageWriter`]).
+    pub draw: FoldPageWriter<'a>,
+}
+
 /// One stored fold: its group number, the candidate row it came from, the result and the path
 /// of its PNG (if any).
 #[derive(Debug, Clone)]
@@ -358,7 +373,7 @@ pub fn check_candidates_match(
 }
 
 /// Folds the first `top` rows of `cands` on `obs`, numbering the folds from `first_id`, and writes
-/// one diagnostic PNG per fold (`fold_<id>.png`) into `plot_dir`, staged in `set` so the plots
+/// one diagnostic PNG per fold (`fold_<id>.png`) into `plots.dir` (drawn by `plots.draw`), staged in `set` so the plots
 /// appear only together with the candidate file.
 #[allow(clippy::too_many_arguments)]
 fn fold_rows(
@@ -367,7 +382,7 @@ fn fold_rows(
     top: usize,
     first_id: usize,
     cfg: &FoldConfig,
-    plot_dir: Option<&Path>,
+    plots: Option<FoldPlots<'_>>,
     set: &mut OutputSet,
     cands_h5: &Path,
 ) -> Result<Vec<StoredFold>, FoldError> {
@@ -391,12 +406,11 @@ fn fold_rows(
         tracing::info!("folding candidate {row}: P = {} s, DM = {}, accel = {}", c.period_s, c.dm, c.accel);
         let cube = fold(obs, p_start, pdot, c.dm, cfg)?;
         let result = optimise(&cube, cfg);
-        let png_path = match plot_dir {
-            Some(d) => {
-                let p = d.join(format!("fold_{id}.png"));
+        let png_path = match plots {
+            Some(pl) => {
+                let p = pl.dir.join(format!("fold_{id}.png"));
                 let staged = Staged::new(&p);
-                crate::plot::plot_fold(&result, obs.header(), staged.tmp())
-                    .map_err(|e| FoldError::Output(staged.relabel(&e.to_string())))?;
+                (pl.draw)(&result, obs.header(), staged.tmp()).map_err(|e| FoldError::Output(staged.relabel(&e)))?;
                 set.add(staged);
                 Some(p)
             }
@@ -420,26 +434,26 @@ pub fn fold_top_candidates_staged(
     staged_h5: &Staged,
     top: usize,
     cfg: &FoldConfig,
-    plot_dir: Option<&Path>,
+    plots: Option<FoldPlots<'_>>,
     set: &mut OutputSet,
 ) -> Result<Vec<StoredFold>, FoldError> {
     let label = staged_h5.path();
-    if let Some(d) = plot_dir {
-        set.ensure_dir(d)?;
+    if let Some(pl) = plots {
+        set.ensure_dir(pl.dir)?;
     }
     let first_id = {
         let file = crate::io::h5file::open(staged_h5.tmp()).map_err(h5e(label)).map_err(|e| relabel(e, staged_h5))?;
         next_id_in(&file, label)?
     };
-    let stored = fold_rows(obs, cands, top, first_id, cfg, plot_dir, set, label)?;
+    let stored = fold_rows(obs, cands, top, first_id, cfg, plots, set, label)?;
     add_folds(staged_h5.tmp(), label, &stored, cfg).map_err(|e| relabel(e, staged_h5))?;
     Ok(stored)
 }
 
 /// Folds the `top` strongest signals of a search file (the first `top` family heads of
 /// `/candidates`, rows with `harmonic_of < 0`, which sifting writes first, strongest family first) on the observation `input_paths`,
-/// optimises each ([`optimise`]), optionally writes a diagnostic PNG per fold into `plot_dir`
-/// (`fold_<id>.png`), and adds the results to `cands_h5` under `/folds` beside the folds already
+/// optimises each ([`optimise`]), optionally writes a diagnostic PNG per fold into `plots.dir`
+/// (`fold_<id>.png`, drawn by `plots.draw`), and adds the results to `cands_h5` under `/folds` beside the folds already
 /// there ([`write_folds`]); the updated file and the plots appear together or not at all.
 /// The candidate file must have been made from `input_paths` ([`check_candidates_match`]).
 /// A candidate's acceleration becomes `Ṗ = a·P/c` ([`pdot_from_accel`]).
@@ -449,15 +463,16 @@ pub fn fold_top_candidates_staged(
 /// # Errors
 /// [`FoldError::Hdf5`] when the candidate file cannot be read, [`FoldError::Mismatch`] when it
 /// belongs to another observation, [`FoldError::Invalid`] for a candidate with an unusable
-/// period, and the errors of [`fold`], [`crate::plot::plot_fold`] and [`write_folds`].
+/// period, [`FoldError::Output`] when a page cannot be drawn, and the errors of [`fold`] and
+/// [`write_folds`].
 pub fn fold_top_candidates(
     input_paths: &[PathBuf],
     cands_h5: &Path,
     top: usize,
     cfg: &FoldConfig,
-    plot_dir: Option<&Path>,
+    plots: Option<FoldPlots<'_>>,
 ) -> Result<Vec<FoldResult>, FoldError> {
-    fold_top_candidates_masked(input_paths, cands_h5, top, cfg, plot_dir, None)
+    fold_top_candidates_masked(input_paths, cands_h5, top, cfg, plots, None)
 }
 
 /// [`fold_top_candidates`] on the excised data of an RFI mask (`tianyan rfi FILE -o mask.h5`,
@@ -472,7 +487,7 @@ pub fn fold_top_candidates_masked(
     cands_h5: &Path,
     top: usize,
     cfg: &FoldConfig,
-    plot_dir: Option<&Path>,
+    plots: Option<FoldPlots<'_>>,
     mask: Option<crate::rfi::RfiMask>,
 ) -> Result<Vec<FoldResult>, FoldError> {
     use crate::io::candidates::CandidatesError;
@@ -487,11 +502,11 @@ pub fn fold_top_candidates_masked(
         obs = Box::new(masked(obs, m)?);
     }
     let mut set = OutputSet::new();
-    if let Some(d) = plot_dir {
-        set.ensure_dir(d)?;
+    if let Some(pl) = plots {
+        set.ensure_dir(pl.dir)?;
     }
     let first_id = next_fold_id(cands_h5)?;
-    let stored = fold_rows(obs.as_mut(), &cands, top, first_id, cfg, plot_dir, &mut set, cands_h5)?;
+    let stored = fold_rows(obs.as_mut(), &cands, top, first_id, cfg, plots, &mut set, cands_h5)?;
     set.add(copy_with_folds(cands_h5, &stored, cfg)?);
     set.commit()?;
     Ok(stored.into_iter().map(|s| s.result).collect())

@@ -85,7 +85,13 @@ fn check_writable_dir(dir: &Path, what: &Path) -> Result<(), IoError> {
         }
         Err(e) => return Err(IoError::format(what, format!("cannot use the output folder {}: {e}", dir.display()))),
         Ok(m) if !m.is_dir() => {
-            return Err(IoError::format(what, format!("{} is not a folder", dir.display())));
+            // The error names `what` first: say the folder only when it is another path.
+            let msg = if dir == what {
+                "is a file, but this output is a folder: give a folder name".to_string()
+            } else {
+                format!("the output folder {} is a file, not a folder", dir.display())
+            };
+            return Err(IoError::format(what, msg));
         }
         Ok(_) => {}
     }

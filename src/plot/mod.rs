@@ -4,7 +4,9 @@
 //!   (two turns), phase–time and phase–frequency greyscales, S/N against DM, and the P–Ṗ map.
 //! * [`plot_candidates`]: the candidates of a search, period against DM, marker size by sigma.
 //! * [`plot_single_pulses`]: the single-pulse events of a search, DM against time (marker size by
-//!   S/N, like PRESTO's `single_pulse_search.py`), S/N against DM, events per DM.
+//!   S/N, like PRESTO's `single_pulse_search.py`), S/N against DM, events per DM, and
+//!   ([`plot_single_pulses_with_waterfalls`]) dedispersed waterfalls of the best events
+//!   ([`waterfall::waterfall_data`]).
 //!
 //! Text is drawn with the DejaVu Sans font read at run time from
 //! `/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf` (Debian package `fonts-dejavu-core`), or
@@ -12,6 +14,8 @@
 //! needed. A missing font is a [`PlotError::Font`] that says what to install.
 //!
 //! Files are written under a temporary name beside the target and renamed when complete.
+
+pub mod waterfall;
 
 use crate::fold::FoldResult;
 use crate::io::Header;
@@ -28,6 +32,10 @@ pub const DEFAULT_FONT: &str = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 pub const FOLD_PLOT_SIZE: (u32, u32) = (1200, 900);
 /// Size of [`plot_single_pulses`] pages, pixels (width, height).
 pub const SINGLE_PULSE_PLOT_SIZE: (u32, u32) = (1100, 850);
+/// Extra height of a single-pulse page with a row of waterfalls, pixels.
+pub const WATERFALL_ROW_HEIGHT: u32 = 420;
+/// Most waterfalls drawn on a single-pulse page.
+pub const MAX_WATERFALLS: usize = 4;
 /// Size of [`plot_candidates`] pages, pixels (width, height).
 pub const CANDIDATES_PLOT_SIZE: (u32, u32) = (1000, 700);
 
@@ -196,6 +204,27 @@ pub fn format_ln_prob(ln_p: f64) -> String {
     format!("{:.2}e{}", 10f64.powf(l10 - e), e as i64)
 }
 
+/// Draws one line of text at `pos`, in the largest font size from `size` down to 10 that keeps it
+/// within `max_width` pixels (so a long header line never runs off the page).
+fn draw_fitted_text(
+    area: &DrawingArea<BitMapBackend, Shift>,
+    text: &str,
+    size: u32,
+    max_width: i32,
+    pos: (i32, i32),
+) -> Result<(), String> {
+    let mut s = size;
+    while s > 10 {
+        let style = TextStyle::from(("sans-serif", s).into_font());
+        match area.estimate_text_size(text, &style) {
+            Ok((w, _)) if w as i32 <= max_width => break,
+            Ok(_) => s -= 1,
+            Err(e) => return Err(es(e)),
+        }
+    }
+    area.draw_text(text, &("sans-serif", s).into_font().color(&BLACK), pos).map_err(es)
+}
+
 fn fmt_opt(v: f64) -> String {
     if v.is_finite() {
         format!("{v:.3e}")
@@ -217,7 +246,7 @@ fn fmt_opt(v: f64) -> String {
 pub fn plot_fold(result: &FoldResult, header: &Header, path: &Path) -> Result<(), PlotError> {
     let r = result;
     with_png(path, FOLD_PLOT_SIZE, |root| {
-        let (top, body) = root.split_vertically(120);
+        let (top, body) = root.split_vertically(126);
         let lines = [
             format!(
                 "{}   MJD {:.6}   T = {:.2} s   nbins {}",
@@ -227,30 +256,30 @@ pub fn plot_fold(result: &FoldResult, header: &Header, path: &Path) -> Result<()
                 r.nbins
             ),
             format!(
-                "P = {:.9} ± {} s   Pdot = {:.3e} ± {}   DM = {:.2} ± {} pc/cc   (folded at P = {:.9} s, DM = {:.2})",
+                "P = {:.9} ± {} s   Pdot = {:.3e} ± {}   DM = {:.2} ± {} pc/cc",
                 r.period_s,
                 fmt_opt(r.period_err_s),
                 r.pdot,
                 fmt_opt(r.pdot_err),
                 r.dm,
                 fmt_opt(r.dm_err),
-                r.fold_period_s,
-                r.fold_dm
             ),
             format!(
-                "S/N = {:.1} (boxcar {} bins)   reduced chi2 = {:.2} (dof {:.0})   Prob(Noise) = {}   sigma = {:.1} ({:.0} eff. of {} trials)",
+                "S/N = {:.1} (boxcar {} bins)   reduced chi2 = {:.2} (dof {:.0})   Prob(Noise) = {}",
                 r.snr,
                 r.width_bins,
                 r.reduced_chi2,
                 r.dof_eff,
                 format_ln_prob(r.ln_prob_noise),
-                r.sigma,
-                r.ntrials_eff,
-                r.ntrials
+            ),
+            format!(
+                "sigma = {:.1} ({:.0} eff. of {} trials)   folded at P = {:.9} s, Pdot = {:.3e}, DM = {:.2}",
+                r.sigma, r.ntrials_eff, r.ntrials, r.fold_period_s, r.fold_pdot, r.fold_dm
             ),
         ];
+        let width = top.dim_in_pixel().0 as i32 - 40;
         for (i, l) in lines.iter().enumerate() {
-            top.draw_text(l, &("sans-serif", 20).into_font().color(&BLACK), (20, 12 + 34 * i as i32)).map_err(es)?;
+            draw_fitted_text(&top, l, 19, width, (20, 8 + 29 * i as i32))?;
         }
         let cols = body.split_evenly((1, 3));
         // Column 1: profile + phase-time.
@@ -462,7 +491,48 @@ pub fn plot_candidates(cands: &[Candidate], path: &Path) -> Result<(), PlotError
 /// # Errors
 /// As [`plot_fold`].
 pub fn plot_single_pulses(pulses: &[SinglePulse], header: &Header, path: &Path) -> Result<(), PlotError> {
-    with_png(path, SINGLE_PULSE_PLOT_SIZE, |root| {
+    plot_single_pulses_with_waterfalls(pulses, header, &[], path)
+}
+
+/// The events whose waterfalls a single-pulse page shows: the `n` strongest (by S/N) not flagged
+/// as DM-0 RFI, with finite time, DM, width and S/N, strongest first.
+pub fn best_events(pulses: &[SinglePulse], n: usize) -> Vec<SinglePulse> {
+    let mut ok: Vec<SinglePulse> = pulses
+        .iter()
+        .filter(|p| {
+            p.rfi_flag == 0 && p.time_s.is_finite() && p.dm.is_finite() && p.snr.is_finite() && p.width_s.is_finite()
+        })
+        .cloned()
+        .collect();
+    ok.sort_by(|a, b| b.snr.total_cmp(&a.snr).then(a.time_s.total_cmp(&b.time_s)));
+    ok.truncate(n);
+    ok
+}
+
+/// [`plot_single_pulses`] with a row of dedispersed waterfalls below (at most
+/// [`MAX_WATERFALLS`], from [`waterfall::waterfall_data`], e.g. of [`best_events`]): each shows
+/// frequency against time around its event (cells in σ, dark = bright) above the band-summed
+/// profile. The page is [`WATERFALL_ROW_HEIGHT`] pixels taller when `waterfalls` is not empty.
+///
+/// # Errors
+/// As [`plot_fold`].
+pub fn plot_single_pulses_with_waterfalls(
+    pulses: &[SinglePulse],
+    header: &Header,
+    waterfalls: &[waterfall::Waterfall],
+    path: &Path,
+) -> Result<(), PlotError> {
+    let (w, h) = SINGLE_PULSE_PLOT_SIZE;
+    let size = if waterfalls.is_empty() { (w, h) } else { (w, h + WATERFALL_ROW_HEIGHT) };
+    with_png(path, size, |page| {
+        let (root, wf_row) = page.split_vertically(h);
+        if !waterfalls.is_empty() {
+            let cols = wf_row.split_evenly((1, waterfalls.len().min(MAX_WATERFALLS)));
+            for (area, wf) in cols.iter().zip(waterfalls) {
+                draw_waterfall(area, wf)?;
+            }
+        }
+        let root = &root;
         let ok: Vec<&SinglePulse> =
             pulses.iter().filter(|p| p.time_s.is_finite() && p.dm.is_finite() && p.snr.is_finite()).collect();
         let (title, body) = root.split_vertically(70);
@@ -584,30 +654,81 @@ pub fn plot_single_pulses(pulses: &[SinglePulse], header: &Header, path: &Path) 
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tick_labels_are_short_and_exact() {
-        assert_eq!(tick_label(0.1 + 0.2), "0.3");
-        assert_eq!(tick_label(0.30000000000000004), "0.3");
-        assert_eq!(tick_label(0.0), "0");
-        assert_eq!(tick_label(-0.0000000000001), "-1e-13");
-        assert_eq!(tick_label(1e-10), "1e-10");
-        assert_eq!(tick_label(2.5e6), "2.5e6");
-        assert_eq!(tick_label(1234.5678), "1235");
-        assert_eq!(tick_label(71.0), "71");
-        assert_eq!(tick_label(0.0025), "0.0025");
-        assert_eq!(tick_label(-12.5), "-12.5");
-        assert_eq!(tick_label(99999.0), "99999");
-        // No label longer than 10 characters ("-6.358e-70") over a sweep of magnitudes and float residues.
-        for k in -300..300 {
-            let v = 1.7f64.powi(k) * (0.1 + 0.2);
-            let l = tick_label(v);
-            assert!(l.len() <= 10, "{v} -> {l}");
+/// One waterfall (image above, band-summed profile below) into `area`; time in ms from the event.
+fn draw_waterfall(area: &DrawingArea<BitMapBackend, Shift>, wf: &waterfall::Waterfall) -> Result<(), String> {
+    let (nsub, nt) = wf.data.dim();
+    let ah = area.dim_in_pixel().1;
+    let (img_area, prof_area) = area.split_vertically(ah * 62 / 100);
+    let ms = |t: f64| t * 1e3;
+    let (x0, x1) = match (wf.times_s.first(), wf.times_s.last()) {
+        (Some(&a), Some(&b)) if b > a => (ms(a - 0.5 * wf.dt_s), ms(b + 0.5 * wf.dt_s)),
+        _ => (-1.0, 1.0),
+    };
+    let f = &wf.subband_freqs_mhz;
+    let fstep = if f.len() > 1 { (f[f.len() - 1] - f[0]) / (f.len() - 1) as f64 } else { 1.0 };
+    let (fa, fb) = match (f.first(), f.last()) {
+        (Some(&a), Some(&b)) => (a.min(b) - 0.5 * fstep.abs(), a.max(b) + 0.5 * fstep.abs()),
+        _ => (0.0, 1.0),
+    };
+    let mut ch = ChartBuilder::on(&img_area)
+        .caption(format!("t = {:.3} s, DM = {:.1}", wf.centre_time_s, wf.dm), ("sans-serif", 14))
+        .margin(5)
+        .x_label_area_size(22)
+        .y_label_area_size(48)
+        .build_cartesian_2d(x0..x1, fa..fb)
+        .map_err(es)?;
+    ch.configure_mesh()
+        .x_label_formatter(&|v| tick_label(*v))
+        .y_label_formatter(&|v| tick_label(*v))
+        .disable_mesh()
+        .x_labels(4)
+        .y_labels(5)
+        .y_desc("MHz")
+        .label_style(("sans-serif", 11))
+        .draw()
+        .map_err(es)?;
+    // Colour scale: from −2σ to the brightest cell (at least 3σ), dark = bright.
+    let hi = wf.data.iter().copied().fold(3.0f64, f64::max);
+    let lo = -2.0;
+    let mut cells = Vec::with_capacity(nsub * nt);
+    for (b, &fb) in f.iter().enumerate().take(nsub) {
+        let (y0, y1) = (fb - 0.5 * fstep.abs(), fb + 0.5 * fstep.abs());
+        for j in 0..nt {
+            let v = ((wf.data[[b, j]] - lo) / (hi - lo)).clamp(0.0, 1.0);
+            let g = (255.0 * (1.0 - v)) as u8;
+            let xa = ms(wf.times_s[j] - 0.5 * wf.dt_s);
+            cells.push(Rectangle::new([(xa, y0), (xa + ms(wf.dt_s), y1)], RGBColor(g, g, g).filled()));
         }
     }
+    ch.draw_series(cells).map_err(es)?;
+    let pmin = wf.profile.iter().copied().fold(0.0f64, f64::min);
+    let pmax = wf.profile.iter().copied().fold(1.0f64, f64::max);
+    let pad = 0.05 * (pmax - pmin);
+    let mut ch = ChartBuilder::on(&prof_area)
+        .margin(5)
+        .x_label_area_size(30)
+        .y_label_area_size(48)
+        .build_cartesian_2d(x0..x1, (pmin - pad)..(pmax + pad))
+        .map_err(es)?;
+    ch.configure_mesh()
+        .x_label_formatter(&|v| tick_label(*v))
+        .y_label_formatter(&|v| tick_label(*v))
+        .disable_mesh()
+        .x_labels(4)
+        .y_labels(4)
+        .x_desc("time from event (ms)")
+        .y_desc("σ")
+        .label_style(("sans-serif", 11))
+        .draw()
+        .map_err(es)?;
+    let pts: Vec<(f64, f64)> = wf
+        .times_s
+        .iter()
+        .zip(&wf.profile)
+        .flat_map(|(&t, &p)| [(ms(t - 0.5 * wf.dt_s), p), (ms(t + 0.5 * wf.dt_s), p)])
+        .collect();
+    ch.draw_series(LineSeries::new(pts, &BLACK)).map_err(es)?;
+    Ok(())
 }
 
 /// Size of [`plot_rfi_mask`] pages, pixels (width, height).
@@ -721,4 +842,30 @@ pub fn plot_rfi_mask(r: &crate::rfi::RfiReport, header: &Header, path: &Path) ->
         }
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tick_labels_are_short_and_exact() {
+        assert_eq!(tick_label(0.1 + 0.2), "0.3");
+        assert_eq!(tick_label(0.30000000000000004), "0.3");
+        assert_eq!(tick_label(0.0), "0");
+        assert_eq!(tick_label(-0.0000000000001), "-1e-13");
+        assert_eq!(tick_label(1e-10), "1e-10");
+        assert_eq!(tick_label(2.5e6), "2.5e6");
+        assert_eq!(tick_label(1234.5678), "1235");
+        assert_eq!(tick_label(71.0), "71");
+        assert_eq!(tick_label(0.0025), "0.0025");
+        assert_eq!(tick_label(-12.5), "-12.5");
+        assert_eq!(tick_label(99999.0), "99999");
+        // No label longer than 10 characters ("-6.358e-70") over a sweep of magnitudes and float residues.
+        for k in -300..300 {
+            let v = 1.7f64.powi(k) * (0.1 + 0.2);
+            let l = tick_label(v);
+            assert!(l.len() <= 10, "{v} -> {l}");
+        }
+    }
 }
