@@ -124,6 +124,9 @@ pub struct SearchOutput {
     pub zapped_channels: Vec<usize>,
     /// What the excision did (`None` when channels were not normalised).
     pub rfi: Option<RfiReport>,
+    /// The excision as applied (statistics, masks, clipping), to fold or dedisperse the same
+    /// cleaned data again ([`CleanedObservation::with_mask`]); `None` when not normalised.
+    pub rfi_mask: Option<crate::rfi::RfiMask>,
     /// Effective independent trials `W` of the periodic search, used in every candidate's sigma
     /// ([`crate::search::trials::search_trials`]).
     pub periodic_trials: f64,
@@ -771,13 +774,15 @@ pub fn run_search(
     }
 
     let t_excise = std::time::Instant::now();
-    let (mut obs, mut rfi): (Box<dyn Observation>, Option<RfiReport>) = if cfg.normalise_channels {
-        let n = CleanedObservation::new(obs, &cfg.rfi)?;
-        let r = n.report().clone();
-        (Box::new(n), Some(r))
-    } else {
-        (obs, None)
-    };
+    let (mut obs, mut rfi, rfi_mask): (Box<dyn Observation>, Option<RfiReport>, Option<crate::rfi::RfiMask>) =
+        if cfg.normalise_channels {
+            let n = CleanedObservation::new(obs, &cfg.rfi)?;
+            let r = n.report().clone();
+            let m = n.mask().clone();
+            (Box::new(n), Some(r), Some(m))
+        } else {
+            (obs, None, None)
+        };
     let zapped_channels = rfi.as_ref().map(|r| r.masked_channels.clone()).unwrap_or_default();
 
     let dm_trials = plan.dms();
@@ -890,6 +895,7 @@ pub fn run_search(
         single_pulses,
         zapped_channels,
         rfi,
+        rfi_mask,
         periodic_trials,
     })
 }

@@ -516,3 +516,56 @@ fn cli_errors_name_the_option_and_the_file_once() {
     assert!(e.contains("folder") && e.trim().lines().count() == 1, "one clear line: {e}");
     assert_eq!(std::fs::read(&wrong).unwrap(), b"not a folder", "the file is untouched");
 }
+
+// ------------------------------------------------------------------ found by the fresh-user trial
+
+/// A fresh user overwrote a mask with `search X --mask M -o M`, a truth file with
+/// `search X -o X.truth.json`, and had a mask of another observation with the same header
+/// accepted. Now: the mask is an input (refused as output), an existing non-HDF5 file is never
+/// replaced by an HDF5 output, and a mask records and checks the files it was made from. Every
+/// refused file is byte-for-byte unchanged.
+#[test]
+fn masks_and_other_kept_files_are_never_replaced_or_mixed_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let x = small_obs(dir.path(), "x.fil", 2.0, 1);
+    let y = small_obs(dir.path(), "y.fil", 2.0, 2);
+    let mask = dir.path().join("mask.h5");
+    let out = common::tianyan(&["rfi", s(&x), "-o", s(&mask)]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mask_bytes = std::fs::read(&mask).unwrap();
+    let truth = dir.path().join("x.fil.truth.json");
+    let truth_bytes = std::fs::read(&truth).unwrap();
+
+    let out = common::tianyan(&["search", s(&x), "--mask", s(&mask), "-o", s(&mask), "--dm-max", "30"]);
+    assert!(!out.status.success() && stderr(&out).contains("the output is an input"), "{}", stderr(&out));
+    let out = common::tianyan(&["search", s(&x), "-o", s(&truth), "--dm-max", "30"]);
+    assert!(!out.status.success() && stderr(&out).contains("is not an HDF5 file"), "{}", stderr(&out));
+    let out = common::tianyan(&["rfi", s(&x), "-o", s(&truth)]);
+    assert!(!out.status.success() && stderr(&out).contains("is not an HDF5 file"), "{}", stderr(&out));
+    assert_eq!(std::fs::read(&mask).unwrap(), mask_bytes);
+    assert_eq!(std::fs::read(&truth).unwrap(), truth_bytes);
+
+    // y.fil has x.fil's header values (same simulation set-up, another seed).
+    let c = dir.path().join("c.h5");
+    for args in [
+        vec!["search", s(&y), "--mask", s(&mask), "-o", s(&c), "--dm-max", "30"],
+        vec!["fold", s(&y), "--period", "0.25", "--dm", "20", "--mask", s(&mask)],
+        vec![
+            "dedisperse",
+            s(&y),
+            "--dm-min",
+            "19",
+            "--dm-max",
+            "21",
+            "--mask",
+            s(&mask),
+            "-o",
+            s(&dir.path().join("series")),
+        ],
+    ] {
+        let out = common::tianyan(&args);
+        let err = stderr(&out);
+        assert!(!out.status.success() && err.contains("was made from") && err.contains("x.fil"), "{args:?}: {err}");
+    }
+    assert!(!c.exists() && !dir.path().join("series").exists());
+}

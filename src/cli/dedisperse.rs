@@ -69,6 +69,7 @@ pub fn run(args: DedisperseArgs) -> anyhow::Result<()> {
     if let Some(m) = &args.mask {
         // The excised data (normalised, masked, clipped) as `search --mask` dedisperses them.
         let mask = tianyan::rfi::maskfile::read_mask(m)?;
+        tianyan::rfi::check_mask_input(&mask, m, &args.files)?;
         obs = Box::new(tianyan::rfi::CleanedObservation::with_mask(obs, mask)?);
     }
     let header = obs.header().clone();

@@ -107,9 +107,22 @@ pub fn run(args: FoldArgs) -> anyhow::Result<()> {
     }
     // Read (and so check) the mask before any long work; it is matched to the data on opening.
     let mask = args.mask.as_deref().map(tianyan::rfi::maskfile::read_mask).transpose()?;
+    if let (Some(m), Some(p)) = (&mask, &args.mask) {
+        tianyan::rfi::check_mask_input(m, p, &args.files)?;
+    }
+    // The mask is an input: no output may replace it.
+    let inputs: Vec<PathBuf> = args.files.iter().cloned().chain(args.mask.iter().cloned()).collect();
     if let Some(h5) = &args.candidates {
         // The candidate file is rewritten (folds are added): it must not be an input either.
-        check_not_input(&args.files, h5)?;
+        check_not_input(&inputs, h5)?;
+        if mask.is_none() && hdf5::File::open(h5).map(|f| f.group("rfi").is_ok()).unwrap_or(false) {
+            eprintln!(
+                "note: {} records the search's RFI excision, but this fold reads the raw data of {}; \
+                 to fold what the search saw, give --mask (tianyan rfi FILE -o mask.h5)",
+                h5.display(),
+                args.files.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" ")
+            );
+        }
         check_output_file(h5)?;
         if let Some(d) = &args.plot_dir {
             if d.exists() && !d.is_dir() {
@@ -131,7 +144,7 @@ pub fn run(args: FoldArgs) -> anyhow::Result<()> {
         bail!("--dm must be a number ≥ 0 pc cm⁻³ (got {})", args.dm);
     }
     if let Some(png) = &args.output {
-        check_not_input(&args.files, png)?;
+        check_not_input(&inputs, png)?;
         check_output_file(png)?;
     }
     let pdot = match (args.pdot, args.accel) {

@@ -236,6 +236,7 @@ impl SearchArgs {
                 anyhow::bail!("--mask needs the excision stage, which --no-normalise turns off");
             }
             let mask = tianyan::rfi::maskfile::read_mask(m)?;
+            tianyan::rfi::check_mask_input(&mask, m, &self.files)?;
             cfg.rfi.zaplist.extend(mask.report.birdies.iter().copied());
             cfg.rfi.auto_birdies = false;
             cfg.rfi.mask_file = Some(m.clone());
@@ -279,7 +280,11 @@ pub fn run(args: SearchArgs) -> anyhow::Result<()> {
 /// candidate file and the `--fold-top` plots appear together at the end, or not at all.
 pub fn search_and_write(args: &SearchArgs) -> anyhow::Result<tianyan::pipeline::SearchOutput> {
     let cfg = args.config()?;
-    check_not_input(&args.files, &args.output)?;
+    // The mask is an input too; an existing output must be an HDF5 file (never an observation,
+    // a truth file or anything else kept under that name).
+    let inputs: Vec<PathBuf> = args.files.iter().cloned().chain(args.mask.iter().cloned()).collect();
+    check_not_input(&inputs, &args.output)?;
+    tianyan::io::output::check_replaceable_hdf5(&args.output)?;
     check_output_file(&args.output)?;
     if args.fold_top > 0 {
         let plot_dir = args.plot_dir();
@@ -333,6 +338,10 @@ pub fn search_and_write(args: &SearchArgs) -> anyhow::Result<tianyan::pipeline::
     if args.fold_top > 0 && !out.candidates.is_empty() {
         let t_stage = std::time::Instant::now();
         let mut obs = tianyan::open_observation(&args.files)?;
+        // Fold what the search saw: the same excision (normalisation, masks, clipping).
+        if let Some(mask) = out.rfi_mask.clone() {
+            obs = Box::new(tianyan::rfi::CleanedObservation::with_mask(obs, mask)?);
+        }
         folds = tianyan::fold::store::fold_top_candidates_staged(
             obs.as_mut(),
             &out.candidates,

@@ -76,6 +76,36 @@ pub fn check_not_input(inputs: &[PathBuf], output: &Path) -> Result<(), IoError>
     Ok(())
 }
 
+/// Checks that an existing `output` that an HDF5 writer would replace is an HDF5 file (its first
+/// 8 bytes are the HDF5 signature `\x89HDF\r\n\x1a\n`): a search or mask output must never replace
+/// an observation, a truth file or anything else the user keeps under that name. A missing
+/// `output` passes.
+///
+/// # Errors
+/// [`IoError`] naming `output` when it exists and is not an HDF5 file (or is not a regular file).
+pub fn check_replaceable_hdf5(output: &Path) -> Result<(), IoError> {
+    let meta = match std::fs::metadata(output) {
+        Err(_) => return Ok(()),
+        Ok(m) => m,
+    };
+    if !meta.is_file() {
+        return Ok(()); // folders and the like are refused by check_output_file with their own message
+    }
+    let mut head = [0u8; 8];
+    let is_hdf5 = std::fs::File::open(output)
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut head))
+        .map(|_| head == *b"\x89HDF\r\n\x1a\n")
+        .unwrap_or(false);
+    if is_hdf5 {
+        Ok(())
+    } else {
+        Err(IoError::format(
+            output,
+            "exists and is not an HDF5 file; refusing to replace it: remove it or choose another output".to_string(),
+        ))
+    }
+}
+
 /// Checks that the folder `dir` exists and that a file can be created in it, by creating and
 /// removing a hidden probe file. `what` names the output the check is for.
 fn check_writable_dir(dir: &Path, what: &Path) -> Result<(), IoError> {

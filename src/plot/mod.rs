@@ -540,7 +540,7 @@ pub fn plot_single_pulses_with_waterfalls(
         let mut best = ok.clone();
         best.sort_by(|a, b| b.snr.total_cmp(&a.snr));
         let top: Vec<String> =
-            best.iter().take(5).map(|p| format!("t={:.3}s DM={:.1} S/N={:.1}", p.time_s, p.dm, p.snr)).collect();
+            best.iter().take(5).map(|p| format!("start t={:.3}s DM={:.1} S/N={:.1}", p.time_s, p.dm, p.snr)).collect();
         title
             .draw_text(
                 &format!("Single pulses: {name}, {} events", ok.len()),
@@ -671,7 +671,7 @@ fn draw_waterfall(area: &DrawingArea<BitMapBackend, Shift>, wf: &waterfall::Wate
         _ => (0.0, 1.0),
     };
     let mut ch = ChartBuilder::on(&img_area)
-        .caption(format!("t = {:.3} s, DM = {:.1}", wf.centre_time_s, wf.dm), ("sans-serif", 14))
+        .caption(format!("centre t = {:.3} s, DM = {:.1}", wf.centre_time_s, wf.dm), ("sans-serif", 14))
         .margin(5)
         .x_label_area_size(22)
         .y_label_area_size(48)

@@ -1019,6 +1019,37 @@ impl CleanedObservation {
 ///
 /// # Errors
 /// [`RfiError::MaskMismatch`] naming the mask's input, `what` and the first differing value.
+/// Checks that the mask read from `mask_path` was made from the files `inputs` (by file name, as
+/// `fold --candidates` checks a candidate file): the mask records the paths it was measured on
+/// (`input_file`, space-separated), and two observations with the same header values are told
+/// apart only by that. A mask that records no input passes.
+///
+/// # Errors
+/// [`RfiError::MaskMismatch`] naming the mask file, the recorded and the given files.
+pub fn check_mask_input(
+    mask: &RfiMask,
+    mask_path: &std::path::Path,
+    inputs: &[std::path::PathBuf],
+) -> Result<(), RfiError> {
+    if mask.input.trim().is_empty() {
+        return Ok(());
+    }
+    let name =
+        |s: &str| std::path::Path::new(s).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let recorded: Vec<String> = mask.input.split_whitespace().map(name).collect();
+    let given: Vec<String> = inputs.iter().map(|p| name(&p.to_string_lossy())).collect();
+    if recorded == given {
+        Ok(())
+    } else {
+        Err(RfiError::MaskMismatch(format!(
+            "the RFI mask {} was made from {}, not {}: make one for this observation with `tianyan rfi`",
+            mask_path.display(),
+            mask.input.trim(),
+            inputs.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" ")
+        )))
+    }
+}
+
 pub fn check_mask_matches(mask: &RfiMask, header: &Header, what: &str) -> Result<(), RfiError> {
     let m = &mask.header;
     let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1e-30);
