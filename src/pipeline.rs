@@ -372,8 +372,19 @@ pub fn plan_step_runs(
         }
         let nout = n_ds - overlap;
         let fft_len = if cfg.pad_fft { fast_len_above(nout) } else { nout };
-        let search_bytes = threads.min(dms.len())
-            * (search_bytes_per_thread(fft_len) + accel_bytes_per_thread(fft_len, cfg.periodic_cfg.zmax));
+        let accel_bytes = if cfg.periodic { accel_bytes_per_thread(fft_len, cfg.periodic_cfg.zmax) } else { 0 };
+        if threads.min(dms.len()) * accel_bytes > budget {
+            return Err(PipelineError::Invalid(format!(
+                "the acceleration search's (r, z) planes need {} MiB ({} thread(s) × {} MiB for --zmax {} on series of {} samples), more than --max-memory-mb {}: raise --max-memory-mb, lower --zmax or use fewer --threads",
+                (threads.min(dms.len()) * accel_bytes) >> 20,
+                threads.min(dms.len()),
+                accel_bytes >> 20,
+                cfg.periodic_cfg.zmax,
+                fft_len,
+                cfg.max_memory_mb
+            )));
+        }
+        let search_bytes = threads.min(dms.len()) * (search_bytes_per_thread(fft_len) + accel_bytes);
         if kind == DedispKind::Fdd && cfg.periodic {
             let sp_len = if cfg.single_pulse { nout } else { 0 };
             let need = FddDedisperser::fused_bytes(header, &dms, ds, sp_len) + search_bytes;

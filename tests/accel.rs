@@ -74,3 +74,71 @@ fn binary_pulsar_is_found_with_its_drift() {
     assert!((top.accel - want_accel).abs() <= 1e-9 * want_accel.abs());
     assert!(top.sigma > best_flat + 3.0, "accel sigma {} vs zero-drift {best_flat}", top.sigma);
 }
+
+/// The (r, z) plane counts against `--max-memory-mb`: a search whose planes do not fit is refused
+/// before any data are read (a fresh user saw 288 MB peak under `--max-memory-mb 100`), naming
+/// the option; the same search with room for the planes runs.
+#[test]
+fn accel_planes_that_do_not_fit_the_budget_are_an_error() {
+    let run = |args: &[&str]| std::process::Command::new(env!("CARGO_BIN_EXE_tianyan")).args(args).output().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let fil = dir.path().join("b.fil");
+    let f = fil.to_str().unwrap();
+    let out = run(&[
+        "simulate",
+        "--preset",
+        "fast-l-band-lite",
+        "--nchans",
+        "32",
+        "--duration",
+        "60",
+        "--seed",
+        "4",
+        "--pulsar",
+        "period=0.005,dm=10,snr=20,pb=2h,x=1.5",
+        "-o",
+        f,
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let h5 = dir.path().join("b.h5");
+    let h = h5.to_str().unwrap();
+    // 152 588 samples → 76 295 bins; zmax 200: 201 rows × 8 B × 76 295 ≈ 117 MiB per thread.
+    let out = run(&[
+        "search",
+        f,
+        "-o",
+        h,
+        "--dm-min",
+        "9",
+        "--dm-max",
+        "11",
+        "--periodic",
+        "--zmax",
+        "200",
+        "--max-memory-mb",
+        "64",
+        "--threads",
+        "1",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("(r, z) planes need") && err.contains("--max-memory-mb 64"), "{err}");
+    assert!(!h5.exists());
+    let out = run(&[
+        "search",
+        f,
+        "-o",
+        h,
+        "--dm-min",
+        "9",
+        "--dm-max",
+        "11",
+        "--periodic",
+        "--zmax",
+        "20",
+        "--max-memory-mb",
+        "64",
+        "--threads",
+        "1",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}

@@ -58,8 +58,9 @@ pub struct SearchArgs {
     #[arg(long, default_value_t = 16, value_parser = parse_nharm)]
     pub nharm: u32,
     /// Acceleration search: largest drift of the highest harmonic summed, in Fourier bins
-    /// (PRESTO's -zmax; z = ḟ T², searched from -zmax to zmax in steps of 2). 0 = no acceleration
-    /// search. The (r, z) plane takes (zmax + 1) × 8 bytes per Fourier bin per thread.
+    /// (PRESTO's -zmax; z = ḟ T², searched from -zmax to zmax in steps of 2; an odd value is
+    /// rounded up). 0 = no acceleration search. The (r, z) plane takes (zmax + 1) × 8 bytes per
+    /// Fourier bin per thread, counted in --max-memory-mb (an error when it does not fit).
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=1200))]
     pub zmax: u32,
     /// Periodic-candidate threshold: Gaussian sigma after the trials correction.
