@@ -542,6 +542,16 @@ fn masks_and_other_kept_files_are_never_replaced_or_mixed_up() {
     assert!(!out.status.success() && stderr(&out).contains("is not an HDF5 file"), "{}", stderr(&out));
     let out = common::tianyan(&["rfi", s(&x), "-o", s(&truth)]);
     assert!(!out.status.success() && stderr(&out).contains("is not an HDF5 file"), "{}", stderr(&out));
+    // A candidate file is not replaced by a mask, nor a mask by a candidate file.
+    let cands = dir.path().join("c0.h5");
+    let out = common::tianyan(&["search", s(&x), "-o", s(&cands), "--dm-max", "30", "--periodic"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let cands_bytes = std::fs::read(&cands).unwrap();
+    let out = common::tianyan(&["rfi", s(&x), "-o", s(&cands)]);
+    assert!(!out.status.success() && stderr(&out).contains("is a candidate file"), "{}", stderr(&out));
+    let out = common::tianyan(&["search", s(&y), "-o", s(&mask), "--dm-max", "30"]);
+    assert!(!out.status.success() && stderr(&out).contains("is an RFI mask file"), "{}", stderr(&out));
+    assert_eq!(std::fs::read(&cands).unwrap(), cands_bytes);
     assert_eq!(std::fs::read(&mask).unwrap(), mask_bytes);
     assert_eq!(std::fs::read(&truth).unwrap(), truth_bytes);
 

@@ -59,7 +59,7 @@ pub struct RfiArgs {
 /// Runs `tianyan rfi`.
 pub fn run(args: RfiArgs) -> anyhow::Result<()> {
     tianyan::io::output::check_not_input(&args.files, &args.output)?;
-    tianyan::io::output::check_replaceable_hdf5(&args.output)?;
+    tianyan::io::output::check_replaceable_hdf5(&args.output, tianyan::io::output::Hdf5Output::Mask)?;
     tianyan::io::output::check_output_file(&args.output)?;
     let mut rfi = RfiConfig {
         stat_block_samples: args.stat_block,

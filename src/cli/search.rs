@@ -285,7 +285,7 @@ pub fn search_and_write(args: &SearchArgs) -> anyhow::Result<tianyan::pipeline::
     // a truth file or anything else kept under that name).
     let inputs: Vec<PathBuf> = args.files.iter().cloned().chain(args.mask.iter().cloned()).collect();
     check_not_input(&inputs, &args.output)?;
-    tianyan::io::output::check_replaceable_hdf5(&args.output)?;
+    tianyan::io::output::check_replaceable_hdf5(&args.output, tianyan::io::output::Hdf5Output::Candidates)?;
     check_output_file(&args.output)?;
     if args.fold_top > 0 {
         let plot_dir = args.plot_dir();

@@ -76,14 +76,23 @@ pub fn check_not_input(inputs: &[PathBuf], output: &Path) -> Result<(), IoError>
     Ok(())
 }
 
+/// The kinds of HDF5 file tianyan writes, for [`check_replaceable_hdf5`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hdf5Output {
+    /// A candidate file (`search -o`; has `/candidates`).
+    Candidates,
+    /// An RFI mask file (`rfi -o`; root attribute `kind = "tianyan rfi mask"`).
+    Mask,
+}
+
 /// Checks that an existing `output` that an HDF5 writer would replace is an HDF5 file (its first
-/// 8 bytes are the HDF5 signature `\x89HDF\r\n\x1a\n`): a search or mask output must never replace
-/// an observation, a truth file or anything else the user keeps under that name. A missing
-/// `output` passes.
+/// 8 bytes are the HDF5 signature `\x89HDF\r\n\x1a\n`) and not a tianyan file of the other kind:
+/// a search or mask output must never replace an observation, a truth file, a mask (for a
+/// candidate file) or a candidate file (for a mask). A missing `output` passes.
 ///
 /// # Errors
-/// [`IoError`] naming `output` when it exists and is not an HDF5 file (or is not a regular file).
-pub fn check_replaceable_hdf5(output: &Path) -> Result<(), IoError> {
+/// [`IoError`] naming `output` when it exists and is not an HDF5 file, or is the other kind.
+pub fn check_replaceable_hdf5(output: &Path, kind: Hdf5Output) -> Result<(), IoError> {
     let meta = match std::fs::metadata(output) {
         Err(_) => return Ok(()),
         Ok(m) => m,
@@ -97,7 +106,28 @@ pub fn check_replaceable_hdf5(output: &Path) -> Result<(), IoError> {
         .map(|_| head == *b"\x89HDF\r\n\x1a\n")
         .unwrap_or(false);
     if is_hdf5 {
-        Ok(())
+        let other = match crate::io::h5file::open(output) {
+            Ok(f) => {
+                let is_mask = f
+                    .attr("kind")
+                    .and_then(|a| a.read_scalar::<hdf5::types::VarLenUnicode>())
+                    .map(|k| k.as_str().contains("rfi mask"))
+                    .unwrap_or(false);
+                match kind {
+                    Hdf5Output::Candidates if is_mask => Some("an RFI mask file"),
+                    Hdf5Output::Mask if f.link_exists("candidates") => Some("a candidate file"),
+                    _ => None,
+                }
+            }
+            Err(_) => None,
+        };
+        match other {
+            Some(what) => Err(IoError::format(
+                output,
+                format!("exists and is {what}; refusing to replace it: remove it or choose another output"),
+            )),
+            None => Ok(()),
+        }
     } else {
         Err(IoError::format(
             output,
