@@ -234,23 +234,7 @@ pub fn accel_harmonic_sum_into(rows: &[Vec<f32>], bank: &KernelBank, zi: usize, 
     for h in 1..=hh {
         let zh = z * h as f64 / hh as f64;
         let zi_h = ((zh + bank.zmax as f64) / Z_STEP as f64).round().clamp(0.0, (bank.nz() - 1) as f64) as usize;
-        let src = &rows[zi_h];
-        if h == hh {
-            for (o, &p) in out[..n].iter_mut().zip(&src[..n]) {
-                *o += p;
-            }
-            continue;
-        }
-        let mut idx = 0usize;
-        let mut rem = hh / 2;
-        for o in out[..n].iter_mut() {
-            *o += src[idx];
-            rem += h;
-            while rem >= hh {
-                rem -= hh;
-                idx += 1;
-            }
-        }
+        super::harmonic::add_harmonic(&rows[zi_h][..n], h, hh, &mut out[..n]);
     }
 }
 

@@ -43,22 +43,30 @@ pub fn harmonic_sum_into(halfbin_powers: &[f32], nharm: u32, out: &mut [f32]) {
     let n = halfbin_powers.len().min(out.len());
     out[..n].fill(0.0);
     for h in 1..=hh {
-        if h == hh {
-            for (o, &p) in out[..n].iter_mut().zip(&halfbin_powers[..n]) {
-                *o += p;
-            }
-            continue;
+        add_harmonic(&halfbin_powers[..n], h, hh, &mut out[..n]);
+    }
+}
+
+/// Adds harmonic `h` of stage `hh` to a stage sum: `out[j] += src[round(j·h/hh)]` (rounding half
+/// up), for every `j < out.len()`; `src` must hold index `round((out.len() − 1)·h/hh)`. Shared by
+/// [`harmonic_sum_into`] and the acceleration search's
+/// [`super::accel::accel_harmonic_sum_into`] (which reads each harmonic from its own drift row).
+pub(crate) fn add_harmonic(src: &[f32], h: usize, hh: usize, out: &mut [f32]) {
+    if h == hh {
+        for (o, &p) in out.iter_mut().zip(src) {
+            *o += p;
         }
-        // idx = (j·h + H/2) div H and rem = (j·h + H/2) mod H, stepped in j without division.
-        let mut idx = 0usize;
-        let mut rem = hh / 2;
-        for o in out[..n].iter_mut() {
-            *o += halfbin_powers[idx];
-            rem += h;
-            while rem >= hh {
-                rem -= hh;
-                idx += 1;
-            }
+        return;
+    }
+    // idx = (j·h + H/2) div H and rem = (j·h + H/2) mod H, stepped in j without division.
+    let mut idx = 0usize;
+    let mut rem = hh / 2;
+    for o in out.iter_mut() {
+        *o += src[idx];
+        rem += h;
+        while rem >= hh {
+            rem -= hh;
+            idx += 1;
         }
     }
 }
