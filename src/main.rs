@@ -65,6 +65,13 @@ fn main() {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
     let cli = Cli::parse();
+    // Ctrl-C and friends remove the hidden staged outputs of an unfinished command (and the
+    // folders it created) instead of leaving them behind.
+    if let Err(e) = tianyan::io::output::install_interrupt_cleanup() {
+        eprintln!(
+            "warning: cannot install the Ctrl-C cleanup ({e}); an interrupted run may leave hidden .tianyan-* files"
+        );
+    }
     let level = match cli.verbose {
         0 => "warn",
         1 => "info",

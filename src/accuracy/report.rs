@@ -340,8 +340,8 @@ pub fn summary_markdown(cfg: &GridConfig, s: &AccuracySummary) -> String {
 /// [`AccuracyError::File`] naming `path` when HDF5 or the rename fails.
 pub fn write_results_h5(path: &Path, cfg: &GridConfig, lines: &[ResultLine]) -> Result<(), AccuracyError> {
     let err = |msg: String| AccuracyError::File { path: path.into(), msg };
-    let name = path.file_name().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.tmp{}", std::process::id()));
+    let staged = crate::io::output::Staged::new(path);
+    let tmp = staged.tmp().to_path_buf();
     let write = || -> Result<(), hdf5::Error> {
         let f = hdf5::File::create(&tmp)?;
         let s = |k: &str, v: &str| -> Result<(), hdf5::Error> {
@@ -364,11 +364,9 @@ pub fn write_results_h5(path: &Path, cfg: &GridConfig, lines: &[ResultLine]) -> 
         f.new_dataset::<u32>().shape(run.len()).create("noise_run")?.write(&run)?;
         f.flush()
     };
+    // Dropped uncommitted on an error, `staged` removes the temporary.
     match write() {
-        Ok(()) => std::fs::rename(&tmp, path).map_err(|e| err(e.to_string())),
-        Err(e) => {
-            let _ = std::fs::remove_file(&tmp);
-            Err(err(format!("HDF5 error: {e}")))
-        }
+        Ok(()) => staged.commit().map_err(|e| err(e.to_string())),
+        Err(e) => Err(err(staged.relabel(&format!("HDF5 error: {e}")))),
     }
 }

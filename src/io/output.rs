@@ -13,13 +13,82 @@
 //!   written completely; a failure before the commit leaves none of them (and removes the folders
 //!   the set created).
 //!
+//! * [`install_interrupt_cleanup`]: on Ctrl-C (SIGINT), SIGTERM or SIGHUP, every staged
+//!   temporary not yet committed is removed, and every folder a set created, before the process
+//!   ends as the signal would have ended it. Commits hold the same lock, so a set is either wholly
+//!   renamed or wholly removed (SIGKILL cannot be caught: its temporaries stay, hidden).
+//!
 //! Every error names the user's path, never a temporary one.
 
 use super::IoError;
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard};
 
 static NEXT_TEMP: AtomicU64 = AtomicU64::new(0);
+
+/// What the interrupt cleanup removes: staged temporaries and created folders not yet committed.
+struct Live {
+    files: BTreeSet<PathBuf>,
+    /// Created folders, innermost first within each set (removed in this order).
+    dirs: Vec<PathBuf>,
+}
+
+static LIVE: Mutex<Live> = Mutex::new(Live { files: BTreeSet::new(), dirs: Vec::new() });
+
+/// The registry, also when a thread panicked while holding it (the data stay consistent: every
+/// change is one insert or remove).
+fn live() -> MutexGuard<'static, Live> {
+    LIVE.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Removes every registered temporary and created folder; returns how many files were removed.
+fn remove_live(g: &mut Live) -> usize {
+    let mut n = 0;
+    for f in std::mem::take(&mut g.files) {
+        if std::fs::remove_file(&f).is_ok() {
+            n += 1;
+        }
+    }
+    for d in std::mem::take(&mut g.dirs) {
+        let _ = std::fs::remove_dir(d); // only when empty: a folder never loses a user's file
+    }
+    n
+}
+
+/// Installs the handler that cleans up after Ctrl-C (SIGINT), SIGTERM and SIGHUP: a thread waits
+/// for the signal, removes every uncommitted staged temporary and every folder an [`OutputSet`]
+/// created, prints one line saying so, and ends the process with the signal's default action (so a
+/// shell or a batch system sees "killed by SIGINT", exit status 130 in a shell). The registry lock
+/// is held from the cleanup to the end, so no commit can happen after it. Call once, from the
+/// command-line front; library users keep their own signal handling.
+///
+/// # Errors
+/// The OS error when the handler cannot be registered.
+pub fn install_interrupt_cleanup() -> std::io::Result<()> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])?;
+    std::thread::Builder::new().name("interrupt-cleanup".into()).spawn(move || {
+        if let Some(sig) = signals.forever().next() {
+            let mut g = live();
+            let n = remove_live(&mut g);
+            let name = match sig {
+                SIGINT => "interrupted (SIGINT)",
+                SIGTERM => "terminated (SIGTERM)",
+                _ => "hung up (SIGHUP)",
+            };
+            if n > 0 {
+                eprintln!("\n{name}: removed {n} unfinished output file{}", if n == 1 { "" } else { "s" });
+            } else {
+                eprintln!("\n{name}");
+            }
+            let _ = signal_hook::low_level::emulate_default_handler(sig);
+            std::process::exit(128 + sig);
+        }
+    })?;
+    Ok(())
+}
 
 /// A hidden temporary path beside `path`: `.tianyan-PID-N.NAME`, unique per process and call.
 /// The name ends with `path`'s own name, so its extension is kept (image writers choose the
@@ -195,7 +264,9 @@ pub struct Staged {
 impl Staged {
     /// Reserves a temporary name for the output `path` (nothing is created yet).
     pub fn new(path: &Path) -> Staged {
-        Staged { path: path.to_path_buf(), tmp: temp_path(path), armed: true }
+        let tmp = temp_path(path);
+        live().files.insert(tmp.clone());
+        Staged { path: path.to_path_buf(), tmp, armed: true }
     }
 
     /// The destination path (the one to name in messages).
@@ -219,9 +290,17 @@ impl Staged {
     /// # Errors
     /// [`IoError::Os`] naming the destination when the rename fails (the temporary is removed).
     pub fn commit(mut self) -> Result<(), IoError> {
+        let mut g = live();
+        self.commit_locked(&mut g)
+    }
+
+    /// [`Staged::commit`] with the registry already locked (an [`OutputSet`] commits all its
+    /// files under one lock, so an interrupt sees all of them renamed or none).
+    fn commit_locked(&mut self, g: &mut Live) -> Result<(), IoError> {
         let r = std::fs::rename(&self.tmp, &self.path).map_err(|e| IoError::os(&self.path, e));
         if r.is_ok() {
             self.armed = false;
+            g.files.remove(&self.tmp);
         }
         r
     }
@@ -230,7 +309,9 @@ impl Staged {
 impl Drop for Staged {
     fn drop(&mut self) {
         if self.armed {
+            let mut g = live();
             let _ = std::fs::remove_file(&self.tmp);
+            g.files.remove(&self.tmp);
         }
     }
 }
@@ -268,9 +349,11 @@ impl OutputSet {
                 missing.push(p.to_path_buf());
                 d = p.parent();
             }
+            let mut g = live();
             std::fs::create_dir_all(dir)
                 .map_err(|e| IoError::format(dir, format!("cannot create the output folder: {e}")))?;
             // Innermost first, so removal on failure empties from the bottom up.
+            g.dirs.extend(missing.iter().cloned());
             self.created_dirs.extend(missing);
         }
         check_writable_dir(dir, dir)
@@ -299,19 +382,23 @@ impl OutputSet {
     pub fn commit(mut self) -> Result<(), IoError> {
         let files = std::mem::take(&mut self.files);
         let mut done: Vec<PathBuf> = Vec::with_capacity(files.len());
+        let mut g = live();
         let mut rest = files.into_iter();
-        for f in rest.by_ref() {
+        for mut f in rest.by_ref() {
             let path = f.path().to_path_buf();
-            if let Err(e) = f.commit() {
+            if let Err(e) = f.commit_locked(&mut g) {
                 for p in &done {
                     let _ = std::fs::remove_file(p);
                 }
+                drop(g); // the remaining temporaries lock the registry as they are dropped
+                drop(f);
                 drop(rest);
                 return Err(e);
             }
             done.push(path);
         }
         self.committed = true;
+        g.dirs.retain(|d| !self.created_dirs.contains(d));
         Ok(())
     }
 }
@@ -321,9 +408,11 @@ impl Drop for OutputSet {
         // Dropping the staged files removes their temporaries.
         self.files.clear();
         if !self.committed {
+            let mut g = live();
             for d in &self.created_dirs {
                 let _ = std::fs::remove_dir(d);
             }
+            g.dirs.retain(|d| !self.created_dirs.contains(d));
         }
     }
 }
