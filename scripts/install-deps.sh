@@ -26,6 +26,12 @@ if [ "${1:-}" = "--python" ]; then
     python3 -m pip install -q h5py numpy astropy 2>/dev/null \
       || python3 -m pip install -q --break-system-packages h5py numpy astropy
   fi
+  # riptide (its `rffa` pipeline reads tianyan's PRESTO series in tests/interop.rs)
+  if ! python3 -c "import riptide" >/dev/null 2>&1; then
+    echo "install-deps: pip install riptide-ffa"
+    python3 -m pip install -q riptide-ffa 2>/dev/null \
+      || python3 -m pip install -q --break-system-packages riptide-ffa
+  fi
 fi
 
 if ! command -v cargo >/dev/null 2>&1; then

@@ -1,6 +1,10 @@
-//! `tianyan candidates cands.h5 [--top N] [--csv]`: prints the candidate tables of a search.
-use std::path::PathBuf;
-use tianyan::io::candidates::{read_candidates, read_single_pulses};
+//! `tianyan candidates cands.h5 [--top N] [--csv | --format F [-o OUT]]`: prints the candidate
+//! tables of a search, or writes them in another tool's format (`tianyan::io::export`).
+use anyhow::Context;
+use std::path::{Path, PathBuf};
+use tianyan::io::candidates::{read_candidates, read_dm_trials, read_root_f64_attr, read_single_pulses};
+use tianyan::io::export;
+use tianyan::io::output::{check_not_input, check_output_file, OutputSet, Staged};
 
 /// Arguments of `tianyan candidates`.
 #[derive(clap::Args, Debug)]
@@ -13,16 +17,131 @@ pub struct CandidatesArgs {
     /// Print comma-separated values (with a header line) instead of aligned columns.
     #[arg(long)]
     pub csv: bool,
-    /// Include candidates flagged as harmonics of stronger ones.
+    /// Include candidates flagged as harmonics of stronger ones (and, in the exported formats,
+    /// single pulses flagged as RFI).
     #[arg(long)]
     pub all: bool,
+    /// Output format: `table` (aligned columns), `csv`, `pulsarx` (PulsarX `psrfold_fil
+    /// --candfile`: periodic candidates), `heimdall` (heimdall `.cand`: single pulses) or `presto`
+    /// (`OUT.singlepulse` and an ACCEL-style `OUT_ACCEL.txt`; needs `-o OUT`).
+    #[arg(long, default_value = "table", value_parser = ["table", "csv", "pulsarx", "heimdall", "presto"])]
+    pub format: String,
+    /// Write the `pulsarx`/`heimdall` output to this file (atomically) instead of printing it;
+    /// for `presto`, the base name of the two files. An existing output is replaced only when it
+    /// is a file of the same format.
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
 }
 
 /// Runs `tianyan candidates`.
 pub fn run(args: CandidatesArgs) -> anyhow::Result<()> {
     let cands = read_candidates(&args.file)?;
     let pulses = read_single_pulses(&args.file)?;
-    print_tables(&cands, &pulses, args.top, args.csv, args.all);
+    let format = if args.csv { "csv" } else { args.format.as_str() };
+    match format {
+        "table" | "csv" => {
+            if args.output.is_some() {
+                anyhow::bail!("-o is for --format pulsarx, heimdall or presto; the table and CSV are printed");
+            }
+            print_tables(&cands, &pulses, args.top, format == "csv", args.all);
+            Ok(())
+        }
+        other => export(&args, other, &cands, &pulses),
+    }
+}
+
+/// Whether the first line of an existing text file looks like output of `format`, so that
+/// re-exporting may replace it.
+fn looks_like(format: &str, first_line: &str) -> bool {
+    match format {
+        "pulsarx" => first_line.starts_with("#id dm acc"),
+        "heimdall" => first_line.split('\t').count() == 9,
+        "singlepulse" => first_line.starts_with(export::SINGLEPULSE_HEADER),
+        "accel" => first_line.starts_with(export::ACCEL_SUMMARY_HEADER),
+        _ => false,
+    }
+}
+
+/// Refuses `out` when it is an input or an existing file that is not `format`'s own output.
+fn check_text_output(input: &Path, out: &Path, format: &str) -> anyhow::Result<()> {
+    check_not_input(&[input.to_path_buf()], out)?;
+    check_output_file(out)?;
+    if out.exists() {
+        let first = std::fs::read(out)
+            .ok()
+            .and_then(|b| String::from_utf8(b.into_iter().take(4096).collect()).ok())
+            .map(|t| t.lines().next().unwrap_or("").to_string());
+        if !first.is_some_and(|l| l.is_empty() || looks_like(format, &l)) {
+            anyhow::bail!(
+                "{}: exists and is not a {format} file written by tianyan; refusing to replace it: remove it or \
+                 choose another output",
+                out.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `--format pulsarx | heimdall | presto`.
+fn export(
+    args: &CandidatesArgs,
+    format: &str,
+    cands: &[tianyan::search::Candidate],
+    pulses: &[tianyan::search::SinglePulse],
+) -> anyhow::Result<()> {
+    let file = &args.file;
+    let limit = |n: usize| if args.top == 0 { n } else { n.min(args.top) };
+    let heads: Vec<tianyan::search::Candidate> =
+        cands.iter().filter(|c| args.all || c.harmonic_of < 0).copied().collect();
+    let heads = &heads[..limit(heads.len())];
+    let events: Vec<tianyan::search::SinglePulse> =
+        pulses.iter().filter(|p| args.all || p.rfi_flag == 0).copied().collect();
+    let events = &events[..limit(events.len())];
+    let tsamp = read_root_f64_attr(file, "tsamp_s").with_context(|| format!("{}: no tsamp_s", file.display()))?;
+    let nsamples = read_root_f64_attr(file, "nsamples").unwrap_or(0.0);
+    let tobs = tsamp * nsamples;
+    let text_of = |fmt: &str| -> anyhow::Result<String> {
+        Ok(match fmt {
+            "pulsarx" => export::pulsarx_candfile(heads, tobs),
+            "heimdall" => export::heimdall_cands(events, &read_dm_trials(file)?, tsamp),
+            "singlepulse" => export::presto_singlepulse(events, tsamp),
+            _ => export::presto_accel_summary(heads, tobs),
+        })
+    };
+    let stage = |path: &Path, fmt: &str| -> anyhow::Result<Staged> {
+        check_text_output(file, path, fmt)?;
+        let staged = Staged::new(path);
+        std::fs::write(staged.tmp(), text_of(fmt)?).with_context(|| format!("writing {}", path.display()))?;
+        Ok(staged)
+    };
+    match (format, &args.output) {
+        ("presto", None) => anyhow::bail!("--format presto writes two files: give their base name with -o"),
+        ("presto", Some(base)) => {
+            let with = |suffix: &str| {
+                let mut s = base.clone().into_os_string();
+                s.push(suffix);
+                PathBuf::from(s)
+            };
+            let (sp, acc) = (with(".singlepulse"), with("_ACCEL.txt"));
+            let mut set = OutputSet::new();
+            set.add(stage(&sp, "singlepulse")?);
+            set.add(stage(&acc, "accel")?);
+            set.commit()?;
+            println!(
+                "wrote {} ({} single pulses) and {} ({} periodic candidates)",
+                sp.display(),
+                events.len(),
+                acc.display(),
+                heads.len()
+            );
+        }
+        (fmt, Some(out)) => {
+            stage(out, fmt)?.commit()?;
+            let n = if fmt == "pulsarx" { heads.len() } else { events.len() };
+            println!("wrote {} ({n} {})", out.display(), if fmt == "pulsarx" { "candidates" } else { "single pulses" });
+        }
+        (fmt, None) => print!("{}", text_of(fmt)?),
+    }
     Ok(())
 }
 

@@ -1,5 +1,6 @@
-//! `tianyan dedisperse FILE --dm-min --dm-max [--dm-step S | --dm-list FILE] [--dedisp ALGO] -o DIR`:
-//! writes one SIGPROC time series (`.tim`, 32-bit float) per DM trial.
+//! `tianyan dedisperse FILE --dm-min --dm-max [--dm-step S | --dm-list FILE] [--dedisp ALGO]
+//! [--format sigproc|presto] -o DIR`: writes one time series per DM trial, a SIGPROC `.tim`
+//! (32-bit float) or a PRESTO `.dat` + `.inf` pair.
 //!
 //! Each plan step is dedispersed in one pass over the input (the series held in memory when they
 //! fit `--max-memory-mb`, else in a scratch file). Each series is `nsamples/downsamp − max_delay`
@@ -21,9 +22,14 @@ pub struct DedisperseArgs {
     pub files: Vec<PathBuf>,
     #[command(flatten)]
     pub opts: PlanOptions,
-    /// Output directory for the `.tim` files (created if missing).
+    /// Output directory for the series (created if missing).
     #[arg(short, long)]
     pub output: PathBuf,
+    /// Series format: `sigproc` (`<stem>_DM<dm>.tim`, 32-bit float) or `presto`
+    /// (`<stem>_DM<dm>.dat` + `.inf`, as PRESTO's `prepsubband` writes them; an odd-length series
+    /// loses its last sample, as PRESTO's FFTs need an even length, and the `.inf` notes say so).
+    #[arg(long, default_value = "sigproc", value_parser = ["sigproc", "presto"])]
+    pub format: String,
     /// Output samples per block read from the input (memory ≈ 4·nchans·(block + max delay) bytes).
     #[arg(long, default_value_t = 8192)]
     pub block_size: usize,
@@ -95,12 +101,21 @@ pub fn run(args: DedisperseArgs) -> anyhow::Result<()> {
     set.ensure_dir(&args.output)?;
     let stem = args.files[0].file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_else(|| "series".into());
     let decimals = dm_decimals(&plan.dms());
+    let presto = args.format == "presto";
+    let base_path = |dm: f64| args.output.join(format!("{stem}_DM{dm:.decimals$}"));
     let tim_path = |dm: f64| args.output.join(format!("{stem}_DM{dm:.decimals$}.tim"));
     for dm in plan.dms() {
-        let p = tim_path(dm);
-        check_not_input(&args.files, &p)?;
-        if p.is_dir() {
-            anyhow::bail!("{}: a folder is in the way of this output series", p.display());
+        let paths = if presto {
+            let (d, i) = tianyan::io::presto::pair_paths(&base_path(dm));
+            vec![d, i]
+        } else {
+            vec![tim_path(dm)]
+        };
+        for p in paths {
+            check_not_input(&args.files, &p)?;
+            if p.is_dir() {
+                anyhow::bail!("{}: a folder is in the way of this output series", p.display());
+            }
         }
     }
     let budget = args.max_memory_mb << 20;
@@ -133,7 +148,23 @@ pub fn run(args: DedisperseArgs) -> anyhow::Result<()> {
             let mut h = header.clone();
             h.tsamp_s = header.tsamp_s * ds as f64;
             h.refdm = Some(*dm);
-            set.add(tianyan::io::sigproc::write_tim_staged(&tim_path(step.dms[j]), &h, &series)?);
+            if presto {
+                let odd = series.len() % 2 == 1;
+                let n = series.len() - odd as usize;
+                let base = base_path(step.dms[j]);
+                let name = base.file_name().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
+                let note = format!(
+                    "Dedispersed by tianyan {} dedisperse ({step_kind}, downsampled {ds}x) from {source}.{}",
+                    env!("CARGO_PKG_VERSION"),
+                    if odd { " The last sample was dropped for an even length." } else { "" }
+                );
+                let inf = tianyan::io::presto::Inf::for_series(&header, &name, n as u64, h.tsamp_s, *dm, &note);
+                let (dat, inf) = tianyan::io::presto::write_series_staged(&base, &inf, &series[..n])?;
+                set.add(dat);
+                set.add(inf);
+            } else {
+                set.add(tianyan::io::sigproc::write_tim_staged(&tim_path(step.dms[j]), &h, &series)?);
+            }
             written += 1;
         }
         pb.set_position((i as u64 + 1) * header.nsamples);

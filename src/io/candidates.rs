@@ -391,6 +391,16 @@ pub fn read_root_string_attr(path: &Path, name: &str) -> Result<String, Candidat
     Ok(v.as_str().to_string())
 }
 
+/// Reads a numeric root attribute (e.g. `tsamp_s`, `nsamples`) of a candidate file as `f64`.
+///
+/// # Errors
+/// [`CandidatesError`] naming `path` when the file or the attribute cannot be read.
+pub fn read_root_f64_attr(path: &Path, name: &str) -> Result<f64, CandidatesError> {
+    let f = crate::io::h5file::open(path).map_err(h5err(path))?;
+    let a = f.attr(name).map_err(h5err(path))?;
+    a.read_scalar::<f64>().or_else(|_| a.read_scalar::<u64>().map(|v| v as f64)).map_err(h5err(path))
+}
+
 /// Reads `/search/dm_trials` (pc cm⁻³).
 pub fn read_dm_trials(path: &Path) -> Result<Vec<f64>, CandidatesError> {
     let f = crate::io::h5file::open(path).map_err(h5err(path))?;

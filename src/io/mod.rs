@@ -7,9 +7,11 @@
 //! * [`open_observation`]: opens a file as an `Observation`, choosing the format by content.
 
 pub mod candidates;
+pub mod export;
 pub mod h5file;
 pub mod memory;
 pub mod output;
+pub mod presto;
 pub mod psrfits;
 pub mod sigproc;
 pub mod truth;
@@ -332,15 +334,23 @@ pub fn reshape_reuse(out: &mut Array2<f32>, rows: usize, cols: usize) {
 
 /// Opens an observation file, choosing the reader by content (not only by extension):
 /// SIGPROC files start with the length-prefixed string `HEADER_START` (either byte order),
-/// FITS files with `SIMPLE  =`.
+/// FITS files with `SIMPLE  =`. A `.dat` or `.inf` path is a PRESTO time series
+/// ([`presto::PrestoSeries`], one channel), which has no magic bytes.
 ///
 /// Several paths are read as one continuous PSRFITS observation (FAST splits observations
-/// into numbered files); a single path may be either format.
+/// into numbered files); a single path may be any of the formats.
 ///
 /// # Errors
 /// [`IoError::UnknownFormat`] when the content is neither; the reader's own errors otherwise.
 pub fn open_observation(paths: &[PathBuf]) -> Result<Box<dyn Observation>, IoError> {
     let first = paths.first().ok_or_else(|| IoError::format("<none>", "no input file given"))?;
+    // A PRESTO series has no magic bytes: it is known by its `.dat`/`.inf` name.
+    if matches!(first.extension().and_then(|e| e.to_str()), Some("dat") | Some("inf")) {
+        if paths.len() > 1 {
+            return Err(IoError::format(&paths[1], "several PRESTO series cannot be read as one observation"));
+        }
+        return Ok(Box::new(presto::PrestoSeries::open(first)?));
+    }
     for p in paths {
         check_regular_file(p)?;
     }

@@ -695,7 +695,7 @@ fn channel_freqs(row: &[u8], lay: &Layout, chan_bw: Option<f64>) -> Option<Vec<f
 }
 
 /// Parses a sexagesimal `hh:mm:ss.s` / `±dd:mm:ss.s` string into SIGPROC's `hhmmss.s` number.
-fn sexagesimal_to_sigproc(s: &str) -> Option<f64> {
+pub(crate) fn sexagesimal_to_sigproc(s: &str) -> Option<f64> {
     let s = s.trim();
     let (sign, body) = match s.strip_prefix('-') {
         Some(r) => (-1.0, r),
@@ -712,7 +712,7 @@ fn sexagesimal_to_sigproc(s: &str) -> Option<f64> {
 }
 
 /// SIGPROC `hhmmss.s` number to `hh:mm:ss.ssss`.
-fn sigproc_to_sexagesimal(v: f64, signed: bool) -> String {
+pub(crate) fn sigproc_to_sexagesimal(v: f64, signed: bool) -> String {
     let sign = if v < 0.0 {
         "-"
     } else if signed {
@@ -754,7 +754,7 @@ const TELESCOPES: [(i32, &str); 19] = [
 
 /// SIGPROC telescope id for a PSRFITS `TELESCOP` name (case-insensitive, with common aliases);
 /// 0 ("Fake") when the name is not known.
-fn telescope_id(name: &str) -> i32 {
+pub(crate) fn telescope_id(name: &str) -> i32 {
     let n = name.trim().to_ascii_uppercase();
     let alias = match n.as_str() {
         "PKS" | "MURRIYANG" => "PARKES",
@@ -769,7 +769,7 @@ fn telescope_id(name: &str) -> i32 {
 }
 
 /// PSRFITS `TELESCOP` name for a SIGPROC telescope id (`None` for an id SIGPROC does not name).
-fn telescope_name(id: i32) -> Option<&'static str> {
+pub(crate) fn telescope_name(id: i32) -> Option<&'static str> {
     TELESCOPES.iter().find(|(i, _)| *i == id).map(|(_, n)| *n)
 }
 

@@ -1,0 +1,341 @@
+//! Files for other tools (issue 16): PRESTO `.inf`/`.dat` series read and written exactly, searched
+//! like any series; candidate tables exported as PulsarX candfiles, heimdall `.cand` and PRESTO
+//! `.singlepulse` / ACCEL-style text, each read back and compared with the HDF5 rows.
+mod common;
+
+use std::path::{Path, PathBuf};
+use tianyan::io::candidates::{read_candidates, read_single_pulses};
+use tianyan::io::presto::{format_inf, read_inf, PrestoSeries};
+use tianyan::io::sigproc::read_tim;
+use tianyan::Observation;
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("temporary paths are UTF-8")
+}
+
+fn run_ok(args: &[&str]) -> String {
+    let out = common::tianyan(args);
+    assert!(out.status.success(), "tianyan {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The two PRESTO series of the shared data (sigpyproc3's test files, PROVENANCE.md) read into
+/// their fields and written back give the same bytes, spacing and number formats included
+/// (`0.00016384`, `7.2e-05`, the 15-decimal epoch, the padded bin count, the notes).
+#[test]
+fn presto_inf_files_read_back_exactly() {
+    for name in ["sigpyproc3/GBT_J1807-0847.inf", "sigpyproc3/Lband_DM0.00.inf"] {
+        let Some(p) = common::shared_data(name) else { return };
+        let text = std::fs::read_to_string(&p).unwrap();
+        let inf = read_inf(&p).unwrap();
+        assert_eq!(format_inf(&inf), text, "{name}");
+    }
+    let p = common::shared_data("sigpyproc3/GBT_J1807-0847.inf").unwrap();
+    let inf = read_inf(&p).unwrap();
+    assert_eq!((inf.nsamples, inf.tsamp_s, inf.dm, inf.nchans), (131072, 0.00016384, 112.3802, 256));
+    assert_eq!((inf.epoch_mjd_int, inf.lofreq_mhz, inf.bandwidth_mhz), (59313, 720.78125, 200.0));
+    assert!((inf.epoch_mjd_frac - 0.309837974340741).abs() < 1e-15);
+}
+
+/// Other writers' label spacing is accepted (riptide#1: keyed parsers broke on it), and a bad or
+/// missing required value is an error naming the file and the label.
+#[test]
+fn presto_inf_parsing_is_lenient_in_spacing_and_strict_in_values() {
+    let p = Path::new("x.inf");
+    let squeezed = " Number of bins in the time series = 1000\n Width of each time series bin (sec) =  1e-3\n Dispersion measure (cm-3 pc)  = 5.5\n";
+    let inf = tianyan::io::presto::parse_inf(squeezed, p).unwrap();
+    assert_eq!((inf.nsamples, inf.tsamp_s, inf.dm), (1000, 1e-3, 5.5));
+    let e = tianyan::io::presto::parse_inf(" Width of each time series bin (sec) = 1e-3\n", p).unwrap_err().to_string();
+    assert!(e.contains("x.inf") && e.contains("Number of bins"), "{e}");
+    let e = tianyan::io::presto::parse_inf(&squeezed.replace("1e-3", "fast"), p).unwrap_err().to_string();
+    assert!(e.contains("x.inf") && e.contains("Width of each time series bin") && e.contains("fast"), "{e}");
+}
+
+/// A `.dat` reads as its little-endian `f32` bytes, block by block as whole (the first values
+/// as numpy's `fromfile(dtype="<f4")` prints them: 444259, 445709, 445747), and a `.dat` whose size
+/// disagrees with its `.inf`, or that has no `.inf`, is an error naming both.
+#[test]
+fn presto_dat_reads_its_samples_and_checks_its_length() {
+    let Some(dat) = common::shared_data("sigpyproc3/GBT_J1807-0847.dat") else { return };
+    let mut series = PrestoSeries::open(&dat).unwrap();
+    assert_eq!(series.header().nchans, 1);
+    assert_eq!(series.header().refdm, Some(112.3802));
+    let x = series.read_all().unwrap();
+    assert_eq!(x.len(), 131072);
+    assert_eq!(&x[..3], &[444259.0, 445709.0, 445747.0]);
+    let bytes = std::fs::read(&dat).unwrap();
+    let want: Vec<f32> = bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+    assert_eq!(x, want);
+    let block = series.read_block(1000, 5000).unwrap();
+    assert_eq!(block.shape(), &[5000, 1]);
+    assert_eq!(block.as_slice().unwrap(), &want[1000..6000]);
+    // A truncated copy: the error names the .dat and the .inf.
+    let tmp = tempfile::tempdir().unwrap();
+    let d2 = tmp.path().join("cut.dat");
+    std::fs::write(&d2, &std::fs::read(&dat).unwrap()[..4000]).unwrap();
+    std::fs::copy(dat.with_extension("inf"), tmp.path().join("cut.inf")).unwrap();
+    let e = PrestoSeries::open(&d2).err().expect("a short .dat is refused").to_string();
+    assert!(e.contains("cut.dat") && e.contains("cut.inf") && e.contains("131072"), "{e}");
+    std::fs::remove_file(tmp.path().join("cut.inf")).unwrap();
+    let e = PrestoSeries::open(&d2).err().expect("a .dat without .inf is refused").to_string();
+    assert!(e.contains("cut.inf") && e.contains("missing"), "{e}");
+}
+
+/// `tianyan search x.dat` searches the PRESTO series at its DM and finds J1807−0847 at its
+/// period (163.73 ms: the ATNF value is 163.7 ms; the `.tim` of the same series gives the same top
+/// candidate), with the DM of the `.inf`.
+#[test]
+fn search_reads_a_presto_series() {
+    let Some(dat) = common::shared_data("sigpyproc3/GBT_J1807-0847.dat") else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let h5 = tmp.path().join("c.h5");
+    run_ok(&["search", s(&dat), "-o", s(&h5), "--periodic"]);
+    let c = &read_candidates(&h5).unwrap()[0];
+    assert!((c.period_s - 0.163735).abs() < 2e-5, "period {}", c.period_s);
+    assert_eq!(c.dm, 112.3802);
+    assert!(c.sigma > 50.0, "sigma {}", c.sigma);
+}
+
+/// `dedisperse --format presto` writes `.dat` + `.inf` pairs holding exactly the samples of the
+/// `.tim` series of the same run (less the last one when the length is odd), with the trial's
+/// DM, the sampling time and the band in the `.inf`; an even length; every pair or none.
+#[test]
+fn dedisperse_presto_pairs_equal_the_sigproc_series() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fil = tmp.path().join("obs.fil");
+    run_ok(&[
+        "simulate",
+        "--preset",
+        "fast-l-band-lite",
+        "--nchans",
+        "64",
+        "--duration",
+        "8",
+        "--seed",
+        "16",
+        "--pulsar",
+        "period=0.25,dm=30,snr=30",
+        "-o",
+        s(&fil),
+    ]);
+    let (tims, prestos) = (tmp.path().join("tims"), tmp.path().join("presto"));
+    let common_args = ["--dm-min", "20", "--dm-max", "40", "--dm-step", "5", "--dedisp", "direct"];
+    let mut a = vec!["dedisperse", s(&fil), "-o", s(&tims)];
+    a.extend(common_args);
+    run_ok(&a);
+    let mut b = vec!["dedisperse", s(&fil), "-o", s(&prestos), "--format", "presto"];
+    b.extend(common_args);
+    run_ok(&b);
+    let mut names: Vec<PathBuf> = std::fs::read_dir(&prestos).unwrap().map(|e| e.unwrap().path()).collect();
+    names.sort();
+    assert_eq!(names.len(), 10, "5 trials × (.dat + .inf): {names:?}");
+    for dm in ["20.00", "25.00", "30.00", "35.00", "40.00"] {
+        let (_, y) = read_tim(&tims.join(format!("obs_DM{dm}.tim"))).unwrap();
+        let dat = prestos.join(format!("obs_DM{dm}.dat"));
+        let mut series = PrestoSeries::open(&dat).unwrap();
+        let x = series.read_all().unwrap();
+        assert_eq!(x.len() % 2, 0, "even length");
+        assert_eq!(x.len(), y.len() - y.len() % 2);
+        assert_eq!(&x[..], &y[..x.len()], "DM {dm}");
+        let inf = series.inf();
+        assert_eq!(inf.dm, dm.parse::<f64>().unwrap());
+        assert_eq!(inf.basename, format!("obs_DM{dm}"));
+        assert_eq!(inf.nchans, 64);
+        assert!((inf.lofreq_mhz + (inf.nchans - 1) as f64 * inf.chan_bw_mhz - 1500.0).abs() < 8.0);
+        assert!(inf.analyser == "tianyan" && inf.notes.contains("Dedispersed by tianyan"));
+    }
+}
+
+/// The exports carry the HDF5 rows: PulsarX ids from 1 with F0 at the start of the series and
+/// S/N; heimdall's 9 tab-separated columns with the events' S/N and DM; PRESTO's `.singlepulse`
+/// DM/S/N/downfact; the ACCEL-style summary's period and sigma. An existing file of another kind is
+/// never replaced, and the presto pair appears together.
+#[test]
+fn candidate_exports_carry_the_rows() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fil = tmp.path().join("obs.fil");
+    run_ok(&[
+        "simulate",
+        "--preset",
+        "fast-l-band-lite",
+        "--nchans",
+        "64",
+        "--duration",
+        "10",
+        "--seed",
+        "17",
+        "--pulsar",
+        "period=0.25,dm=30,snr=30",
+        "--burst",
+        "time=4,dm=60,snr=40,width=0.005",
+        "-o",
+        s(&fil),
+    ]);
+    let h5 = tmp.path().join("c.h5");
+    run_ok(&["search", s(&fil), "-o", s(&h5), "--dm-max", "100"]);
+    let cands: Vec<_> = read_candidates(&h5).unwrap().into_iter().filter(|c| c.harmonic_of < 0).collect();
+    let pulses: Vec<_> = read_single_pulses(&h5).unwrap().into_iter().filter(|p| p.rfi_flag == 0).collect();
+    assert!(!cands.is_empty() && !pulses.is_empty());
+
+    let px = run_ok(&["candidates", s(&h5), "--format", "pulsarx", "--top", "0"]);
+    let lines: Vec<&str> = px.lines().collect();
+    assert_eq!(lines[0], "#id dm acc F0 F1 S/N");
+    assert_eq!(lines.len(), cands.len() + 1);
+    for (i, (line, c)) in lines[1..].iter().zip(&cands).enumerate() {
+        let v: Vec<f64> = line.split(' ').map(|x| x.parse().unwrap()).collect();
+        assert_eq!(v.len(), 6);
+        assert_eq!(v[0], (i + 1) as f64);
+        assert!((v[1] - c.dm).abs() < 1e-4 && (v[3] - c.frequency_hz).abs() < 1e-9 && v[4] == 0.0);
+        assert!((v[5] - c.snr as f64).abs() < 0.006);
+    }
+
+    let hd = run_ok(&["candidates", s(&h5), "--format", "heimdall", "--top", "0"]);
+    assert_eq!(hd.lines().count(), pulses.len());
+    for (line, p) in hd.lines().zip(&pulses) {
+        let v: Vec<&str> = line.split('\t').collect();
+        assert_eq!(v.len(), 9, "{line}");
+        assert!((v[0].parse::<f64>().unwrap() - p.snr as f64).abs() < 1e-3);
+        assert!((v[5].parse::<f64>().unwrap() - p.dm).abs() < 1e-3);
+        assert_eq!(v[7].parse::<u64>().unwrap(), p.sample);
+    }
+
+    // An existing file of another kind is not replaced; the presto pair appears together.
+    let other = tmp.path().join("notes.txt");
+    std::fs::write(&other, "my notes\n").unwrap();
+    let out = common::tianyan(&["candidates", s(&h5), "--format", "pulsarx", "-o", s(&other)]);
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("notes.txt"));
+    assert_eq!(std::fs::read_to_string(&other).unwrap(), "my notes\n");
+    let base = tmp.path().join("obs");
+    run_ok(&["candidates", s(&h5), "--format", "presto", "-o", s(&base), "--top", "0"]);
+    let sp = std::fs::read_to_string(tmp.path().join("obs.singlepulse")).unwrap();
+    assert_eq!(sp.lines().next(), Some(tianyan::io::export::SINGLEPULSE_HEADER));
+    assert_eq!(sp.lines().count(), pulses.len() + 1);
+    let first: Vec<f64> = sp.lines().nth(1).unwrap().split_whitespace().map(|x| x.parse().unwrap()).collect();
+    assert!((first[0] - pulses[0].dm).abs() < 0.006 && (first[1] - pulses[0].snr as f64).abs() < 0.006);
+    assert_eq!(first[4], pulses[0].width_samples as f64);
+    let acc = std::fs::read_to_string(tmp.path().join("obs_ACCEL.txt")).unwrap();
+    let row: Vec<f64> = acc.lines().nth(1).unwrap().split_whitespace().map(|x| x.parse().unwrap()).collect();
+    assert!((row[1] - cands[0].sigma as f64).abs() < 0.006 && (row[4] - cands[0].period_s * 1e3).abs() < 1e-6);
+    // Re-exporting replaces the tool's own files.
+    run_ok(&["candidates", s(&h5), "--format", "presto", "-o", s(&base), "--top", "1"]);
+    assert_eq!(std::fs::read_to_string(tmp.path().join("obs.singlepulse")).unwrap().lines().count(), 2);
+}
+
+/// riptide's end-to-end FFA pipeline (`rffa`, riptide-ffa from PyPI) searches the PRESTO series
+/// `dedisperse --format presto` writes and finds the injected pulsar at its period and DM, at an
+/// S/N near the injected one (measured: P 0.300017 s, DM 30, S/N 24.6 for an injected 25; the
+/// bound of 15 allows riptide's dereddening and width-grid losses with a wide margin).
+/// Skipped when `rffa` is not installed, except under `CI=true` (`make test` installs it).
+#[test]
+fn riptide_finds_the_pulsar_in_presto_series() {
+    let have = common::command("rffa").arg("--version").output().map(|o| o.status.success()).unwrap_or(false);
+    if !have {
+        assert!(
+            std::env::var("CI").map(|v| v != "true").unwrap_or(true),
+            "CI=true but riptide's rffa is not installed"
+        );
+        eprintln!("SKIP: riptide's rffa not installed (pip install riptide-ffa)");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let fil = tmp.path().join("obs.fil");
+    run_ok(&[
+        "simulate",
+        "--preset",
+        "fast-l-band-lite",
+        "--nchans",
+        "64",
+        "--duration",
+        "20",
+        "--seed",
+        "18",
+        "--pulsar",
+        "period=0.3,dm=30,snr=25",
+        "-o",
+        s(&fil),
+    ]);
+    let dat = tmp.path().join("dat");
+    run_ok(&[
+        "dedisperse",
+        s(&fil),
+        "-o",
+        s(&dat),
+        "--format",
+        "presto",
+        "--dm-min",
+        "25",
+        "--dm-max",
+        "35",
+        "--dm-step",
+        "5",
+    ]);
+    let cfg = tmp.path().join("rffa.yaml");
+    std::fs::write(&cfg, RFFA_CONFIG).unwrap();
+    let out_dir = tmp.path().join("rffa_out");
+    std::fs::create_dir(&out_dir).unwrap();
+    let mut infs: Vec<String> = std::fs::read_dir(&dat)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "inf"))
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
+    infs.sort();
+    assert_eq!(infs.len(), 3);
+    let out = common::command("rffa")
+        .args(["-c", s(&cfg), "-o", s(&out_dir), "--log-level", "WARNING"])
+        .args(&infs)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "rffa: {}", String::from_utf8_lossy(&out.stderr));
+    let csv = std::fs::read_to_string(out_dir.join("candidates.csv")).unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(lines.next(), Some("period,freq,dm,width,ducy,snr"));
+    let best: Vec<f64> =
+        lines.next().expect("riptide found a candidate").split(',').map(|x| x.parse().unwrap()).collect();
+    assert!((best[0] - 0.3).abs() < 1e-3, "riptide's period {}", best[0]);
+    assert_eq!(best[2], 30.0, "riptide's DM");
+    assert!(best[5] > 15.0, "riptide's S/N {}", best[5]);
+}
+
+/// riptide's example pipeline configuration cut to one period range (0.2–0.5 s, 240–260 bins).
+const RFFA_CONFIG: &str = "processes: 1
+data:
+  format: presto
+  fmin:
+  fmax:
+  nchans:
+dmselect:
+  min: 0.0
+  max: 1000.0
+  dmsinb_max: 45.0
+dereddening:
+  rmed_width: 5.0
+  rmed_minpts: 101
+ranges:
+  - name: 'short'
+    ffa_search:
+      period_min: 0.20
+      period_max: 0.50
+      bins_min: 240
+      bins_max: 260
+      fpmin: 8
+      wtsp: 1.5
+    find_peaks:
+      smin: 6.0
+    candidates:
+      bins: 256
+      subints: 32
+clustering:
+  radius: 0.2
+harmonic_flagging:
+  denom_max: 100
+  phase_distance_max: 1.0
+  dm_distance_max: 3.0
+  snr_distance_max: 3.0
+candidate_filters:
+  dm_min:
+  snr_min: 7.0
+  remove_harmonics: True
+  max_number:
+plot_candidates: False
+";
