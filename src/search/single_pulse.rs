@@ -410,8 +410,11 @@ pub fn search_dm_series(
 /// boxcar width: such an event cannot be told from a DM-0 (broadband, undispersed) impulse.
 /// The rows are then ordered unflagged first, each group by S/N descending (stable otherwise),
 /// so the top of the table holds only candidates with a measurable dispersion.
+///
+/// A one-channel input (a dedispersed `.tim` or PRESTO `.dat`) has no band to measure a sweep
+/// across: nothing is flagged (every event of such a series would otherwise look undispersed).
 pub fn flag_zero_dm(events: &mut Vec<SinglePulse>, header: &Header) {
-    if header.nchans == 0 {
+    if header.nchans <= 1 {
         return;
     }
     let (fb, ft) = (header.fbottom_mhz(), header.ftop_mhz());
