@@ -26,12 +26,15 @@ if [ "${1:-}" = "--python" ]; then
     python3 -m pip install -q h5py numpy astropy 2>/dev/null \
       || python3 -m pip install -q --break-system-packages h5py numpy astropy
   fi
-  # riptide (its `rffa` pipeline reads tianyan's PRESTO series in tests/interop.rs)
-  if ! python3 -c "import riptide" >/dev/null 2>&1; then
-    echo "install-deps: pip install riptide-ffa"
-    python3 -m pip install -q riptide-ffa 2>/dev/null \
-      || python3 -m pip install -q --break-system-packages riptide-ffa
-  fi
+  # riptide (its `rffa` pipeline reads tianyan's PRESTO series) and your (it reads tianyan's
+  # FETCH cutouts) for tests/interop.rs
+  for mod_pkg in riptide:riptide-ffa your:your; do
+    if ! python3 -c "import ${mod_pkg%%:*}" >/dev/null 2>&1; then
+      echo "install-deps: pip install ${mod_pkg#*:}"
+      python3 -m pip install -q "${mod_pkg#*:}" 2>/dev/null \
+        || python3 -m pip install -q --break-system-packages "${mod_pkg#*:}"
+    fi
+  done
 fi
 
 if ! command -v cargo >/dev/null 2>&1; then

@@ -35,6 +35,7 @@
 
 pub mod accuracy;
 pub mod consts;
+pub mod cutout;
 pub mod dedisp;
 pub mod fold;
 pub mod io;

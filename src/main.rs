@@ -45,6 +45,9 @@ enum Command {
     /// Fold an observation at a period and DM (or the top candidates of a search).
     #[command(allow_negative_numbers = true)]
     Fold(cli::fold::FoldArgs),
+    /// Write FETCH-ready HDF5 cutouts (frequency-time and DM-time planes) of the best single pulses.
+    #[command(allow_negative_numbers = true)]
+    Cutout(cli::cutout::CutoutArgs),
     /// Write PNG diagnostics for a candidate file.
     #[command(allow_negative_numbers = true)]
     Plot(cli::plot::PlotArgs),
@@ -97,6 +100,7 @@ fn main() {
         Command::Plan(a) => cli::plan::run(a),
         Command::Convert(a) => cli::convert::run(a),
         Command::Fold(a) => cli::fold::run(a),
+        Command::Cutout(a) => cli::cutout::run(a),
         Command::Plot(a) => cli::plot::run(a),
         Command::Demo(a) => cli::demo::run(a),
         Command::Accuracy(a) => cli::accuracy::run(a),

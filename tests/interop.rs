@@ -342,3 +342,74 @@ candidate_filters:
   max_number:
 plot_candidates: False
 ";
+
+/// `tianyan cutout` writes FETCH's input for the best single pulse of a search: `your` (PyPI)
+/// reads the file and draws it with its own `plot_h5`, both planes are 256 × 256 `float32`, the
+/// burst stands straight in `data_freq_time` (every quarter of the band peaks at time bin 127–128)
+/// and the DM–time bow tie peaks at the burst's DM row (±3 of 127.5: a 4 ms burst spans about a DM
+/// unit, a row is 2.4) and bin 127–128. Skipped without `your` except under `CI=true`.
+#[test]
+fn fetch_cutout_opens_in_your_with_fetch_shapes() {
+    let have =
+        common::command("python3").args(["-c", "import your, h5py"]).status().map(|s| s.success()).unwrap_or(false);
+    if !have {
+        assert!(std::env::var("CI").map(|v| v != "true").unwrap_or(true), "CI=true but `your` is not installed");
+        eprintln!("SKIP: python3 with `your` not installed (pip install your)");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let fil = tmp.path().join("frb.fil");
+    run_ok(&[
+        "simulate",
+        "--preset",
+        "fast-l-band-lite",
+        "--nchans",
+        "256",
+        "--duration",
+        "6",
+        "--seed",
+        "21",
+        "--burst",
+        "time=3.0,dm=300,snr=30,width=0.004",
+        "-o",
+        s(&fil),
+    ]);
+    let h5 = tmp.path().join("c.h5");
+    run_ok(&["search", s(&fil), "-o", s(&h5), "--single-pulse", "--dm-max", "600"]);
+    let best = read_single_pulses(&h5).unwrap()[0];
+    assert!((best.dm - 300.0).abs() < 5.0 && (best.time_s - 3.0).abs() < 0.01, "search found {best:?}");
+    let dir = tmp.path().join("fetch");
+    let out = run_ok(&["cutout", s(&h5), "-o", s(&dir), "--top", "1"]);
+    assert!(out.contains("wrote 1 FETCH-ready cutout"), "{out}");
+    let files: Vec<PathBuf> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(files.len(), 1);
+    let script = r#"
+import sys, h5py, numpy as np
+from your.utils.plotter import plot_h5
+fn = sys.argv[1]
+with h5py.File(fn, "r") as f:
+    ft, dmt = f["data_freq_time"][:], f["data_dm_time"][:]
+    a = f.attrs
+    print("shapes", ft.shape, dmt.shape, ft.dtype, dmt.dtype)
+    print("attrs", a["tcand"], a["dm"], a["snr"], a["width"], a["dm_opt"], a["label"], a["nchans"], a["tsamp"], a["cand_id"])
+    quarters = [int(ft[:, q * 64:(q + 1) * 64].sum(1).argmax()) for q in range(4)]
+    k, j = np.unravel_index(int(dmt.argmax()), dmt.shape)
+    print("ftpeaks", *quarters)
+    print("dmtpeak", k, j)
+plot_h5(fn, save=True)
+"#;
+    let out = common::command("python3").args(["-c", script, s(&files[0])]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "your/h5py: {}\n{text}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("shapes (256, 256) (256, 256) float32 float32"), "{text}");
+    let nums = |tag: &str| -> Vec<f64> {
+        let line = text.lines().find(|l| l.starts_with(tag)).unwrap_or_else(|| panic!("no {tag} in {text}"));
+        line.split_whitespace().skip(1).map(|x| x.parse().unwrap()).collect()
+    };
+    for p in nums("ftpeaks") {
+        assert!((127.0..=128.0).contains(&p), "a band quarter peaks at bin {p}: {text}");
+    }
+    let dmt = nums("dmtpeak");
+    assert!((dmt[0] - 127.5 * best.dm / 300.0).abs() <= 3.0 && (127.0..=128.0).contains(&dmt[1]), "{text}");
+    assert!(files[0].with_extension("png").exists(), "your's plot_h5 drew the cutout");
+}

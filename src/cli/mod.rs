@@ -3,6 +3,7 @@
 pub mod accuracy;
 pub mod candidates;
 pub mod convert;
+pub mod cutout;
 pub mod dedisperse;
 pub mod demo;
 pub mod fold;

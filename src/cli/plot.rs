@@ -40,7 +40,7 @@ const WATERFALL_SUBBANDS: usize = 64;
 
 /// The observation a candidate file was made from: its recorded `input_file` (`;`-separated),
 /// each path as recorded or, when that is gone, the same file name beside the candidate file.
-fn recorded_observation(cands_h5: &Path) -> Result<Vec<PathBuf>, String> {
+pub(crate) fn recorded_observation(cands_h5: &Path) -> Result<Vec<PathBuf>, String> {
     let rec = tianyan::io::candidates::read_root_string_attr(cands_h5, "input_file").unwrap_or_default();
     if rec.trim().is_empty() {
         return Err(format!("{} does not record the observation it was made from", cands_h5.display()));

@@ -1,0 +1,91 @@
+//! `tianyan cutout cands.h5 [--top N] [--files OBS...] -o cutouts/`: FETCH-ready HDF5 cutouts of
+//! the best single pulses of a search (`tianyan::cutout`), one `<cand_id>.h5` per event, all
+//! written together.
+use anyhow::Context;
+use std::path::{Path, PathBuf};
+use tianyan::io::output::{check_not_input, OutputSet};
+
+/// Arguments of `tianyan cutout`.
+#[derive(clap::Args, Debug)]
+pub struct CutoutArgs {
+    /// HDF5 candidate file written by `tianyan search`.
+    pub candidates: PathBuf,
+    /// Output folder (created if missing).
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// Cut out the N best single pulses (by S/N; RFI-flagged events only with --all).
+    #[arg(long, default_value_t = 10)]
+    pub top: usize,
+    /// Include single pulses flagged as RFI.
+    #[arg(long)]
+    pub all: bool,
+    /// The observation the candidates came from (default: the one the candidate file records,
+    /// or the same file name beside it); checked to match the candidate file.
+    #[arg(long, num_args = 1..)]
+    pub files: Vec<PathBuf>,
+    /// Memory for one event's window, MiB.
+    #[arg(long, default_value_t = 1024)]
+    pub max_memory_mb: usize,
+}
+
+/// True when `path` is an HDF5 file with a `data_freq_time` dataset (a cutout), so that a new
+/// cutout of the same event may replace it.
+fn is_cutout(path: &Path) -> bool {
+    tianyan::io::h5file::open(path).map(|f| f.link_exists("data_freq_time")).unwrap_or(false)
+}
+
+/// Runs `tianyan cutout`.
+pub fn run(args: CutoutArgs) -> anyhow::Result<()> {
+    if args.top == 0 || args.max_memory_mb == 0 {
+        anyhow::bail!("--top and --max-memory-mb must be at least 1");
+    }
+    let pulses = tianyan::io::candidates::read_single_pulses(&args.candidates)?;
+    let files = if args.files.is_empty() {
+        super::plot::recorded_observation(&args.candidates).map_err(anyhow::Error::msg)?
+    } else {
+        args.files.clone()
+    };
+    let mut obs = tianyan::open_observation(&files)?;
+    tianyan::fold::check_candidates_match(&args.candidates, &files, obs.header())?;
+    let header = obs.header().clone();
+    let events: Vec<_> = pulses.iter().filter(|p| args.all || p.rfi_flag == 0).take(args.top).copied().collect();
+    if events.is_empty() {
+        println!("{}: no single pulse to cut out", args.candidates.display());
+        return Ok(());
+    }
+    let mut inputs = files.clone();
+    inputs.push(args.candidates.clone());
+    let mut set = OutputSet::new();
+    set.ensure_dir(&args.output)?;
+    let mut written = Vec::new();
+    for ev in &events {
+        let cut = tianyan::cutout::make_cutout(obs.as_mut(), ev, args.max_memory_mb << 20)
+            .with_context(|| format!("cutout of the event at {:.4} s, DM {:.2}", ev.time_s, ev.dm))?;
+        let path = args.output.join(format!("{}.h5", tianyan::cutout::cand_id(&header, &cut)));
+        check_not_input(&inputs, &path)?;
+        if path.exists() && !is_cutout(&path) {
+            anyhow::bail!("{}: exists and is not a cutout; refusing to replace it", path.display());
+        }
+        set.add(tianyan::cutout::write_cutout_staged(&path, &header, &files, &cut)?);
+        written.push((path, cut));
+    }
+    set.commit()?;
+    println!(
+        "wrote {} FETCH-ready cutout{} to {}:",
+        written.len(),
+        if written.len() == 1 { "" } else { "s" },
+        args.output.display()
+    );
+    for (p, c) in &written {
+        println!(
+            "  {}  (tcand {:.4} s, DM {:.2}, S/N {:.1}, width {} samples, {}x time decimation)",
+            p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+            c.tcand_s,
+            c.dm,
+            c.snr,
+            c.width_samples,
+            c.decimation
+        );
+    }
+    Ok(())
+}
