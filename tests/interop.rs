@@ -383,6 +383,18 @@ fn fetch_cutout_opens_in_your_with_fetch_shapes() {
     assert!(out.contains("wrote 1 FETCH-ready cutout"), "{out}");
     let files: Vec<PathBuf> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
     assert_eq!(files.len(), 1);
+    let (ftpeaks, dmt) = check_cutout_with_your(&files[0]);
+    for p in ftpeaks {
+        assert!((127.0..=128.0).contains(&p), "a band quarter peaks at bin {p}");
+    }
+    assert!((dmt[0] - 127.5 * best.dm / 300.0).abs() <= 3.0 && (127.0..=128.0).contains(&dmt[1]), "{dmt:?}");
+    assert!(files[0].with_extension("png").exists(), "your's plot_h5 drew the cutout");
+}
+
+/// Opens a cutout with h5py and `your` (whose `plot_h5` draws it beside the file), checks FETCH's
+/// shapes and types, and returns the peak time bin of each quarter of the band in
+/// `data_freq_time` and the (row, bin) of the maximum of `data_dm_time`.
+fn check_cutout_with_your(file: &Path) -> (Vec<f64>, Vec<f64>) {
     let script = r#"
 import sys, h5py, numpy as np
 from your.utils.plotter import plot_h5
@@ -398,18 +410,50 @@ with h5py.File(fn, "r") as f:
     print("dmtpeak", k, j)
 plot_h5(fn, save=True)
 "#;
-    let out = common::command("python3").args(["-c", script, s(&files[0])]).output().unwrap();
+    let out = common::command("python3").args(["-c", script, s(file)]).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(out.status.success(), "your/h5py: {}\n{text}", String::from_utf8_lossy(&out.stderr));
     assert!(text.contains("shapes (256, 256) (256, 256) float32 float32"), "{text}");
+    assert!(file.with_extension("png").exists(), "your's plot_h5 drew the cutout");
     let nums = |tag: &str| -> Vec<f64> {
         let line = text.lines().find(|l| l.starts_with(tag)).unwrap_or_else(|| panic!("no {tag} in {text}"));
         line.split_whitespace().skip(1).map(|x| x.parse().unwrap()).collect()
     };
-    for p in nums("ftpeaks") {
-        assert!((127.0..=128.0).contains(&p), "a band quarter peaks at bin {p}: {text}");
+    (nums("ftpeaks"), nums("dmtpeak"))
+}
+
+/// True when python3 can import `your` and h5py; under `CI=true` their absence is a failure.
+fn have_your() -> bool {
+    let have =
+        common::command("python3").args(["-c", "import your, h5py"]).status().map(|s| s.success()).unwrap_or(false);
+    if !have {
+        assert!(std::env::var("CI").map(|v| v != "true").unwrap_or(true), "CI=true but `your` is not installed");
+        eprintln!("SKIP: python3 with `your` not installed (pip install your)");
     }
-    let dmt = nums("dmtpeak");
-    assert!((dmt[0] - 127.5 * best.dm / 300.0).abs() <= 3.0 && (127.0..=128.0).contains(&dmt[1]), "{text}");
-    assert!(files[0].with_extension("png").exists(), "your's plot_h5 drew the cutout");
+    have
+}
+
+/// The README's FRB example: FRB 180417 in `your/28.fil` (truth: t 2.02888 s, DM 475.3) comes out
+/// of `search` as the top single pulse and `cutout` makes it a FETCH input that `your` opens: the
+/// burst straight at bin 127–128 in each quarter of the band (2 ± 1 samples: width 2 samples,
+/// no decimation) and the bow tie's peak at the DM row (474/948·255 = 127.5 ± 3) and bin 126–129.
+#[test]
+fn fetch_cutout_of_the_readme_frb() {
+    let Some(fil) = common::shared_data("your/28.fil") else { return };
+    if !have_your() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let h5 = tmp.path().join("c.h5");
+    run_ok(&["search", s(&fil), "-o", s(&h5)]);
+    let best = read_single_pulses(&h5).unwrap()[0];
+    assert!((best.dm - 475.3).abs() < 5.0 && (best.time_s - 2.029).abs() < 0.01, "{best:?}");
+    let dir = tmp.path().join("fetch");
+    run_ok(&["cutout", s(&h5), "-o", s(&dir), "--top", "1"]);
+    let files: Vec<PathBuf> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let (ftpeaks, dmt) = check_cutout_with_your(&files[0]);
+    for p in ftpeaks {
+        assert!((126.0..=129.0).contains(&p), "a band quarter peaks at bin {p}");
+    }
+    assert!((dmt[0] - 127.5).abs() <= 3.0 && (126.0..=129.0).contains(&dmt[1]), "{dmt:?}");
 }
