@@ -23,6 +23,7 @@
 //! centre): each channel is dedispersed exactly (fractional phase, no rounding to samples)
 //! before it is added to its sub-band.
 
+pub mod bestprof;
 pub mod optimise;
 pub mod refine;
 pub mod stats;
