@@ -124,36 +124,88 @@ fn gate_round(sums: &[f64], counts: &[u32], skip: &[bool], segment: usize, max_w
     let Some(sd) = median(&mut spreads) else {
         return gated;
     };
-    // Prefix sums of residuals and counts; boxcars of 1, 2, 4, … bins; a difference array marks
-    // the bins of every window above the threshold.
+    // Prefix sums of residuals and counts, and the S/N of the spectra of bins `a .. e`.
     let mut ps = vec![0.0f64; n + 1];
     let mut pc = vec![0u64; n + 1];
     for k in 0..n {
         ps[k + 1] = ps[k] + res[k];
         pc[k + 1] = pc[k] + counts[k] as u64;
     }
+    let snr = |a: usize, e: usize| -> f64 {
+        let c = pc[e] - pc[a];
+        if c == 0 {
+            f64::NEG_INFINITY
+        } else {
+            (ps[e] - ps[a]) / (sd * (c as f64).sqrt())
+        }
+    };
+    // Whether a boxcar of 1, 2, 4, … `max_width` bins inside `a .. e` is above the threshold.
+    let any_window = |a: usize, e: usize| -> bool {
+        let mut w = 1usize;
+        while w <= max_width.max(1) && w <= e - a {
+            if (a..=e - w).any(|k| snr(k, k + w) > sigma) {
+                return true;
+            }
+            w *= 2;
+        }
+        false
+    };
+    // The bins of every window above the threshold (a difference array) form runs; each run is
+    // cut down to its highest-S/N stretch (a top hat's own edges, not the windows that straddle
+    // them: those added ~30 % to the gated spectra of issue 13's periodic), and the parts left
+    // on either side are searched again.
     let mut mark = vec![0i64; n + 1];
     let mut w = 1usize;
     while w <= max_width.max(1) && w <= n {
         for k in 0..=(n - w) {
-            let c = pc[k + w] - pc[k];
-            if c == 0 {
-                continue;
-            }
-            if (ps[k + w] - ps[k]) / (sd * (c as f64).sqrt()) > sigma {
+            if snr(k, k + w) > sigma {
                 mark[k] += 1;
                 mark[k + w] -= 1;
             }
         }
         w *= 2;
     }
-    let mut run = 0i64;
-    for k in 0..n {
-        run += mark[k];
-        gated[k] = run > 0;
+    let mut runs = Vec::new();
+    let (mut depth, mut start) = (0i64, 0usize);
+    for (k, &m) in mark.iter().enumerate().take(n) {
+        let was = depth > 0;
+        depth += m;
+        match (was, depth > 0) {
+            (false, true) => start = k,
+            (true, false) => runs.push((start, k)),
+            _ => {}
+        }
+    }
+    if depth > 0 {
+        runs.push((start, n));
+    }
+    let mut stack = runs;
+    while let Some((a, e)) = stack.pop() {
+        if e <= a || !any_window(a, e) {
+            continue;
+        }
+        if e - a > GATE_REFINE_MAX_BINS {
+            gated[a..e].iter_mut().for_each(|g| *g = true);
+            continue;
+        }
+        let (mut best, mut ba, mut be) = (f64::NEG_INFINITY, a, e);
+        for i in a..e {
+            for j in i + 1..=e {
+                let v = snr(i, j);
+                if v > best {
+                    (best, ba, be) = (v, i, j);
+                }
+            }
+        }
+        gated[ba..be].iter_mut().for_each(|g| *g = true);
+        stack.push((a, ba));
+        stack.push((be, e));
     }
     gated
 }
+
+/// Runs of more bins than this are gated whole (the search for their best stretch is quadratic).
+const GATE_REFINE_MAX_BINS: usize = 2048;
 
 #[cfg(test)]
 mod tests {

@@ -14,7 +14,9 @@
 //! 2. **Robust channel statistics**: each block's zero-DM total power (sum over channels of the
 //!    spectra normalised with pass 1) is measured by its median and `1.4826·MAD`; spectra beyond
 //!    `clip_sigma` of it are left out of everything that follows (always, so that impulses never
-//!    bias the statistics). From the rest, per block and channel: the mean, the standard
+//!    bias the statistics). With [`RfiConfig::gate`] (default) the zero-DM totals of the rest are
+//!    binned and searched for bursts of 2–32 ms ([`gate`]); the gated spectra are left out too.
+//!    The block is then read again: from the spectra kept, per block and channel: the mean, the standard
 //!    deviation, the ratio `var/mean²` of the raw data (the spectral kurtosis, [`sk`], Nita & Gary
 //!    2010) and the largest normalised FFT power of the block's series ([`rfifind`]); and per
 //!    channel the mean and standard deviation. The channel mask is then: zero variance
@@ -28,16 +30,18 @@
 //!    `-clip 6`; Ransom's `clip_times`).
 //!
 //! Reading then returns `(x − b_c(t))/std_c` per channel, where the baseline `b_c(t)` is the
-//! channel mean, or with [`RfiConfig::baseline`] (default) the per-block channel means
-//! interpolated linearly between block centres (a high-pass below ~`1/(2·block)`: slow gain and
-//! bandpass drifts go, and their leakage into the Fourier search with them); 0 for masked
-//! channels and cells; 0 (the baseline) for every spectrum whose zero-DM total lies beyond
-//! `clip_sigma` robust σ of its block's median. With [`RfiConfig::zero_dm`] the mean over the
+//! channel mean, or with [`RfiConfig::baseline`] (default) the channel means of the kept spectra
+//! of each of [`RfiConfig::baseline_knots_per_block`] equal parts of each block (the knots),
+//! interpolated linearly between knot centres (a high-pass below ~`1/(2·knot)`, 0.6 Hz for 0.8 s
+//! knots: slow gain and bandpass drifts go, and their leakage into the Fourier search with them);
+//! 0 for masked channels and cells; 0 (the baseline) for every spectrum whose zero-DM total lies
+//! beyond `clip_sigma` robust σ of its block's median, and for every gated spectrum. With [`RfiConfig::zero_dm`] the mean over the
 //! unmasked channels of each spectrum is then subtracted from them (zero-DM filtering, Eatough,
 //! Keane & Lyne 2009, MNRAS 395, 410). Memory: the statistics passes read ~1 MiB pieces of
 //! spectra ([`sub_block_rows`]) and hold one channel-major copy of a statistics block for the
 //! rfifind FFTs, plus a few `f32` and flags per channel per statistics block (the size of an
-//! rfifind mask). Speed: the passes are parallel over spectra or channels (rayon), each channel
+//! rfifind mask), `4·q` bytes per channel per block for the baseline knots, and 12 bytes per
+//! 2 ms of observation for the gate's binned zero-DM series (22 MB for an hour). Speed: the passes are parallel over spectra or channels (rayon), each channel
 //! and spectrum still summed alone in time or channel order, so the mask is bit-identical
 //! whatever the thread count (and to the serial loops it replaced).
 //!
