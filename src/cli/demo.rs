@@ -88,7 +88,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         no_rfifind: false,
         baseline_knots: 4,
         no_gate: false,
-        gate_sigma: 6.0,
+        gate_sigma: 8.0,
         zero_dm: false,
         mask: None,
         max_memory_mb: 1024,

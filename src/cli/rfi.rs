@@ -47,11 +47,11 @@ pub struct RfiArgs {
     /// Baseline knots per statistics block (1 = one per block).
     #[arg(long, default_value_t = 4)]
     pub baseline_knots: usize,
-    /// Do not gate bursts of power in the zero-DM total (boxcars of 2–32 ms above --gate-sigma).
+    /// Do not gate bursts of power in the zero-DM total (boxcars of 16–64 ms above --gate-sigma).
     #[arg(long)]
     pub no_gate: bool,
     /// Gating threshold: S/N of the zero-DM boxcar.
-    #[arg(long, default_value_t = 6.0)]
+    #[arg(long, default_value_t = 8.0)]
     pub gate_sigma: f64,
     /// Zero-DM filtering (Eatough et al. 2009) when the mask is applied.
     #[arg(long)]

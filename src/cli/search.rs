@@ -120,12 +120,12 @@ pub struct SearchArgs {
     /// issue 13's gain-drift fix).
     #[arg(long, default_value_t = 4)]
     pub baseline_knots: usize,
-    /// Do not gate bursts of power in the zero-DM total (boxcars of 2–32 ms above --gate-sigma:
+    /// Do not gate bursts of power in the zero-DM total (boxcars of 16–64 ms above --gate-sigma:
     /// the "on" stretches of a periodic broadband modulation, wings of impulses).
     #[arg(long)]
     pub no_gate: bool,
     /// Gating threshold: S/N of the zero-DM boxcar.
-    #[arg(long, default_value_t = 6.0)]
+    #[arg(long, default_value_t = 8.0)]
     pub gate_sigma: f64,
     /// Zero-DM filtering (Eatough et al. 2009): subtract each spectrum's mean over the unmasked
     /// channels (removes broadband DM-0 signals; also part of low-DM pulsars).
