@@ -271,15 +271,20 @@ mod tests {
             .collect();
         let (s, c) = binned(&x, 5);
         let g = gate_bins(&s, &c, 250, 4, 16, 6.0);
-        for k in 0..g.len() {
+        for (k, &gk) in g.iter().enumerate() {
             let t = k * 5;
             if on(t) && on(t + 4) {
-                assert!(g[k], "bin {k} (inside a top hat) not gated");
+                assert!(gk, "bin {k} (inside a top hat) not gated");
             }
-            // Far from every top hat (more than the widest boxcar).
-            if (0..=80).all(|d| !on(t.saturating_sub(d)) && !on(t + 4 + d)) {
-                assert!(!g[k], "bin {k} gated far from the top hats");
+            // More than two bins from every top hat: the runs of windows that straddle a top
+            // hat's edge (up to 15 bins) are cut back to its own edges.
+            if (0..=10).all(|d| !on(t.saturating_sub(d)) && !on(t + 4 + d)) {
+                assert!(!gk, "bin {k} gated outside the top hats");
             }
         }
+        // About the top hats' 10 % of the spectra (16-bin windows straddling both edges of each
+        // 100-bin top hat would add up to 30 % to it).
+        let frac = g.iter().filter(|&&x| x).count() as f64 / g.len() as f64;
+        assert!((0.099..0.105).contains(&frac), "gated fraction {frac}");
     }
 }
