@@ -190,7 +190,8 @@ fn frb180417_dm0_line_is_zapped_and_the_frb_stays_on_top() {
 }
 
 /// Every excision step off (`tianyan search` flags).
-const EXCISION_OFF: [&str; 5] = ["--no-clip", "--no-rfi-mask", "--no-auto-zap", "--no-baseline", "--no-rfifind"];
+const EXCISION_OFF: [&str; 6] =
+    ["--no-clip", "--no-rfi-mask", "--no-auto-zap", "--no-baseline", "--no-rfifind", "--no-gate"];
 
 /// The top periodic candidate's σ of `file` with default excision and with every step off.
 fn sigma_on_off(file: &Path, extra: &[&str]) -> (f64, f64) {

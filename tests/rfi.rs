@@ -36,7 +36,7 @@ fn search_cfg(rfi: RfiConfig) -> SearchConfig {
 
 /// Every excision step off (zero-variance channels are still zapped, as before the stage existed).
 fn excision_off() -> RfiConfig {
-    RfiConfig { clip: false, mask: false, auto_birdies: false, ..RfiConfig::default() }
+    RfiConfig { clip: false, mask: false, auto_birdies: false, gate: false, ..RfiConfig::default() }
 }
 
 fn run(obs: impl Observation + 'static, cfg: &SearchConfig) -> SearchOutput {
@@ -73,6 +73,7 @@ fn pulsar_survives_rfi_and_clean_data_loses_nothing() {
     let rep = clean_on.rfi.as_ref().unwrap();
     assert!(rep.masked_fraction < 0.01, "clean masked fraction {}", rep.masked_fraction);
     assert!(rep.clipped_fraction < 1e-4, "clean clipped fraction {}", rep.clipped_fraction);
+    assert!(rep.gated_fraction < 1e-3, "clean gated fraction {}", rep.gated_fraction);
     // Without excision the DM-0 impulses wreck the search (measured: no candidate at all).
     assert!(s(&rfi_off).is_none_or(|x| x < 0.85 * c_off), "the RFI case no longer tests excision");
 
@@ -356,6 +357,38 @@ fn fast_typical_rfi_keeps_the_pulsar_sigma() {
     assert!(t >= 0.85 * c, "fast-typical σ {t} vs clean {c}");
     // No DM-0 periodic candidate left: the mains family is zapped.
     assert!(typ.candidates.iter().all(|c| c.dm > 0.0 || c.sigma < 6.0), "{:?}", typ.candidates);
+}
+
+#[test]
+fn fast_heavy_rfi_keeps_the_pulsar_above_threshold() {
+    // Issue 13's case under `--rfi fast-heavy` (seed 3): before the gate and the finer baseline
+    // knots the pulsar was lost (σ 2.28 at --sigma 2: its 0.46 Hz periodic's comb and the 5.8 s
+    // gain drift); now σ 8.26 against 11.24 clean (CLI, 8-bit files, DM 0–100). Over seeds 3, 4,
+    // 6, 7 (5 saturates the 8-bit file) the fast-heavy/clean ratio was 0.73, 0.65, 0.54, 0.70
+    // (σ 8.26, 5.58, 6.16, 6.46 against 11.24, 8.53, 11.47, 9.29): this seed is asserted above
+    // the default threshold 6, and at ≥ 0.5 of clean, the lowest ratio over those seeds less
+    // a margin.
+    let cfg = search_cfg(RfiConfig::default());
+    let clean = run(sim_spec(None, true, &[], 512, 30.0, 3), &cfg);
+    let heavy = run(sim_spec(Some("fast-heavy"), true, &[], 512, 30.0, 3), &cfg);
+    let s = |o: &SearchOutput| pulsar(&o.candidates).map(|c| c.sigma as f64);
+    let (c, h) = (s(&clean).expect("clean"), s(&heavy));
+    let r = heavy.rfi.as_ref().unwrap();
+    eprintln!(
+        "pulsar sigma: clean {c:.2}, fast-heavy {h:?}; gated {} ({:.3}), clipped {}, masked {:.3}",
+        r.gated_spectra, r.gated_fraction, r.clipped_spectra, r.masked_fraction
+    );
+    let h = h.expect("the pulsar is found under fast-heavy RFI at the default threshold");
+    assert!(h >= 6.0 && h >= 0.5 * c, "fast-heavy σ {h} vs clean {c}");
+    // The drifting periodic's "on" stretches (10 % duty cycle) are gated, not much more.
+    assert!((0.05..0.2).contains(&r.gated_fraction), "gated fraction {}", r.gated_fraction);
+    // Gating off (recorded as gate_sigma 0) loses the pulsar again: the step is what finds it.
+    let off = run(
+        sim_spec(Some("fast-heavy"), true, &[], 512, 30.0, 3),
+        &search_cfg(RfiConfig { gate: false, ..RfiConfig::default() }),
+    );
+    assert_eq!(off.rfi.as_ref().unwrap().gate_sigma, 0.0);
+    assert!(s(&off).is_none_or(|x| x < 6.0), "without the gate: {:?}", s(&off));
 }
 
 #[test]

@@ -44,6 +44,15 @@ pub struct RfiArgs {
     /// Do not subtract the per-block channel baseline.
     #[arg(long)]
     pub no_baseline: bool,
+    /// Baseline knots per statistics block (1 = one per block).
+    #[arg(long, default_value_t = 4)]
+    pub baseline_knots: usize,
+    /// Do not gate bursts of power in the zero-DM total (boxcars of 16–64 ms above --gate-sigma).
+    #[arg(long)]
+    pub no_gate: bool,
+    /// Gating threshold: S/N of the zero-DM boxcar.
+    #[arg(long, default_value_t = 8.0)]
+    pub gate_sigma: f64,
     /// Zero-DM filtering (Eatough et al. 2009) when the mask is applied.
     #[arg(long)]
     pub zero_dm: bool,
@@ -69,6 +78,9 @@ pub fn run(args: RfiArgs) -> anyhow::Result<()> {
         rfifind: !args.no_rfifind,
         baseline: !args.no_baseline,
         zero_dm: args.zero_dm,
+        baseline_knots_per_block: args.baseline_knots,
+        gate: !args.no_gate,
+        gate_sigma: args.gate_sigma,
         auto_birdies: !args.no_auto_zap,
         ..RfiConfig::default()
     };
@@ -98,7 +110,7 @@ pub fn run(args: RfiArgs) -> anyhow::Result<()> {
     let r = &mask.report;
     println!(
         "wrote {}: {} of {} channels masked, {} of {} blocks masked whole, {:.3} % of the data masked, {} spectra \
-         clipped ({:.4} %), {} birdies",
+         clipped ({:.4} %), {} gated, {} birdies",
         args.output.display(),
         r.masked_channels.len(),
         header.nchans,
@@ -107,6 +119,7 @@ pub fn run(args: RfiArgs) -> anyhow::Result<()> {
         100.0 * r.masked_fraction,
         r.clipped_spectra,
         100.0 * r.clipped_fraction,
+        r.gated_spectra,
         r.birdies.len()
     );
     Ok(())

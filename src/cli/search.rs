@@ -116,6 +116,17 @@ pub struct SearchArgs {
     /// Do not mask cells by rfifind-style block statistics (mean, std, FFT power).
     #[arg(long)]
     pub no_rfifind: bool,
+    /// Baseline knots per 8192-sample statistics block (1 = one per block, the knots before
+    /// issue 13's gain-drift fix).
+    #[arg(long, default_value_t = 4)]
+    pub baseline_knots: usize,
+    /// Do not gate bursts of power in the zero-DM total (boxcars of 16–64 ms above --gate-sigma:
+    /// the "on" stretches of a periodic broadband modulation, wings of impulses).
+    #[arg(long)]
+    pub no_gate: bool,
+    /// Gating threshold: S/N of the zero-DM boxcar.
+    #[arg(long, default_value_t = 8.0)]
+    pub gate_sigma: f64,
     /// Zero-DM filtering (Eatough et al. 2009): subtract each spectrum's mean over the unmasked
     /// channels (removes broadband DM-0 signals; also part of low-DM pulsars).
     #[arg(long)]
@@ -229,6 +240,9 @@ impl SearchArgs {
         cfg.rfi.baseline = !self.no_baseline;
         cfg.rfi.rfifind = !self.no_rfifind;
         cfg.rfi.zero_dm = self.zero_dm;
+        cfg.rfi.baseline_knots_per_block = self.baseline_knots;
+        cfg.rfi.gate = !self.no_gate;
+        cfg.rfi.gate_sigma = self.gate_sigma;
         if let Some(z) = &self.zaplist {
             cfg.rfi.zaplist = tianyan::rfi::birdies::parse_zaplist(z)?;
         }
@@ -378,12 +392,14 @@ pub fn search_and_write(args: &SearchArgs) -> anyhow::Result<tianyan::pipeline::
         }
         let flagged = out.single_pulses.iter().filter(|p| p.rfi_flag != 0).count();
         eprintln!(
-            "RFI excision: {} of {} channels masked, {:.3} % of the data masked, {} spectra clipped ({:.4} %), {} birdies zapped, {} single pulses flagged as DM-0 RFI",
+            "RFI excision: {} of {} channels masked, {:.3} % of the data masked, {} spectra clipped ({:.4} %), {} gated ({:.3} %), {} birdies zapped, {} single pulses flagged as DM-0 RFI",
             r.masked_channels.len(),
             out.header.nchans,
             100.0 * r.masked_fraction,
             r.clipped_spectra,
             100.0 * r.clipped_fraction,
+            r.gated_spectra,
+            100.0 * r.gated_fraction,
             r.birdies.len(),
             flagged
         );

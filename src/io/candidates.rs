@@ -20,8 +20,10 @@
 //!   `masked_channels` (u64, file order), `channel_flags` (u8 per
 //!   channel: 1 zero variance, 2 spectral kurtosis, 4 IQRM), `cell_mask` (u8
 //!   `[nblocks][nchans]`, 1 = block of a kept channel masked), `block_median`, `block_std`
-//!   (f32, zero-DM total power per statistics block), `block_clipped` (u32) and `birdies`
-//!   (compound rows of [`crate::rfi::birdies::Birdie`]).
+//!   (f32, zero-DM total power per statistics block), `block_clipped` (u32), `gated` (u64
+//!   `[n][2]`, the gated stretches of spectra, with attributes `gate_sigma` (0: gating off),
+//!   `gated_spectra`, `gated_fraction`) and `birdies` (compound rows of
+//!   [`crate::rfi::birdies::Birdie`]); the full list is in [`crate::rfi::maskfile`].
 //!
 //! `h5py` reads the tables as structured arrays: `pandas.DataFrame(f["candidates"][()])`.
 //! The file is written under a temporary name and renamed when complete.

@@ -2,12 +2,15 @@
 //!
 //! `/rfi` holds what the excision did ([`RfiReport`]): attributes `clipped_spectra`,
 //! `clipped_fraction`, `clip_sigma` (0: clipping off), `dropped_spectra`, `masked_fraction`,
-//! `stat_block_samples`, `nblocks`, `baseline`, `zero_dm` (0/1), `sk_skipped` (string: why
+//! `stat_block_samples`, `nblocks`, `baseline`, `baseline_knots_per_block` (rows of
+//! `block_mean` per block), `gate_sigma` (0: gating off), `gated_spectra`, `gated_fraction`,
+//! `zero_dm` (0/1), `sk_skipped` (string: why
 //! spectral kurtosis was skipped, empty when it ran); datasets `masked_channels`
 //! (u64), `channel_flags` (u8 per channel: 1 zero variance, 2 SK, 4 IQRM, 8 rfifind `-intfrac`),
 //! `cell_mask` (u8 `[nblocks][nchans]`: 1 SK, 2 rfifind mean/std, 4 rfifind power, 8 whole
 //! block), `block_flags` (u8 per block), `block_median`, `block_std` (f32 per block: zero-DM
-//! total's median and robust σ), `block_clipped` (u32 per block), `clipped_samples` (u64) and
+//! total's median and robust σ), `block_clipped` (u32 per block), `clipped_samples` (u64),
+//! `gated` (u64 `[n][2]`: the gated stretches `[first sample, end)`) and
 //! `birdies` ([`Birdie`] rows).
 //!
 //! A **mask file** (`tianyan rfi FILE -o mask.h5`) is an HDF5 file with that `/rfi` group plus
@@ -44,6 +47,10 @@ pub fn write_rfi_group(g: &hdf5::Group, r: &RfiReport) -> hdf5::Result<()> {
     num_attr(g, "stat_block_samples", r.stat_block_samples as u64)?;
     num_attr(g, "nblocks", r.nblocks as u64)?;
     num_attr(g, "baseline", r.baseline as u8)?;
+    num_attr(g, "baseline_knots_per_block", r.baseline_knots_per_block as u64)?;
+    num_attr(g, "gate_sigma", r.gate_sigma)?;
+    num_attr(g, "gated_spectra", r.gated_spectra)?;
+    num_attr(g, "gated_fraction", r.gated_fraction)?;
     num_attr(g, "zero_dm", r.zero_dm as u8)?;
     num_attr(g, "nonfinite_samples", r.nonfinite_samples)?;
     num_attr(g, "nonfinite_spectra", r.nonfinite_spectra)?;
@@ -57,13 +64,17 @@ pub fn write_rfi_group(g: &hdf5::Group, r: &RfiReport) -> hdf5::Result<()> {
     g.new_dataset_builder().with_data(&r.block_std).create("block_std")?;
     g.new_dataset_builder().with_data(&r.block_clipped).create("block_clipped")?;
     g.new_dataset_builder().with_data(&r.clipped_samples).create("clipped_samples")?;
+    let gated: Vec<u64> = r.gated.iter().flatten().copied().collect();
+    let gated = Array2::from_shape_vec((r.gated.len(), 2), gated).map_err(|e| hdf5::Error::from(format!("{e}")))?;
+    g.new_dataset_builder().with_data(&gated).create("gated")?;
     crate::io::candidates::write_table(g, "birdies", &r.birdies)?;
     Ok(())
 }
 
 /// Reads a `/rfi` group written by [`write_rfi_group`]. Datasets added later (`block_flags`,
-/// `clipped_samples`) and attributes (`nblocks`, `baseline`, `zero_dm`) may be absent in older
-/// files and read as empty / derived / 0.
+/// `clipped_samples`, `gated`) and attributes (`nblocks`, `baseline`, `zero_dm`, the gate's)
+/// may be absent in older files and read as empty / derived / 0; `baseline_knots_per_block`
+/// reads as 1 (one knot per block, as such files were made).
 ///
 /// # Errors
 /// HDF5 errors (a missing `channel_flags` or `cell_mask`).
@@ -84,6 +95,17 @@ pub fn read_rfi_group(g: &hdf5::Group) -> hdf5::Result<RfiReport> {
             .unwrap_or_else(|| vec![0; cell_mask.nrows()]),
         cell_mask,
         clipped_samples: opt("clipped_samples").map(|d| d.read_raw()).transpose()?.unwrap_or_default(),
+        gated: match opt("gated") {
+            Some(d) => {
+                let a: Array2<u64> = d.read_2d()?;
+                a.rows().into_iter().filter(|r| r.len() == 2).map(|r| [r[0], r[1]]).collect()
+            }
+            None => Vec::new(),
+        },
+        gated_spectra: a_u64("gated_spectra"),
+        gated_fraction: a_f64("gated_fraction"),
+        gate_sigma: a_f64("gate_sigma"),
+        baseline_knots_per_block: (a_u64("baseline_knots_per_block") as usize).max(1),
         block_median: g.dataset("block_median")?.read_raw()?,
         block_std: g.dataset("block_std")?.read_raw()?,
         block_clipped: g.dataset("block_clipped")?.read_raw()?,

@@ -14,7 +14,9 @@
 //! 2. **Robust channel statistics**: each block's zero-DM total power (sum over channels of the
 //!    spectra normalised with pass 1) is measured by its median and `1.4826·MAD`; spectra beyond
 //!    `clip_sigma` of it are left out of everything that follows (always, so that impulses never
-//!    bias the statistics). From the rest, per block and channel: the mean, the standard
+//!    bias the statistics). With [`RfiConfig::gate`] (default) the zero-DM totals of the rest are
+//!    binned and searched for bursts of 16 ms and longer ([`gate`]); the gated spectra are left out too.
+//!    The block is then read again: from the spectra kept, per block and channel: the mean, the standard
 //!    deviation, the ratio `var/mean²` of the raw data (the spectral kurtosis, [`sk`], Nita & Gary
 //!    2010) and the largest normalised FFT power of the block's series ([`rfifind`]); and per
 //!    channel the mean and standard deviation. The channel mask is then: zero variance
@@ -28,16 +30,18 @@
 //!    `-clip 6`; Ransom's `clip_times`).
 //!
 //! Reading then returns `(x − b_c(t))/std_c` per channel, where the baseline `b_c(t)` is the
-//! channel mean, or with [`RfiConfig::baseline`] (default) the per-block channel means
-//! interpolated linearly between block centres (a high-pass below ~`1/(2·block)`: slow gain and
-//! bandpass drifts go, and their leakage into the Fourier search with them); 0 for masked
-//! channels and cells; 0 (the baseline) for every spectrum whose zero-DM total lies beyond
-//! `clip_sigma` robust σ of its block's median. With [`RfiConfig::zero_dm`] the mean over the
+//! channel mean, or with [`RfiConfig::baseline`] (default) the channel means of the kept spectra
+//! of each of [`RfiConfig::baseline_knots_per_block`] equal parts of each block (the knots),
+//! interpolated linearly between knot centres (a high-pass below ~`1/(2·knot)`, 0.6 Hz for 0.8 s
+//! knots: slow gain and bandpass drifts go, and their leakage into the Fourier search with them);
+//! 0 for masked channels and cells; 0 (the baseline) for every spectrum whose zero-DM total lies
+//! beyond `clip_sigma` robust σ of its block's median, and for every gated spectrum. With [`RfiConfig::zero_dm`] the mean over the
 //! unmasked channels of each spectrum is then subtracted from them (zero-DM filtering, Eatough,
 //! Keane & Lyne 2009, MNRAS 395, 410). Memory: the statistics passes read ~1 MiB pieces of
 //! spectra ([`sub_block_rows`]) and hold one channel-major copy of a statistics block for the
 //! rfifind FFTs, plus a few `f32` and flags per channel per statistics block (the size of an
-//! rfifind mask). Speed: the passes are parallel over spectra or channels (rayon), each channel
+//! rfifind mask), `4·q` bytes per channel per block for the baseline knots, and 12 bytes per
+//! 2 ms of observation for the gate's binned zero-DM series (22 MB for an hour). Speed: the passes are parallel over spectra or channels (rayon), each channel
 //! and spectrum still summed alone in time or channel order, so the mask is bit-identical
 //! whatever the thread count (and to the serial loops it replaced).
 //!
@@ -46,6 +50,7 @@
 //! measuring again. [`birdies`] holds the periodic-RFI zapping used by the FFT search.
 
 pub mod birdies;
+pub mod gate;
 pub mod iqrm;
 pub mod maskfile;
 pub mod normalise;
@@ -103,6 +108,20 @@ pub struct RfiConfig {
     /// Subtract a per-channel baseline interpolated between the statistics blocks' channel
     /// means instead of the whole-observation mean (removes slow gain and bandpass drifts).
     pub baseline: bool,
+    /// Baseline knots per statistics block (default 4: 0.8 s at 393 µs): each block is cut into
+    /// this many equal parts and the channel means of each part are the knots. Issue 13's
+    /// `fast-heavy` gain drift (2 % sines of 5.8–16 s periods) lost the pulsar from σ 9.0 to 6.3
+    /// with one knot per 3.2 s block (linear interpolation of a 5.8 s sine from 3.2 s knots
+    /// leaves most of it); the error of linear interpolation is `(2π·h/P)²/8` of the amplitude for
+    /// knots `h` apart.
+    pub baseline_knots_per_block: usize,
+    /// Gate long bursts of power in the zero-DM total (16 ms and longer, [`gate`]): their spectra
+    /// are replaced by the baseline and left out of the statistics.
+    pub gate: bool,
+    /// Gating threshold, S/N of the zero-DM boxcar (default 8: at 6 the brightest pulses of
+    /// `sigpyproc3/tutorial.fil` were gated, σ 90.9 → 86.2; issue 13's fast-heavy periodic is
+    /// gated alike at 6 and 8 (σ 8.41, 8.26), only partly at 10 (seed 6: σ 6.16 → 3.64)).
+    pub gate_sigma: f64,
     /// Zero-DM filtering (Eatough, Keane & Lyne 2009): subtract each spectrum's mean over the
     /// unmasked channels. Off by default: it also removes part of a low-DM pulsar whose pulse is
     /// not short compared with its dispersion sweep.
@@ -134,6 +153,9 @@ impl Default for RfiConfig {
             iqrm_threshold: 5.0,
             iqrm_radius_frac: 0.1,
             baseline: true,
+            baseline_knots_per_block: 4,
+            gate: true,
+            gate_sigma: 8.0,
             zero_dm: false,
             rfifind: true,
             rfifind_cfg: rfifind::RfifindConfig::default(),
@@ -169,6 +191,16 @@ impl RfiConfig {
         }
         if !(self.iqrm_radius_frac.is_finite() && self.iqrm_radius_frac > 0.0) {
             return bad(format!("IQRM radius fraction {} must be positive", self.iqrm_radius_frac));
+        }
+        if self.baseline_knots_per_block == 0 || self.baseline_knots_per_block > self.stat_block_samples / 16 {
+            return bad(format!(
+                "baseline knots per block {} must be within 1–{} (at least 16 samples per knot)",
+                self.baseline_knots_per_block,
+                self.stat_block_samples / 16
+            ));
+        }
+        if !(self.gate_sigma.is_finite() && self.gate_sigma > 0.0) {
+            return bad(format!("gate sigma {} must be a positive number", self.gate_sigma));
         }
         self.rfifind_cfg.validate()?;
         Ok(())
@@ -214,6 +246,16 @@ pub struct RfiReport {
     pub clipped_samples: Vec<u64>,
     /// Whether the block baseline was subtracted.
     pub baseline: bool,
+    /// Baseline knots per statistics block (1 in masks made before the knots were finer).
+    pub baseline_knots_per_block: usize,
+    /// Gated stretches of spectra `[first, end)` (samples, ascending, disjoint; [`gate`]).
+    pub gated: Vec<[u64; 2]>,
+    /// Spectra inside the gated stretches.
+    pub gated_spectra: u64,
+    /// Gated spectra over spectra with data.
+    pub gated_fraction: f64,
+    /// Gating threshold used, S/N (0 when gating is off).
+    pub gate_sigma: f64,
     /// Whether zero-DM filtering was applied.
     pub zero_dm: bool,
     /// Per block: median of the zero-DM total power (normalised units).
@@ -277,8 +319,9 @@ pub struct RfiMask {
     pub mean: Vec<f32>,
     /// Per channel: `1/std`, 0 for masked channels.
     pub scale: Vec<f32>,
-    /// `[nblocks][nchans]` channel means of each block (the baseline knots); empty (0 rows)
-    /// when the baseline is off.
+    /// `[nblocks · q][nchans]` channel means of each part of each block (the baseline knots; `q`
+    /// = [`RfiReport::baseline_knots_per_block`], block `b`'s part `j` is row `b·q + j`); empty
+    /// (0 rows) when the baseline is off.
     pub block_mean: Array2<f32>,
     /// What was decided and measured (masks, clipping statistics, birdies).
     pub report: RfiReport,
@@ -311,24 +354,47 @@ impl RfiMask {
         }
     }
 
-    /// The two baseline knots (blocks) around sample `t` and the weight of the second: the
-    /// baseline of channel `c` is `a + w·(z − a)` (`f32`) with `a`, `z` the knots' means of `c`.
+    /// Knots per block (at least 1).
+    fn knots_per_block(&self) -> usize {
+        self.report.baseline_knots_per_block.max(1)
+    }
+
+    /// The knot of sample `t`: row `b·q + j` of [`Self::block_mean`] ([`knot_part`]).
+    fn knot_of(&self, t: u64) -> usize {
+        let q = self.knots_per_block();
+        let b = self.block_of(t);
+        let (s, n) = self.block_range(b);
+        b * q + knot_part((t - s) as usize, n, q)
+    }
+
+    /// Centre of knot `k` (samples, from the start of the observation).
+    fn knot_centre(&self, k: usize) -> f64 {
+        let q = self.knots_per_block();
+        let (s, n) = self.block_range(k / q);
+        let (a, e) = knot_bounds(n, q, k % q);
+        s as f64 + 0.5 * (a + e) as f64
+    }
+
+    /// The two baseline knots around sample `t` and the weight of the second: the baseline of
+    /// channel `c` is `a + w·(z − a)` (`f32`) with `a`, `z` the knots' means of `c` (linear
+    /// interpolation between knot centres, constant before the first and after the last).
     /// `None` without a baseline (the channel means are subtracted).
     fn baseline_knots(&self, t: u64) -> Option<(usize, usize, f32)> {
-        let nb = self.block_mean.nrows();
-        if nb == 0 {
+        let nk = self.block_mean.nrows();
+        if nk == 0 {
             return None;
         }
-        let centre = |b: usize| {
-            let (s, n) = self.block_range(b);
-            s as f64 + 0.5 * n as f64
-        };
         let tc = t as f64 + 0.5;
-        let b = self.block_of(t);
-        let (b0, b1) = if tc < centre(b) { (b.saturating_sub(1), b) } else { (b, (b + 1).min(nb - 1)) };
-        let (c0, c1) = (centre(b0), centre(b1));
-        let w = if b1 > b0 { ((tc - c0) / (c1 - c0)).clamp(0.0, 1.0) as f32 } else { 0.0 };
-        Some((b0, b1, w))
+        let k = self.knot_of(t).min(nk - 1);
+        let (k0, k1) = if tc < self.knot_centre(k) { (k.saturating_sub(1), k) } else { (k, (k + 1).min(nk - 1)) };
+        let (c0, c1) = (self.knot_centre(k0), self.knot_centre(k1));
+        let w = if k1 > k0 { ((tc - c0) / (c1 - c0)).clamp(0.0, 1.0) as f32 } else { 0.0 };
+        Some((k0, k1, w))
+    }
+
+    /// Whether sample `t` lies in a gated stretch.
+    fn is_gated(&self, t: u64) -> bool {
+        in_intervals(&self.report.gated, t)
     }
 
     /// One spectrum (sample `t`) normalised and masked, exactly as [`normalise_row`] with the
@@ -369,6 +435,24 @@ impl RfiMask {
             }
         }
     }
+}
+
+/// The part (baseline knot) of offset `i` in a block of `n` samples cut into `q` equal parts:
+/// `⌊i·q/n⌋`, so part `j` holds offsets `⌈j·n/q⌉ .. ⌈(j+1)·n/q⌉` ([`knot_bounds`]).
+fn knot_part(i: usize, n: usize, q: usize) -> usize {
+    ((i as u64 * q as u64) / n.max(1) as u64) as usize
+}
+
+/// Offsets `[first, end)` of part `j` of a block of `n` samples cut into `q` parts.
+fn knot_bounds(n: usize, q: usize, j: usize) -> (usize, usize) {
+    let c = |j: usize| (j * n).div_ceil(q);
+    (c(j), c(j + 1))
+}
+
+/// Whether `t` lies in one of the ascending, disjoint `[first, end)` stretches `iv`.
+fn in_intervals(iv: &[[u64; 2]], t: u64) -> bool {
+    let i = iv.partition_point(|v| v[0] <= t);
+    i > 0 && t < iv[i - 1][1]
 }
 
 /// First sample and length of block `b` of `nblocks` blocks of `l` samples over `nsamp`.
@@ -414,14 +498,14 @@ fn zero_dm(row: &[f32]) -> f64 {
 /// 118.5). Clipping and masking are turned off (with a log line); normalisation, the block
 /// baseline and the missing-data handling stay.
 fn dedispersed_series_config(cfg: &RfiConfig, inner: &dyn Observation) -> Option<RfiConfig> {
-    if inner.header().nchans != 1 || !(cfg.clip || cfg.mask) {
+    if inner.header().nchans != 1 || !(cfg.clip || cfg.mask || cfg.gate) {
         return None;
     }
     tracing::info!(
         "{}: one channel (a dedispersed series): zero-DM clipping and channel/cell masking do not apply",
         inner.source_description()
     );
-    Some(RfiConfig { clip: false, mask: false, ..cfg.clone() })
+    Some(RfiConfig { clip: false, mask: false, gate: false, ..cfg.clone() })
 }
 
 /// Spectra per group of [`zero_dm_rows`]: their sums run as independent chains.
@@ -659,20 +743,14 @@ pub fn measure(inner: &mut dyn Observation, cfg: &RfiConfig) -> Result<RfiMask, 
     let scale1: Vec<f32> =
         std1.iter().zip(&mean1).map(|(&s, &m)| if flat(s, m) { 0.0 } else { (1.0 / s) as f32 }).collect();
 
-    // Pass 2: robust per-block, per-channel statistics with a preliminary clip.
-    let mut d1 = vec![0.0f64; nchans];
-    let mut d2 = vec![0.0f64; nchans];
-    // Sum over blocks of the squared deviations about each block's own channel mean.
-    let mut dev_blk = vec![0.0f64; nchans];
-    let mut kept = 0u64;
-    let mut ratio = vec![f32::NAN; nblocks * nchans];
-    let mut bmean = vec![0.0f32; nblocks * nchans];
-    // Per block and channel: variance about the block mean (NaN for blocks without data).
-    let mut bvar = vec![f64::NAN; nblocks * nchans];
-    let mut stats = vec![rfifind::CellStats::default(); nblocks * nchans];
-    let mut block_m = vec![0usize; nblocks];
-    // Channel-major copy of a block for the rfifind statistics (reused).
-    let mut series: Vec<f32> = Vec::new();
+    // Pass 2a: the zero-DM totals with the pass-1 normalisation. Per block: the preliminary
+    // clip (spectra beyond `clip_sigma` of the block's median, left out of everything that
+    // follows); and the binned series that the gate searches ([`gate`]).
+    let gate_bin = if h.tsamp_s > 0.0 { ((gate::GATE_BIN_S / h.tsamp_s).round() as usize).max(1) } else { 1 };
+    let nbins = if cfg.gate { (nsamp as usize).div_ceil(gate_bin) } else { 0 };
+    let mut gate_sum = vec![0.0f64; nbins];
+    let mut gate_count = vec![0u32; nbins];
+    let mut pre_clipped: Vec<u64> = Vec::new();
     for b in 0..nblocks {
         let (s, n) = range(b);
         // Zero-DM totals of the block's spectra, a cache-sized piece at a time.
@@ -684,16 +762,64 @@ pub fn measure(inner: &mut dyn Observation, cfg: &RfiConfig) -> Result<RfiMask, 
         }
         let mut zs: Vec<f64> = z.iter().flatten().copied().collect();
         let (med, sd) = robust_centre_scale(&mut zs);
-        let keep: Vec<bool> = z
-            .iter()
-            .map(|zt| match zt {
-                Some(zt) => !(sd > 0.0 && (zt - med).abs() > cfg.clip_sigma * sd),
-                None => false,
-            })
-            .collect();
-        let m = keep.iter().filter(|&&k| k).count();
+        for (i, zt) in z.iter().enumerate() {
+            let Some(zt) = *zt else { continue };
+            let t = s + i as u64;
+            if sd > 0.0 && (zt - med).abs() > cfg.clip_sigma * sd {
+                pre_clipped.push(t);
+            } else if cfg.gate {
+                let k = t as usize / gate_bin;
+                gate_sum[k] += zt;
+                gate_count[k] += 1;
+            }
+        }
+    }
+    let gated: Vec<[u64; 2]> = if cfg.gate {
+        let segment = ((gate::GATE_DETREND_S / (gate_bin as f64 * h.tsamp_s)).round() as usize).max(1);
+        let bins_of = |s: f64| ((s / (gate_bin as f64 * h.tsamp_s)).round() as usize).max(1);
+        let (min_width, max_width) = (bins_of(gate::GATE_MIN_WIDTH_S), bins_of(gate::GATE_MAX_WIDTH_S));
+        let bins = gate::gate_bins(&gate_sum, &gate_count, segment, min_width, max_width, cfg.gate_sigma);
+        let mut iv: Vec<[u64; 2]> = Vec::new();
+        for (k, _) in bins.iter().enumerate().filter(|(_, &g)| g) {
+            let (a, e) = ((k * gate_bin) as u64, (((k + 1) * gate_bin) as u64).min(nsamp));
+            match iv.last_mut() {
+                Some(last) if last[1] == a => last[1] = e,
+                _ => iv.push([a, e]),
+            }
+        }
+        iv
+    } else {
+        Vec::new()
+    };
+    drop((gate_sum, gate_count));
+
+    // Pass 2b: robust per-block, per-channel statistics of the spectra kept (with data, not
+    // clipped in pass 2a, not gated), and the baseline knots.
+    let q = if cfg.baseline { cfg.baseline_knots_per_block.max(1) } else { 1 };
+    let mut d1 = vec![0.0f64; nchans];
+    let mut d2 = vec![0.0f64; nchans];
+    // Sum over blocks of the squared deviations about each block's own channel mean.
+    let mut dev_blk = vec![0.0f64; nchans];
+    let mut kept = 0u64;
+    let mut ratio = vec![f32::NAN; nblocks * nchans];
+    let mut bmean = vec![0.0f32; nblocks * nchans];
+    // `[nblocks · q][nchans]`: the knots' channel means (with the baseline).
+    let mut kmean = vec![0.0f32; if cfg.baseline { nblocks * q * nchans } else { 0 }];
+    // Per block and channel: variance about the block mean (NaN for blocks without data).
+    let mut bvar = vec![f64::NAN; nblocks * nchans];
+    let mut stats = vec![rfifind::CellStats::default(); nblocks * nchans];
+    let mut block_m = vec![0usize; nblocks];
+    // Channel-major copy of a block for the rfifind statistics (reused).
+    let mut series: Vec<f32> = Vec::new();
+    for b in 0..nblocks {
+        let (s, n) = range(b);
+        let mut m = 0usize;
         let mut bs1 = vec![0.0f64; nchans];
         let mut bs2 = vec![0.0f64; nchans];
+        // `[nchans][q]`: per channel the sums over each knot's kept spectra (filled for q > 1;
+        // one knot is the block).
+        let mut ks1 = vec![0.0f64; nchans * q];
+        let mut km = vec![0usize; q];
         let rfifind_cells = cfg.mask && cfg.rfifind;
         if rfifind_cells {
             series.resize(n * nchans, 0.0);
@@ -706,20 +832,45 @@ pub fn measure(inner: &mut dyn Observation, cfg: &RfiConfig) -> Result<RfiMask, 
             let x = block_slice(&blk);
             let x: &[f32] = &x;
             let k0 = (s0 - s) as usize;
-            let keep = &keep[k0..k0 + n0];
+            let keep: Vec<bool> = x
+                .par_chunks(nchans.max(1))
+                .enumerate()
+                .map(|(i, row)| {
+                    let t = s0 + i as u64;
+                    !is_dropped_spectrum(row.iter())
+                        && pre_clipped.binary_search(&t).is_err()
+                        && !in_intervals(&gated, t)
+                })
+                .collect();
+            let keep = &keep[..];
+            for (i, _) in keep.iter().enumerate().filter(|(_, &k)| k) {
+                m += 1;
+                km[knot_part(k0 + i, n, q)] += 1;
+            }
             let group = chans_per_task(nchans);
-            bs1.par_chunks_mut(group).zip(bs2.par_chunks_mut(group)).enumerate().for_each(|(g, (s1, s2))| {
-                let c0 = g * group;
-                let w = s1.len();
-                let mu = &mean1[c0..c0 + w];
-                for (row, _) in x.chunks_exact(nchans).zip(keep).filter(|(_, &k)| k) {
-                    for (((a, q), &v), &mc) in s1.iter_mut().zip(s2.iter_mut()).zip(&row[c0..c0 + w]).zip(mu) {
-                        let d = if v.is_finite() { v as f64 - mc } else { 0.0 };
-                        *a += d;
-                        *q += d * d;
+            bs1.par_chunks_mut(group)
+                .zip(bs2.par_chunks_mut(group))
+                .zip(ks1.par_chunks_mut(group * q))
+                .enumerate()
+                .for_each(|(g, ((s1, s2), ks))| {
+                    let c0 = g * group;
+                    let w = s1.len();
+                    let mu = &mean1[c0..c0 + w];
+                    for (i, (row, _)) in x.chunks_exact(nchans).zip(keep).enumerate().filter(|(_, (_, &k))| k) {
+                        let r = &row[c0..c0 + w];
+                        for (((a, sq), &v), &mc) in s1.iter_mut().zip(s2.iter_mut()).zip(r).zip(mu) {
+                            let d = if v.is_finite() { v as f64 - mc } else { 0.0 };
+                            *a += d;
+                            *sq += d * d;
+                        }
+                        if q > 1 {
+                            let j = knot_part(k0 + i, n, q);
+                            for (cc, (&v, &mc)) in r.iter().zip(mu).enumerate() {
+                                ks[cc * q + j] += if v.is_finite() { v as f64 - mc } else { 0.0 };
+                            }
+                        }
                     }
-                }
-            });
+                });
             if rfifind_cells {
                 transpose_block(x, nchans, n, k0, &mut series, |t, _, v| if keep[t] { v } else { f32::NAN });
             }
@@ -743,6 +894,20 @@ pub fn measure(inner: &mut dyn Observation, cfg: &RfiConfig) -> Result<RfiMask, 
                 let mu = mean1[c] + dm;
                 if mu > 0.0 {
                     ratio[b * nchans + c] = (var / (mu * mu)) as f32;
+                }
+            }
+        }
+        if cfg.baseline {
+            // The knots: a part with fewer than a quarter of its spectra kept takes the block mean.
+            for j in 0..q {
+                let (a, e) = knot_bounds(n, q, j);
+                let row = &mut kmean[(b * q + j) * nchans..(b * q + j + 1) * nchans];
+                for c in 0..nchans {
+                    row[c] = if q > 1 && km[j] >= 1 && 4 * km[j] >= e - a {
+                        (mean1[c] + ks1[c * q + j] / km[j] as f64) as f32
+                    } else {
+                        bmean[b * nchans + c]
+                    };
                 }
             }
         }
@@ -873,7 +1038,7 @@ pub fn measure(inner: &mut dyn Observation, cfg: &RfiConfig) -> Result<RfiMask, 
     let mean_f: Vec<f32> = mean.iter().map(|&m| if m.is_finite() { m as f32 } else { 0.0 }).collect();
     let scale: Vec<f32> = (0..nchans).map(|c| if flags[c] != 0 { 0.0 } else { (1.0 / std[c]) as f32 }).collect();
     let block_mean = if cfg.baseline {
-        Array2::from_shape_vec((nblocks, nchans), bmean).expect("shape")
+        Array2::from_shape_vec((nblocks * q, nchans), kmean).expect("shape")
     } else {
         Array2::zeros((0, nchans))
     };
@@ -903,6 +1068,10 @@ pub fn measure(inner: &mut dyn Observation, cfg: &RfiConfig) -> Result<RfiMask, 
             birdies: cfg.zaplist.clone(),
             clip_sigma: if cfg.clip { cfg.clip_sigma } else { 0.0 },
             baseline: cfg.baseline,
+            baseline_knots_per_block: q,
+            gated_spectra: gated.iter().map(|iv| iv[1] - iv[0]).sum(),
+            gated,
+            gate_sigma: if cfg.gate { cfg.gate_sigma } else { 0.0 },
             zero_dm: cfg.zero_dm,
             sk_skipped,
             ..RfiReport::default()
@@ -925,7 +1094,12 @@ pub fn measure(inner: &mut dyn Observation, cfg: &RfiConfig) -> Result<RfiMask, 
             inner.read_block_into(s0, n0, &mut blk)?;
             let x = block_slice(&blk);
             let z = zero_dm_totals(&x, nchans, &|i, raw, out| m.normalise_at(s0 + i as u64, raw, out, cm));
-            zs.extend(z.iter().enumerate().filter_map(|(i, z)| z.map(|z| (s0 + i as u64, z))));
+            zs.extend(
+                z.iter()
+                    .enumerate()
+                    .filter_map(|(i, z)| z.map(|z| (s0 + i as u64, z)))
+                    .filter(|&(t, _)| !m.is_gated(t)),
+            );
         }
         let mut v: Vec<f64> = zs.iter().map(|p| p.1).collect();
         let (med, sd) = robust_centre_scale(&mut v);
@@ -949,6 +1123,7 @@ pub fn measure(inner: &mut dyn Observation, cfg: &RfiConfig) -> Result<RfiMask, 
     r.clipped_spectra = clipped;
     r.clipped_samples = clipped_samples;
     r.clipped_fraction = if with_data > 0 { clipped as f64 / with_data as f64 } else { 0.0 };
+    r.gated_fraction = if with_data > 0 { r.gated_spectra as f64 / with_data as f64 } else { 0.0 };
     if dropped > 0 {
         tracing::warn!(
             "{}: {} spectra are all zeros (dropped or padding) and are treated as missing data",
@@ -1065,7 +1240,8 @@ pub fn check_mask_matches(mask: &RfiMask, header: &Header, what: &str) -> Result
         Some(format!("foff {} MHz vs {} MHz", m.foff_mhz, header.foff_mhz))
     } else if mask.mean.len() != header.nchans
         || mask.report.cell_mask.dim() != (mask.report.nblocks, header.nchans)
-        || (mask.block_mean.nrows() != 0 && mask.block_mean.dim() != (mask.report.nblocks, header.nchans))
+        || (mask.block_mean.nrows() != 0
+            && mask.block_mean.dim() != (mask.report.nblocks * mask.knots_per_block(), header.nchans))
     {
         Some("the mask's arrays do not match its header".to_string())
     } else {
@@ -1113,7 +1289,7 @@ impl Observation for CleanedObservation {
                     }
                     let t = start_sample + (task * ROWS_PER_TASK + j) as u64;
                     // The spectra pass 3 found beyond the clip level (exactly those, also from a mask file).
-                    if r.clipped_samples.binary_search(&t).is_ok() {
+                    if r.clipped_samples.binary_search(&t).is_ok() || mask.is_gated(t) {
                         row.fill(0.0);
                         continue;
                     }
