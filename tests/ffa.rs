@@ -2,14 +2,21 @@
 //! periods labelled by the physical period (TRAPS B22), the S/N after downsampling by integer and
 //! non-integer factors (TRAPS B21), significance calibrated on pure noise, and detections of
 //! simulated and real pulsars.
+mod common;
+
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 use rayon::prelude::*;
+use tianyan::pipeline::{run_search, SearchConfig, SearchOutput};
 use tianyan::search::ffa::{
     candidates, downsample, ffa_snr_for_sigma, ffa_transform, periodogram, track_slopes, FfaConfig, FfaPlan,
 };
 use tianyan::search::stats::ln_gauss_sf;
+use tianyan::search::{Candidate, SearchKind};
+use tianyan::sim::pulsar::PulsarSpec;
+use tianyan::sim::{OutputFormat, SimConfig, SimulatedObservation};
+use tianyan::Observation;
 
 fn white(n: usize, seed: u64) -> Vec<f32> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -328,4 +335,148 @@ fn snr_matches_the_ideal_fold_after_downsampling() {
         eprintln!("bins {bins_min}–{bins_max} (ds {ds:?}): mean FFA S/N {mean:.2}, ideal fold {ideal:.2}");
         assert!((mean / ideal - 1.0).abs() <= 0.05, "bins {bins_min}–{bins_max}: {mean:.2} vs ideal {ideal:.2}");
     }
+}
+
+/// A simulated `fast-l-band-lite` observation with one pulsar (in memory) and its radiometer
+/// (matched top-hat fold) S/N from the truth.
+fn sim(nchans: usize, tsamp_s: f64, duration_s: f64, seed: u64, pulsar: &str) -> (SimulatedObservation, f64) {
+    let cfg = SimConfig {
+        preset: "fast-l-band-lite".into(),
+        nchans: Some(nchans),
+        tsamp_s: Some(tsamp_s),
+        duration_s,
+        seed,
+        pulsars: vec![PulsarSpec::parse(pulsar).unwrap()],
+        ..SimConfig::default()
+    };
+    let obs = SimulatedObservation::new(&cfg).unwrap();
+    let radiometer = obs.truth("mem", OutputFormat::Filterbank, 0).pulsars[0].radiometer_snr;
+    (obs, radiometer)
+}
+
+fn ffa_search(obs: Box<dyn Observation>, dm_min: f64, dm_max: f64, ffa: FfaConfig, fft: bool) -> SearchOutput {
+    let cfg = SearchConfig {
+        dm_min,
+        dm_max,
+        periodic: fft,
+        single_pulse: false,
+        ffa: true,
+        ffa_cfg: ffa,
+        ..SearchConfig::default()
+    };
+    run_search(obs, &cfg, &mut |_, _| {}).unwrap()
+}
+
+/// The candidate row within 1.5 Fourier bins of `f_hz` (the sift's merge tolerance), if any.
+fn near(cands: &[Candidate], f_hz: f64, tobs: f64) -> Option<&Candidate> {
+    cands.iter().find(|c| ((c.frequency_hz - f_hz) * tobs).abs() <= 1.5)
+}
+
+/// Issue 15: a 5 s pulsar of duty 0.5 % (25 ms top hat) at a radiometer (matched-filter fold) S/N
+/// of 14.9, in 120 s of 64 channels at 1 ms: the FFT search (16 harmonics, sigma 6) reports
+/// nothing at any of its first 16 harmonics, the FFA finds it (`search = ffa`), and the FFA S/N
+/// averaged over 4 noise realisations is within 10 % of the injected S/N (the mean of 4 S/N
+/// values has a standard error of 0.5, 3.4 % of 14.9).
+///
+/// A top hat loses S/N to the phase bins and the boxcar widths it falls between: measured mean
+/// ratios 0.861 with 480–520 bins and widths ×1.5, 0.902 with 800–867 bins, 0.909 with 960–1040
+/// bins and widths ×1.2, 0.939 with 1920–2080 bins (2.6 ms) and widths ×1.2, used here. (With
+/// riptide's default 240–260 bins a 5 s period has 20 ms bins, coarser than the 25 ms pulse.)
+/// The rest is plausibly the pulse's smearing in the data (1 ms samples, 1.9 ms of
+/// intra-channel dispersion, 1 pc cm⁻³ DM steps), which the radiometer formula does not include.
+#[test]
+fn long_period_narrow_pulsar_found_by_ffa_missed_by_fft() {
+    let ffa = FfaConfig {
+        period_min_s: 4.0,
+        period_max_s: 6.0,
+        bins_min: 1920,
+        bins_max: 2080,
+        width_step: 1.2,
+        ..FfaConfig::default()
+    };
+    let (mut sum_ffa, mut sum_inj) = (0.0, 0.0);
+    let f0 = 0.2;
+    for seed in 1..=4u64 {
+        let (obs, inj) = sim(64, 1e-3, 120.0, seed, "period=5.0,dm=30,snr=8,width=0.025,shape=tophat");
+        let tobs = obs.header().duration_s();
+        let out = ffa_search(Box::new(obs), 25.0, 35.0, ffa.clone(), true);
+        for k in 1..=16 {
+            if let Some(c) = out
+                .candidates
+                .iter()
+                .find(|c| c.search != SearchKind::Ffa && ((c.frequency_hz - k as f64 * f0) * tobs).abs() <= 1.5)
+            {
+                panic!("seed {seed}: the FFT search found harmonic {k}: {c:?}");
+            }
+        }
+        let c = near(&out.candidates, f0, tobs).unwrap_or_else(|| panic!("seed {seed}: the FFA missed the 5 s pulsar"));
+        eprintln!(
+            "seed {seed}: FFA P {:.5} s DM {:.1} S/N {:.2} sigma {:.2} width {:.1} ms; injected S/N {inj:.2}",
+            c.period_s,
+            c.dm,
+            c.snr,
+            c.sigma,
+            c.width_s * 1e3
+        );
+        assert_eq!(c.search, SearchKind::Ffa);
+        assert!(c.sigma >= 6.0);
+        sum_ffa += c.snr as f64;
+        sum_inj += inj;
+    }
+    let ratio = sum_ffa / sum_inj;
+    eprintln!("mean FFA S/N / injected S/N = {ratio:.3}");
+    assert!((ratio - 1.0).abs() <= 0.10, "FFA S/N {:.2} vs injected {:.2}", sum_ffa / 4.0, sum_inj / 4.0);
+}
+
+/// The benchmark pulsar (README demo: P 0.2531 s, DM 71, 5 % duty) in 30 s of 128 channels of
+/// 393.216 µs: the FFA (riptide's default 240–260 bins, periods 0.1–1 s) finds it at the right
+/// period, and the FFT finds it too, so sifting merges the two into one `both` row.
+#[test]
+fn benchmark_pulsar_found_by_both_searches() {
+    let (obs, inj) = sim(128, 393.216e-6, 30.0, 11, "period=0.2531,dm=71,snr=20");
+    let tobs = obs.header().duration_s();
+    let ffa = FfaConfig { period_min_s: 0.1, period_max_s: 1.0, ..FfaConfig::default() };
+    let out = ffa_search(Box::new(obs), 60.0, 80.0, ffa, true);
+    let c = near(&out.candidates, 1.0 / 0.2531, tobs).expect("benchmark pulsar not found");
+    eprintln!(
+        "P {:.6} s DM {:.2} search {:?} S/N {:.2} sigma {:.2}; FFA best {:?} at DM {:.2}; injected {inj:.2}",
+        c.period_s,
+        c.dm,
+        c.search,
+        c.snr,
+        c.sigma,
+        out.ffa.as_ref().map(|f| f.best_dm_snr.iter().cloned().fold(0.0f32, f32::max)),
+        out.ffa.as_ref().map_or(0.0, |f| f.best_dm)
+    );
+    assert_eq!(c.search, SearchKind::Both, "found by FFT and FFA, merged");
+    assert_eq!(c.harmonic_of, -1);
+    let f = out.ffa.as_ref().unwrap();
+    let ib = (0..f.best_dm_snr.len()).max_by(|&a, &b| f.best_dm_snr[a].total_cmp(&f.best_dm_snr[b])).unwrap();
+    // The FFA's best trial: within one Fourier bin (1/T) of the true frequency.
+    let df = (1.0 / f.best_dm_periods_s[ib] - 1.0 / 0.2531) * tobs;
+    assert!(df.abs() <= 1.0, "FFA best period {} s: {df:.2} bins off", f.best_dm_periods_s[ib]);
+    assert!((f.best_dm - 71.0).abs() <= 3.0, "FFA best DM {}", f.best_dm);
+}
+
+/// Real data: PSR B1804−08 (J1807−0847), GBT dedispersed series (`sigpyproc3/GBT_J1807-0847.tim`,
+/// 131 072 samples of 163.84 µs, P = 0.1637275 s): the FFA's top signal is the pulsar, within one
+/// Fourier bin of 1/P.
+#[test]
+fn real_b1804_08_found_by_the_ffa() {
+    let Some(tim) = common::shared_data("sigpyproc3/GBT_J1807-0847.tim") else { return };
+    let obs = tianyan::open_observation(&[tim]).unwrap();
+    let tobs = obs.header().duration_s();
+    let ffa = FfaConfig { period_min_s: 0.1, period_max_s: 1.0, ..FfaConfig::default() };
+    let out = ffa_search(obs, 0.0, 0.0, ffa, false);
+    let top = out.candidates.first().expect("no FFA candidate");
+    eprintln!(
+        "top: P {:.7} s S/N {:.1} sigma {:.1} width {:.2} ms",
+        top.period_s,
+        top.snr,
+        top.sigma,
+        top.width_s * 1e3
+    );
+    assert_eq!(top.search, SearchKind::Ffa);
+    let df = (top.frequency_hz - 1.0 / 0.1637275) * tobs;
+    assert!(df.abs() <= 1.0, "top FFA candidate P {} s is {df:.2} bins from B1804-08", top.period_s);
 }
