@@ -263,39 +263,45 @@ pub fn normalise(x: &mut [f32], width: usize) {
 /// `j < ⌊len/f⌋`. Returns the samples and `ḡ`, the mean of `u(1−u)` over the interior boundaries
 /// `u = frac(j f)`, `j = 1 … n−1` (0 for integer `f`): see the module docs for its use.
 pub fn downsample(x: &[f32], f: f64) -> (Vec<f32>, f64) {
-    let n_in = x.len();
-    let f = f.max(1.0);
-    let n_out = ((n_in as f64) / f).floor() as usize;
-    if n_out == 0 {
-        return (Vec::new(), 0.0);
-    }
-    // Cumulative integral C(t) = Σ_{i < ⌊t⌋} x_i + frac(t) x_⌊t⌋ (prefix sums in f64).
-    let mut pre = Vec::with_capacity(n_in + 1);
+    downsample_prefixed(x, &prefix_sums(x), f)
+}
+
+/// `[0, x₀, x₀ + x₁, …]` in f64 (`x.len() + 1` values), for [`downsample_prefixed`].
+pub fn prefix_sums(x: &[f32]) -> Vec<f64> {
+    let mut pre = Vec::with_capacity(x.len() + 1);
     let mut s = 0.0f64;
     pre.push(0.0);
     for &v in x {
         s += v as f64;
         pre.push(s);
     }
-    let cum = |t: f64| -> f64 {
-        let i = (t.floor() as usize).min(n_in);
+    pre
+}
+
+/// [`downsample`] with the prefix sums of `x` ([`prefix_sums`]) made once for every step.
+pub fn downsample_prefixed(x: &[f32], pre: &[f64], f: f64) -> (Vec<f32>, f64) {
+    let n_in = x.len();
+    let f = f.max(1.0);
+    let n_out = ((n_in as f64) / f).floor() as usize;
+    if n_out == 0 || pre.len() != n_in + 1 {
+        return (Vec::new(), 0.0);
+    }
+    // Cumulative integral C(t) = Σ_{i < ⌊t⌋} x_i + frac(t) x_⌊t⌋.
+    let cum = |t: f64| -> (f64, f64) {
+        let i = (t as usize).min(n_in);
         let u = t - i as f64;
-        if i < n_in && u > 0.0 {
-            pre[i] + u * x[i] as f64
-        } else {
-            pre[i]
-        }
+        let c = if i < n_in && u > 0.0 { pre[i] + u * x[i] as f64 } else { pre[i] };
+        (c, u)
     };
     let mut out = Vec::with_capacity(n_out);
     let mut gsum = 0.0f64;
     let mut prev = 0.0f64;
     for j in 0..n_out {
         let t1 = ((j + 1) as f64 * f).min(n_in as f64);
-        let c1 = cum(t1);
+        let (c1, u) = cum(t1);
         out.push((c1 - prev) as f32);
         prev = c1;
         if j + 1 < n_out {
-            let u = t1 - t1.floor();
             gsum += u * (1.0 - u);
         }
     }
@@ -559,6 +565,9 @@ pub struct Periodogram {
     pub width_idx: Vec<u8>,
 }
 
+/// Profiles whose matched filters are computed together ([`periodogram`]).
+const LANES: usize = 8;
+
 /// Normalises `series` ([`normalise`]) and computes its periodogram on `plan`.
 ///
 /// `series`: `plan.n` samples (more are ignored; fewer give S/N 0 everywhere).
@@ -571,12 +580,14 @@ pub fn periodogram(series: &[f32], plan: &FfaPlan, cfg: &FfaConfig) -> Periodogr
     let mut x = series[..plan.n].to_vec();
     let rmed = (cfg.rmed_width_s / plan.tsamp_s).round().max(1.0) as usize;
     normalise(&mut x, rmed);
+    let pre = prefix_sums(&x);
     let mut idx = 0usize;
     let mut out = Vec::new();
     let mut scratch = Vec::new();
     let mut prefix = Vec::new();
+    let mut prefix8: Vec<[f32; LANES]> = Vec::new();
     for st in &plan.steps {
-        let (y, gbar) = if st.ds == 1.0 { (x.clone(), 0.0) } else { downsample(&x, st.ds) };
+        let (y, gbar) = if st.ds == 1.0 { (x.clone(), 0.0) } else { downsample_prefixed(&x, &pre, st.ds) };
         for p in st.p_lo..=st.p_hi {
             let m = y.len() / p;
             out.resize(m * p, 0.0);
@@ -596,8 +607,48 @@ pub fn periodogram(series: &[f32], plan: &FfaPlan, cfg: &FfaConfig) -> Periodogr
                 })
                 .collect();
             let wmax = *widths.last().unwrap_or(&1);
+            // Eight profiles at a time, one per lane: eight independent prefix-sum chains and
+            // vectorised box differences. Each lane adds its profile in the same order as the
+            // one-profile path below, so the results do not depend on the grouping.
+            let mut k = 0usize;
+            prefix8.resize(p + wmax + 1, [0.0f32; LANES]);
+            while k + LANES <= m {
+                let rows: [&[f32]; LANES] = std::array::from_fn(|l| &out[(k + l) * p..(k + l + 1) * p]);
+                let mut acc = [0.0f32; LANES];
+                prefix8[0] = acc;
+                for j in 0..p + wmax {
+                    let jj = if j < p { j } else { j - p };
+                    for l in 0..LANES {
+                        acc[l] += rows[l][jj];
+                    }
+                    prefix8[j + 1] = acc;
+                }
+                let total = prefix8[p];
+                let mut best = [f32::NEG_INFINITY; LANES];
+                let mut best_w = [0u8; LANES];
+                for (wi, (&w, &(ca, cb))) in widths.iter().zip(&coefs).enumerate() {
+                    let mut mx = [f32::NEG_INFINITY; LANES];
+                    for (hi, lo) in prefix8[w..w + p].iter().zip(&prefix8[..p]) {
+                        for l in 0..LANES {
+                            let v = hi[l] - lo[l];
+                            mx[l] = if v > mx[l] { v } else { mx[l] };
+                        }
+                    }
+                    for l in 0..LANES {
+                        let snr = ca * mx[l] - cb * total[l];
+                        if snr > best[l] {
+                            best[l] = snr;
+                            best_w[l] = wi as u8;
+                        }
+                    }
+                }
+                pg.snr[idx..idx + LANES].copy_from_slice(&best);
+                pg.width_idx[idx..idx + LANES].copy_from_slice(&best_w);
+                idx += LANES;
+                k += LANES;
+            }
             prefix.resize(p + wmax + 1, 0.0f32);
-            for k in 0..m {
+            for k in k..m {
                 let prof = &out[k * p..(k + 1) * p];
                 prefix[0] = 0.0;
                 let mut s = 0.0f32;
@@ -609,10 +660,7 @@ pub fn periodogram(series: &[f32], plan: &FfaPlan, cfg: &FfaConfig) -> Periodogr
                 let mut best = f32::NEG_INFINITY;
                 let mut best_w = 0u8;
                 for (wi, (&w, &(ca, cb))) in widths.iter().zip(&coefs).enumerate() {
-                    let mut mx = f32::NEG_INFINITY;
-                    for (hi, lo) in prefix[w..w + p].iter().zip(&prefix[..p]) {
-                        mx = mx.max(hi - lo);
-                    }
+                    let mx = max_diff(&prefix[w..w + p], &prefix[..p]);
                     let snr = ca * mx - cb * total;
                     if snr > best {
                         best = snr;
@@ -627,6 +675,27 @@ pub fn periodogram(series: &[f32], plan: &FfaPlan, cfg: &FfaConfig) -> Periodogr
     }
     debug_assert_eq!(idx, nt);
     pg
+}
+
+/// `max_j (a[j] − b[j])` over equal-length slices (−∞ when empty), in 8 independent lanes so
+/// the compiler vectorises it (a comparison-select, not `f32::max`, whose NaN rule blocks that).
+#[inline]
+fn max_diff(a: &[f32], b: &[f32]) -> f32 {
+    let mut lanes = [f32::NEG_INFINITY; 8];
+    let (ac, bc) = (a.chunks_exact(8), b.chunks_exact(8));
+    let (ar, br) = (ac.remainder(), bc.remainder());
+    for (x, y) in ac.zip(bc) {
+        for k in 0..8 {
+            let v = x[k] - y[k];
+            lanes[k] = if v > lanes[k] { v } else { lanes[k] };
+        }
+    }
+    let mut m = f32::NEG_INFINITY;
+    for (x, y) in ar.iter().zip(br) {
+        let v = x - y;
+        m = if v > m { v } else { m };
+    }
+    lanes.iter().fold(m, |acc, &v| if v > acc { v } else { acc })
 }
 
 /// Significance of FFA S/N `snr` for `ntrials` effective trials: the Gaussian equivalent of
