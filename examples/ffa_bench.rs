@@ -27,18 +27,19 @@ fn main() -> anyhow::Result<()> {
     let plan = FfaPlan::new(x.len(), h.tsamp_s, &cfg)?;
     let t_plan = t.elapsed().as_secs_f64();
     let t = std::time::Instant::now();
-    let best: Vec<(f32, f64)> = (0..ndm)
+    let best: Vec<(f32, f64, f64)> = (0..ndm)
         .into_par_iter()
         .map(|_| {
             let pg = periodogram(&x, &plan, &cfg);
             let i = (0..pg.snr.len()).max_by(|&a, &b| pg.snr[a].total_cmp(&pg.snr[b])).unwrap_or(0);
-            (pg.snr[i], plan.periods_s[i])
+            let mean = pg.snr.iter().map(|&v| v as f64).sum::<f64>() / pg.snr.len().max(1) as f64;
+            (pg.snr[i], plan.periods_s[i], mean)
         })
         .collect();
     let wall = t.elapsed().as_secs_f64();
     println!(
         "tianyan FFA: {} samples of {:.6} ms, {} trials per series, {} steps; plan {:.3} s; {ndm} series in {wall:.2} s \
-         ({:.3} s each, {} threads); best S/N {:.2} at P {:.7} s",
+         ({:.3} s each, {} threads); best S/N {:.2} at P {:.7} s; mean trial S/N {:.3}",
         x.len(),
         h.tsamp_s * 1e3,
         plan.len(),
@@ -47,7 +48,8 @@ fn main() -> anyhow::Result<()> {
         wall / ndm as f64,
         rayon::current_num_threads(),
         best[0].0,
-        best[0].1
+        best[0].1,
+        best[0].2
     );
     Ok(())
 }

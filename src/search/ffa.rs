@@ -344,22 +344,13 @@ pub fn ffa_transform(x: &[f32], p: usize, out: &mut [f32], scratch: &mut [f32]) 
     if m == 0 {
         return;
     }
-    ffa_rec(&x[..m * p], m, p, &mut out[..m * p], &mut scratch[..m * p]);
+    ffa_rec_dispatch(have_avx2(), &x[..m * p], m, p, &mut out[..m * p], &mut scratch[..m * p]);
 }
 
-fn ffa_rec(x: &[f32], m: usize, p: usize, out: &mut [f32], scratch: &mut [f32]) {
-    if m == 1 {
-        out[..p].copy_from_slice(&x[..p]);
-        return;
-    }
-    let h = m / 2;
-    {
-        let (sh, st) = scratch.split_at_mut(h * p);
-        let (oh, ot) = out.split_at_mut(h * p);
-        ffa_rec(&x[..h * p], h, p, sh, oh);
-        ffa_rec(&x[h * p..], m - h, p, st, ot);
-    }
-    let (head, tail) = scratch.split_at(h * p);
+/// One level of the FFA recursion: output row `k` of the `m` rows is head row `kh` plus tail row
+/// `kt` rotated left by `c` ([`merge_indices`]).
+#[inline(always)]
+fn merge_level(head: &[f32], tail: &[f32], m: usize, p: usize, out: &mut [f32]) {
     for k in 0..m {
         let (kh, kt, c) = merge_indices(m, k);
         let c = c % p;
@@ -374,6 +365,63 @@ fn ffa_rec(x: &[f32], m: usize, p: usize, out: &mut [f32], scratch: &mut [f32]) 
             *o = a + b;
         }
     }
+}
+
+/// The recursion of [`ffa_transform`] (`$name` calls itself; `$($unsafe)?` for the AVX2 copy).
+macro_rules! ffa_recursion {
+    ($(#[$attr:meta])* $name:ident $(, $unsafe:ident)?) => {
+        $(#[$attr])*
+        $($unsafe)? fn $name(x: &[f32], m: usize, p: usize, out: &mut [f32], scratch: &mut [f32]) {
+            if m == 1 {
+                out[..p].copy_from_slice(&x[..p]);
+                return;
+            }
+            let h = m / 2;
+            {
+                let (sh, st) = scratch.split_at_mut(h * p);
+                let (oh, ot) = out.split_at_mut(h * p);
+                $name(&x[..h * p], h, p, sh, oh);
+                $name(&x[h * p..], m - h, p, st, ot);
+            }
+            let (head, tail) = scratch.split_at(h * p);
+            merge_level(head, tail, m, p, out);
+        }
+    };
+}
+
+ffa_recursion!(ffa_rec);
+ffa_recursion!(
+    /// [`ffa_rec`] compiled for AVX2 (the same additions in the same order: identical results).
+    ///
+    /// # Safety
+    /// The CPU must support AVX2 (checked by the caller).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    ffa_rec_avx2, unsafe
+);
+
+/// Whether the AVX2 copies of the kernels can run here.
+fn have_avx2() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::is_x86_feature_detected!("avx2")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// [`ffa_rec`], through its AVX2 copy when `avx2`.
+fn ffa_rec_dispatch(avx2: bool, x: &[f32], m: usize, p: usize, out: &mut [f32], scratch: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if avx2 {
+        // SAFETY: `avx2` is true only when the CPU supports AVX2 (`have_avx2`).
+        unsafe { ffa_rec_avx2(x, m, p, out, scratch) };
+        return;
+    }
+    let _ = avx2;
+    ffa_rec(x, m, p, out, scratch);
 }
 
 /// The least-squares slope (bins per row) of each track `s_i(k)`, `k = 0 … m−1`, of the FFA of
@@ -581,6 +629,7 @@ pub fn periodogram(series: &[f32], plan: &FfaPlan, cfg: &FfaConfig) -> Periodogr
     let rmed = (cfg.rmed_width_s / plan.tsamp_s).round().max(1.0) as usize;
     normalise(&mut x, rmed);
     let pre = prefix_sums(&x);
+    let avx2 = have_avx2();
     let mut idx = 0usize;
     let mut out = Vec::new();
     let mut scratch = Vec::new();
@@ -592,7 +641,7 @@ pub fn periodogram(series: &[f32], plan: &FfaPlan, cfg: &FfaConfig) -> Periodogr
             let m = y.len() / p;
             out.resize(m * p, 0.0);
             scratch.resize(m * p, 0.0);
-            ffa_transform(&y[..m * p], p, &mut out, &mut scratch);
+            ffa_rec_dispatch(avx2, &y[..m * p], m, p, &mut out[..m * p], &mut scratch[..m * p]);
             let widths = plan.widths_for(p);
             // Per width: coefficients of (box sum, profile total) in the S/N.
             let coefs: Vec<(f32, f32)> = widths
@@ -606,80 +655,144 @@ pub fn periodogram(series: &[f32], plan: &FfaPlan, cfg: &FfaConfig) -> Periodogr
                     (((a + b) / sd) as f32, (b / sd) as f32)
                 })
                 .collect();
-            let wmax = *widths.last().unwrap_or(&1);
-            // Eight profiles at a time, one per lane: eight independent prefix-sum chains and
-            // vectorised box differences. Each lane adds its profile in the same order as the
-            // one-profile path below, so the results do not depend on the grouping.
-            let mut k = 0usize;
-            prefix8.resize(p + wmax + 1, [0.0f32; LANES]);
-            while k + LANES <= m {
-                let rows: [&[f32]; LANES] = std::array::from_fn(|l| &out[(k + l) * p..(k + l + 1) * p]);
-                let mut acc = [0.0f32; LANES];
-                prefix8[0] = acc;
-                for j in 0..p + wmax {
-                    let jj = if j < p { j } else { j - p };
-                    for l in 0..LANES {
-                        acc[l] += rows[l][jj];
-                    }
-                    prefix8[j + 1] = acc;
-                }
-                let total = prefix8[p];
-                let mut best = [f32::NEG_INFINITY; LANES];
-                let mut best_w = [0u8; LANES];
-                for (wi, (&w, &(ca, cb))) in widths.iter().zip(&coefs).enumerate() {
-                    let mut mx = [f32::NEG_INFINITY; LANES];
-                    for (hi, lo) in prefix8[w..w + p].iter().zip(&prefix8[..p]) {
-                        for l in 0..LANES {
-                            let v = hi[l] - lo[l];
-                            mx[l] = if v > mx[l] { v } else { mx[l] };
-                        }
-                    }
-                    for l in 0..LANES {
-                        let snr = ca * mx[l] - cb * total[l];
-                        if snr > best[l] {
-                            best[l] = snr;
-                            best_w[l] = wi as u8;
-                        }
-                    }
-                }
-                pg.snr[idx..idx + LANES].copy_from_slice(&best);
-                pg.width_idx[idx..idx + LANES].copy_from_slice(&best_w);
-                idx += LANES;
-                k += LANES;
-            }
-            prefix.resize(p + wmax + 1, 0.0f32);
-            for k in k..m {
-                let prof = &out[k * p..(k + 1) * p];
-                prefix[0] = 0.0;
-                let mut s = 0.0f32;
-                for j in 0..p + wmax {
-                    s += prof[if j < p { j } else { j - p }];
-                    prefix[j + 1] = s;
-                }
-                let total = prefix[p];
-                let mut best = f32::NEG_INFINITY;
-                let mut best_w = 0u8;
-                for (wi, (&w, &(ca, cb))) in widths.iter().zip(&coefs).enumerate() {
-                    let mx = max_diff(&prefix[w..w + p], &prefix[..p]);
-                    let snr = ca * mx - cb * total;
-                    if snr > best {
-                        best = snr;
-                        best_w = wi as u8;
-                    }
-                }
-                pg.snr[idx] = best;
-                pg.width_idx[idx] = best_w;
-                idx += 1;
-            }
+            let (snr_out, w_out) = (&mut pg.snr[idx..idx + m], &mut pg.width_idx[idx..idx + m]);
+            score_dispatch(avx2, &out[..m * p], m, p, widths, &coefs, &mut prefix8, &mut prefix, snr_out, w_out);
+            idx += m;
         }
     }
     debug_assert_eq!(idx, nt);
     pg
 }
 
+/// The matched filters of the `m` folded profiles `out` (`m × p`): for each profile, the best S/N
+/// over the `widths` (coefficients `coefs` of the box sum and the profile total) and phases, and
+/// the index of the best width, into `snr_out` and `w_out`.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn score_profiles(
+    out: &[f32],
+    m: usize,
+    p: usize,
+    widths: &[usize],
+    coefs: &[(f32, f32)],
+    prefix8: &mut Vec<[f32; LANES]>,
+    prefix: &mut Vec<f32>,
+    snr_out: &mut [f32],
+    w_out: &mut [u8],
+) {
+    let wmax = *widths.last().unwrap_or(&1);
+    // Eight profiles at a time, one per lane: eight independent prefix-sum chains and
+    // vectorised box differences. Each lane adds its profile in the same order as the
+    // one-profile path below, so the results do not depend on the grouping.
+    let mut k = 0usize;
+    prefix8.resize(p + wmax + 1, [0.0f32; LANES]);
+    while k + LANES <= m {
+        let rows: [&[f32]; LANES] = std::array::from_fn(|l| &out[(k + l) * p..(k + l + 1) * p]);
+        let mut acc = [0.0f32; LANES];
+        prefix8[0] = acc;
+        for j in 0..p + wmax {
+            let jj = if j < p { j } else { j - p };
+            for l in 0..LANES {
+                acc[l] += rows[l][jj];
+            }
+            prefix8[j + 1] = acc;
+        }
+        let total = prefix8[p];
+        let mut best = [f32::NEG_INFINITY; LANES];
+        let mut best_w = [0u8; LANES];
+        for (wi, (&w, &(ca, cb))) in widths.iter().zip(coefs).enumerate() {
+            let mut mx = [f32::NEG_INFINITY; LANES];
+            for (hi, lo) in prefix8[w..w + p].iter().zip(&prefix8[..p]) {
+                for l in 0..LANES {
+                    let v = hi[l] - lo[l];
+                    mx[l] = if v > mx[l] { v } else { mx[l] };
+                }
+            }
+            for l in 0..LANES {
+                let snr = ca * mx[l] - cb * total[l];
+                if snr > best[l] {
+                    best[l] = snr;
+                    best_w[l] = wi as u8;
+                }
+            }
+        }
+        snr_out[k..k + LANES].copy_from_slice(&best);
+        w_out[k..k + LANES].copy_from_slice(&best_w);
+        k += LANES;
+    }
+    prefix.resize(p + wmax + 1, 0.0f32);
+    for k in k..m {
+        let prof = &out[k * p..(k + 1) * p];
+        prefix[0] = 0.0;
+        let mut s = 0.0f32;
+        for j in 0..p + wmax {
+            s += prof[if j < p { j } else { j - p }];
+            prefix[j + 1] = s;
+        }
+        let total = prefix[p];
+        let mut best = f32::NEG_INFINITY;
+        let mut best_w = 0u8;
+        for (wi, (&w, &(ca, cb))) in widths.iter().zip(coefs).enumerate() {
+            let mx = max_diff(&prefix[w..w + p], &prefix[..p]);
+            let snr = ca * mx - cb * total;
+            if snr > best {
+                best = snr;
+                best_w = wi as u8;
+            }
+        }
+        snr_out[k] = best;
+        w_out[k] = best_w;
+    }
+}
+
+/// [`score_profiles`] compiled for AVX2 (identical results).
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn score_profiles_avx2(
+    out: &[f32],
+    m: usize,
+    p: usize,
+    widths: &[usize],
+    coefs: &[(f32, f32)],
+    prefix8: &mut Vec<[f32; LANES]>,
+    prefix: &mut Vec<f32>,
+    snr_out: &mut [f32],
+    w_out: &mut [u8],
+) {
+    score_profiles(out, m, p, widths, coefs, prefix8, prefix, snr_out, w_out)
+}
+
+/// [`score_profiles`], through its AVX2 copy when `avx2`.
+#[allow(clippy::too_many_arguments)]
+fn score_dispatch(
+    avx2: bool,
+    out: &[f32],
+    m: usize,
+    p: usize,
+    widths: &[usize],
+    coefs: &[(f32, f32)],
+    prefix8: &mut Vec<[f32; LANES]>,
+    prefix: &mut Vec<f32>,
+    snr_out: &mut [f32],
+    w_out: &mut [u8],
+) {
+    #[cfg(target_arch = "x86_64")]
+    if avx2 {
+        // SAFETY: `avx2` is true only when the CPU supports AVX2 (`have_avx2`).
+        unsafe { score_profiles_avx2(out, m, p, widths, coefs, prefix8, prefix, snr_out, w_out) };
+        return;
+    }
+    let _ = avx2;
+    score_profiles(out, m, p, widths, coefs, prefix8, prefix, snr_out, w_out);
+}
+
 /// `max_j (a[j] − b[j])` over equal-length slices (−∞ when empty), in 8 independent lanes so
 /// the compiler vectorises it (a comparison-select, not `f32::max`, whose NaN rule blocks that).
-#[inline]
+#[inline(always)]
 fn max_diff(a: &[f32], b: &[f32]) -> f32 {
     let mut lanes = [f32::NEG_INFINITY; 8];
     let (ac, bc) = (a.chunks_exact(8), b.chunks_exact(8));
