@@ -480,3 +480,119 @@ fn real_b1804_08_found_by_the_ffa() {
     let df = (top.frequency_hz - 1.0 / 0.1637275) * tobs;
     assert!(df.abs() <= 1.0, "top FFA candidate P {} s is {df:.2} bins from B1804-08", top.period_s);
 }
+
+/// `tianyan search --ffa` end to end: the candidate file's `/candidates` rows carry the `search`
+/// label (HDF5 enum) and the FFA width, `/ffa` holds one summary row per DM trial searched and
+/// the best DM's full periodogram, `tianyan candidates --csv` prints the label, and a
+/// `/candidates` table written before the `search` column existed is refused by name.
+#[test]
+fn cli_search_ffa_writes_labels_and_periodograms() {
+    use tianyan::io::candidates::{read_candidates, read_dm_trials, read_ffa};
+    let dir = tempfile::tempdir().unwrap();
+    let fil = dir.path().join("p1.fil");
+    let h5 = dir.path().join("c.h5");
+    let s = |p: &std::path::Path| p.to_str().unwrap().to_string();
+    let o = common::tianyan(&[
+        "simulate",
+        "-o",
+        &s(&fil),
+        "--preset",
+        "fast-l-band-lite",
+        "--nchans",
+        "64",
+        "--tsamp",
+        "0.001",
+        "--duration",
+        "30",
+        "--seed",
+        "5",
+        "--pulsar",
+        "period=1.3,dm=30,snr=15,width=0.013,shape=tophat",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = common::tianyan(&[
+        "search",
+        &s(&fil),
+        "-o",
+        &s(&h5),
+        "--dm-min",
+        "25",
+        "--dm-max",
+        "35",
+        "--periodic",
+        "--ffa",
+        "--ffa-pmin",
+        "0.5",
+        "--ffa-pmax",
+        "3",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let cands = read_candidates(&h5).unwrap();
+    let c = near(&cands, 1.0 / 1.3, 30.0).expect("the 1.3 s pulsar");
+    assert!(matches!(c.search, SearchKind::Ffa | SearchKind::Both), "{c:?}");
+    assert!(c.width_s > 0.0 && c.width_s < 0.05, "FFA width {} s", c.width_s);
+    let f = read_ffa(&h5).unwrap().expect("/ffa");
+    let dms = read_dm_trials(&h5).unwrap();
+    assert_eq!(f.dms, dms, "one /ffa row per DM trial searched, in order");
+    assert_eq!(f.best_snr.len(), dms.len());
+    assert_eq!(f.grid_snr.len(), dms.len() * (f.grid_edges_s.len() - 1));
+    assert_eq!(f.best_dm_periods_s.len(), f.best_dm_snr.len());
+    assert_eq!(f.best_dm_periods_s.len(), f.ntrials_per_dm);
+    let best = f.best_snr.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
+    assert_eq!(f.best_dm_snr.iter().cloned().fold(f32::NEG_INFINITY, f32::max), best);
+    assert!(f.trials > 1.0);
+    let o = common::tianyan(&["candidates", &s(&h5), "--csv"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.lines().next().unwrap().ends_with(",search,width_s"), "{out}");
+    assert!(out.lines().nth(1).is_some_and(|l| l.contains(",ffa,") || l.contains(",both,")), "{out}");
+
+    // a table of the previous layout (no `search`, no `width_s`)
+    #[derive(hdf5::H5Type, Clone, Copy)]
+    #[repr(C)]
+    struct Previous {
+        period_s: f64,
+        frequency_hz: f64,
+        dm: f64,
+        accel: f64,
+        snr: f32,
+        sigma: f32,
+        power: f32,
+        nharm: u32,
+        fft_bin: f64,
+        n_dm_hits: u32,
+        harmonic_of: i32,
+        harmonic_num: u32,
+        harmonic_den: u32,
+        fund_harmonic: u32,
+        dm_flag: u32,
+        z: f64,
+    }
+    let rows: Vec<Previous> = cands
+        .iter()
+        .map(|c| Previous {
+            period_s: c.period_s,
+            frequency_hz: c.frequency_hz,
+            dm: c.dm,
+            accel: c.accel,
+            snr: c.snr,
+            sigma: c.sigma,
+            power: c.power,
+            nharm: c.nharm,
+            fft_bin: c.fft_bin,
+            n_dm_hits: c.n_dm_hits,
+            harmonic_of: c.harmonic_of,
+            harmonic_num: c.harmonic_num,
+            harmonic_den: c.harmonic_den,
+            fund_harmonic: c.fund_harmonic,
+            dm_flag: c.dm_flag,
+            z: c.z,
+        })
+        .collect();
+    {
+        let f = hdf5::File::open_rw(&h5).unwrap();
+        f.unlink("candidates").unwrap();
+        f.new_dataset::<Previous>().shape(rows.len()).create("candidates").unwrap().write(&rows).unwrap();
+    }
+    let err = read_candidates(&h5).unwrap_err().to_string();
+    assert!(err.contains("no field 'search'") && err.contains("c.h5"), "{err}");
+}
