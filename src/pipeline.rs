@@ -151,7 +151,13 @@ pub const FFA_SUMMARY_CELLS: usize = 1024;
 
 /// Per-DM FFA results of one step run: (DM, summary) rows and the best full periodogram
 /// `(snr, dm, periods, snr per trial)`.
-type FfaRows = (Vec<(f64, crate::search::ffa::PeriodogramSummary)>, Option<(f32, f64, Vec<f64>, Vec<f32>)>);
+type FfaRows = (Vec<(f64, crate::search::ffa::PeriodogramSummary)>, Option<BestPeriodogram>);
+
+/// The full periodogram of the best DM so far: its best S/N, DM, trial periods (s) and S/N.
+type BestPeriodogram = (f32, f64, Vec<f64>, Vec<f32>);
+
+/// One DM trial's FFA result in the fused path: its candidates and periodogram summary.
+type FfaOne = (Vec<Candidate>, crate::search::ffa::PeriodogramSummary);
 
 /// Builds the DM plan of `cfg` for `header` (list, fixed step or DDplan grid, in that order).
 pub fn build_plan(header: &Header, cfg: &SearchConfig) -> Result<DmPlan, PipelineError> {
@@ -661,7 +667,7 @@ fn ffa_one(
     plan: &crate::search::ffa::FfaPlan,
     fcfg: &crate::search::ffa::FfaConfig,
     edges: &[f64],
-    best: &std::sync::Mutex<Option<(f32, f64, Vec<f64>, Vec<f32>)>>,
+    best: &std::sync::Mutex<Option<BestPeriodogram>>,
 ) -> (Vec<Candidate>, crate::search::ffa::PeriodogramSummary) {
     use crate::search::ffa;
     let pg = ffa::periodogram(x, plan, fcfg);
@@ -726,17 +732,16 @@ fn search_step_run(
         let dms = &run.dms;
         let mut on_series = |j0: usize, series: Vec<Vec<f32>>| {
             let t = Instant::now();
-            let found: Vec<(Vec<SinglePulse>, Option<(Vec<Candidate>, crate::search::ffa::PeriodogramSummary)>)> =
-                series
-                    .par_iter()
-                    .enumerate()
-                    .map(|(g, x)| {
-                        let dm = dms[j0 + g];
-                        let sp = if cfg.single_pulse { search_dm_series(x, dm, tsamp, ds, sp_cfg) } else { Vec::new() };
-                        let f = ffa.map(|(plan, fcfg, edges)| ffa_one(x, dm, plan, fcfg, edges, &best_pg));
-                        (sp, f)
-                    })
-                    .collect();
+            let found: Vec<(Vec<SinglePulse>, Option<FfaOne>)> = series
+                .par_iter()
+                .enumerate()
+                .map(|(g, x)| {
+                    let dm = dms[j0 + g];
+                    let sp = if cfg.single_pulse { search_dm_series(x, dm, tsamp, ds, sp_cfg) } else { Vec::new() };
+                    let f = ffa.map(|(plan, fcfg, edges)| ffa_one(x, dm, plan, fcfg, edges, &best_pg));
+                    (sp, f)
+                })
+                .collect();
             for (g, (sp, f)) in found.into_iter().enumerate() {
                 pulses.extend(sp);
                 if let Some((c, summary)) = f {
@@ -950,7 +955,7 @@ pub fn run_search(
         fcfg.total_trials = ffa_trials.max(1.0);
     }
     let mut ffa_out = FfaSummary { trials: ffa_trials, grid_edges_s: edges.clone(), ..FfaSummary::default() };
-    let mut ffa_best: Option<(f32, f64, Vec<f64>, Vec<f32>)> = None;
+    let mut ffa_best: Option<BestPeriodogram> = None;
 
     tracing::info!(
         "excision statistics {:.2} s, zero-DM birdie probes {:.2} s",

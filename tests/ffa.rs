@@ -483,7 +483,8 @@ fn real_b1804_08_found_by_the_ffa() {
 
 /// `tianyan search --ffa` end to end: the candidate file's `/candidates` rows carry the `search`
 /// label (HDF5 enum) and the FFA width, `/ffa` holds one summary row per DM trial searched and
-/// the best DM's full periodogram, `tianyan candidates --csv` prints the label, and a
+/// the best DM's full periodogram, `tianyan candidates --csv` prints the label, `tianyan plot`
+/// draws `ffa_periodogram.png`, and a
 /// `/candidates` table written before the `search` column existed is refused by name.
 #[test]
 fn cli_search_ffa_writes_labels_and_periodograms() {
@@ -545,6 +546,13 @@ fn cli_search_ffa_writes_labels_and_periodograms() {
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.lines().next().unwrap().ends_with(",search,width_s"), "{out}");
     assert!(out.lines().nth(1).is_some_and(|l| l.contains(",ffa,") || l.contains(",both,")), "{out}");
+
+    // `tianyan plot` draws the best DM's periodogram
+    let plots = dir.path().join("plots");
+    let o = common::tianyan(&["plot", &s(&h5), "-o", &s(&plots)]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let png = std::fs::read(plots.join("ffa_periodogram.png")).expect("ffa_periodogram.png");
+    assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "{} bytes", png.len());
 
     // a table of the previous layout (no `search`, no `width_s`)
     #[derive(hdf5::H5Type, Clone, Copy)]

@@ -150,7 +150,7 @@ impl FfaConfig {
         if !(self.duty_max > 0.0 && self.duty_max < 1.0) {
             return bad(format!("duty_max {} must be in (0, 1)", self.duty_max));
         }
-        if !(self.width_step > 1.0) {
+        if self.width_step.is_nan() || self.width_step <= 1.0 {
             return bad(format!("width_step {} must exceed 1", self.width_step));
         }
         if !(self.rmed_width_s.is_finite() && self.rmed_width_s > 0.0) {
@@ -177,8 +177,8 @@ pub fn width_trials(p: usize, duty_max: f64, step: f64) -> Vec<usize> {
 
 /// Subtracts a running median of `width` samples from `x` and divides by the standard deviation.
 ///
-/// The median is evaluated on windows of `width` samples centred every `width/8` samples (at least
-/// 1) and interpolated linearly between those centres (constant beyond the first and last); the
+/// The median is evaluated on windows of `width` samples centred every `max(width/8, 1)` samples
+/// and interpolated linearly between those centres (constant beyond the first and last); the
 /// standard deviation is taken after one pass clipping samples beyond 6σ (so bright pulses do not
 /// lower the S/N of what they are in). Non-finite samples become 0 after the subtraction. A
 /// constant series becomes all zeros (no division by zero).
