@@ -16,6 +16,7 @@ use crate::dedisp::subband::SubbandDedisperser;
 use crate::dedisp::{DedispError, DedispKind, Dedisperser};
 use crate::io::{Header, IoError, Observation};
 use crate::rfi::{CleanedObservation, RfiConfig, RfiError, RfiReport};
+use crate::rows::FfaSummary;
 use crate::search::periodic::{search_series, PeriodicConfig};
 use crate::search::sift::{sift_on_grid, SiftConfig};
 use crate::search::single_pulse::{cluster, flag_zero_dm, search_dm_series, SinglePulseConfig};
@@ -56,6 +57,11 @@ pub struct SearchConfig {
     pub periodic: bool,
     /// Run the single-pulse search.
     pub single_pulse: bool,
+    /// Run the FFA periodicity search ([`crate::search::ffa`]) on every DM trial; its candidates
+    /// are sifted together with the FFT search's (`search` column `fft`, `ffa` or `both`).
+    pub ffa: bool,
+    /// FFA search parameters (`total_trials` is set from the plan).
+    pub ffa_cfg: crate::search::ffa::FfaConfig,
     /// FFT search parameters (`total_trials` is set from the plan, [`crate::search::trials::search_trials`]).
     pub periodic_cfg: PeriodicConfig,
     /// Sifting parameters.
@@ -93,6 +99,8 @@ impl Default for SearchConfig {
             dedisp: DedispKind::Auto,
             periodic: true,
             single_pulse: true,
+            ffa: false,
+            ffa_cfg: crate::search::ffa::FfaConfig::default(),
             periodic_cfg: PeriodicConfig::default(),
             sift: SiftConfig::default(),
             single_pulse_cfg: SinglePulseConfig::default(),
@@ -134,7 +142,22 @@ pub struct SearchOutput {
     pub steps: Vec<StepRun>,
     /// Stage times of this run.
     pub times: StageTimes,
+    /// The FFA search's periodogram summaries (`None` without `--ffa`).
+    pub ffa: Option<FfaSummary>,
 }
+
+/// Period cells of the `/ffa` periodogram summary per DM.
+pub const FFA_SUMMARY_CELLS: usize = 1024;
+
+/// Per-DM FFA results of one step run: (DM, summary) rows and the best full periodogram
+/// `(snr, dm, periods, snr per trial)`.
+type FfaRows = (Vec<(f64, crate::search::ffa::PeriodogramSummary)>, Option<BestPeriodogram>);
+
+/// The full periodogram of the best DM so far: its best S/N, DM, trial periods (s) and S/N.
+type BestPeriodogram = (f32, f64, Vec<f64>, Vec<f32>);
+
+/// One DM trial's FFA result in the fused path: its candidates and periodogram summary.
+type FfaOne = (Vec<Candidate>, crate::search::ffa::PeriodogramSummary);
 
 /// Builds the DM plan of `cfg` for `header` (list, fixed step or DDplan grid, in that order).
 pub fn build_plan(header: &Header, cfg: &SearchConfig) -> Result<DmPlan, PipelineError> {
@@ -384,7 +407,14 @@ pub fn plan_step_runs(
                 cfg.max_memory_mb
             )));
         }
-        let search_bytes = threads.min(dms.len()) * (search_bytes_per_thread(fft_len) + accel_bytes);
+        let ffa_bytes = if cfg.ffa {
+            crate::search::ffa::FfaPlan::new(nout, header.tsamp_s * ds as f64, &cfg.ffa_cfg)
+                .map(|p| p.bytes_per_thread())
+                .unwrap_or(0)
+        } else {
+            0
+        };
+        let search_bytes = threads.min(dms.len()) * (search_bytes_per_thread(fft_len) + accel_bytes + ffa_bytes);
         if kind == DedispKind::Fdd && cfg.periodic {
             let sp_len = if cfg.single_pulse { nout } else { 0 };
             let need = FddDedisperser::fused_bytes(header, &dms, ds, sp_len) + search_bytes;
@@ -585,6 +615,8 @@ pub struct StageTimes {
     pub periodic_thread_s: f64,
     /// Single-pulse search, summed over threads.
     pub single_pulse_thread_s: f64,
+    /// FFA search, summed over threads.
+    pub ffa_thread_s: f64,
     /// Search of the dedispersed series, wall (periodic and single pulse together).
     pub search_s: f64,
     /// Sifting and clustering, wall.
@@ -623,8 +655,35 @@ impl Observation for TimedObservation<'_> {
     }
 }
 
-/// Raw periodic candidates, raw single pulses and the DMs searched, of one [`StepRun`].
-type StepResults = (Vec<Candidate>, Vec<SinglePulse>, Vec<f64>);
+/// Raw periodic candidates, raw single pulses, the DMs searched and the FFA rows, of one [`StepRun`].
+type StepResults = (Vec<Candidate>, Vec<SinglePulse>, Vec<f64>, FfaRows);
+
+/// The FFA search of one dedispersed series: its candidates and periodogram summary, and the
+/// full periodogram offered to `best` (kept when its best S/N is the highest so far; ties go to
+/// the lower DM, so the result does not depend on the order threads finish).
+fn ffa_one(
+    x: &[f32],
+    dm: f64,
+    plan: &crate::search::ffa::FfaPlan,
+    fcfg: &crate::search::ffa::FfaConfig,
+    edges: &[f64],
+    best: &std::sync::Mutex<Option<BestPeriodogram>>,
+) -> (Vec<Candidate>, crate::search::ffa::PeriodogramSummary) {
+    use crate::search::ffa;
+    let pg = ffa::periodogram(x, plan, fcfg);
+    let cands = ffa::candidates(&pg, plan, dm, fcfg);
+    let summary = ffa::summarise(&pg, plan, edges);
+    if let Ok(mut b) = best.lock() {
+        let better = match b.as_ref() {
+            None => true,
+            Some((s, d, _, _)) => summary.best_snr > *s || (summary.best_snr == *s && dm < *d),
+        };
+        if better {
+            *b = Some((summary.best_snr, dm, plan.periods_s.clone(), pg.snr.clone()));
+        }
+    }
+    (cands, summary)
+}
 
 /// [`search_series`] of `x` padded with its mean to `nfft ≥ x.len()` samples (PRESTO pads its
 /// series to a good FFT length the same way); the candidates' frequencies are `bin / (nfft·tsamp)`.
@@ -648,12 +707,14 @@ fn search_padded(
 
 /// Dedisperses the trials of `run` in one pass over `obs` and searches every series; returns the
 /// raw periodic candidates, the raw single pulses and the DMs searched, in trial order.
+#[allow(clippy::too_many_arguments)]
 fn search_step_run(
     obs: &mut dyn Observation,
     header: &Header,
     run: &StepRun,
     cfg: &SearchConfig,
     pcfg: &crate::search::periodic::PeriodicConfig,
+    ffa: Option<(&crate::search::ffa::FfaPlan, &crate::search::ffa::FfaConfig, &[f64])>,
     times: &mut StageTimes,
 ) -> Result<StepResults, PipelineError> {
     use std::time::Instant;
@@ -661,6 +722,9 @@ fn search_step_run(
     let tsamp = header.tsamp_s * ds as f64;
     let sp_cfg = &cfg.single_pulse_cfg;
     let mut pulses: Vec<SinglePulse> = Vec::new();
+    let best_pg = std::sync::Mutex::new(None);
+    let mut ffa_rows: Vec<(f64, crate::search::ffa::PeriodogramSummary)> = Vec::new();
+    let mut ffa_cands: Vec<Candidate> = Vec::new();
     if run.fused {
         let ded = FddDedisperser { block_size: run.block_size.max(1), ..FddDedisperser::default() };
         let t = Instant::now();
@@ -668,19 +732,32 @@ fn search_step_run(
         let dms = &run.dms;
         let mut on_series = |j0: usize, series: Vec<Vec<f32>>| {
             let t = Instant::now();
-            let found: Vec<Vec<SinglePulse>> = series
+            let found: Vec<(Vec<SinglePulse>, Option<FfaOne>)> = series
                 .par_iter()
                 .enumerate()
-                .map(|(g, x)| search_dm_series(x, dms[j0 + g], tsamp, ds, sp_cfg))
+                .map(|(g, x)| {
+                    let dm = dms[j0 + g];
+                    let sp = if cfg.single_pulse { search_dm_series(x, dm, tsamp, ds, sp_cfg) } else { Vec::new() };
+                    let f = ffa.map(|(plan, fcfg, edges)| ffa_one(x, dm, plan, fcfg, edges, &best_pg));
+                    (sp, f)
+                })
                 .collect();
-            pulses.extend(found.into_iter().flatten());
+            for (g, (sp, f)) in found.into_iter().enumerate() {
+                pulses.extend(sp);
+                if let Some((c, summary)) = f {
+                    ffa_cands.extend(c);
+                    ffa_rows.push((dms[j0 + g], summary));
+                }
+            }
             sp_s += t.elapsed().as_secs_f64();
         };
-        let sp_len = if cfg.single_pulse { run.nout } else { 0 };
-        let cands = ded.fused_search(obs, dms, ds, Some(pcfg), sp_len, &mut on_series)?;
+        let sp_len = if cfg.single_pulse || ffa.is_some() { run.nout } else { 0 };
+        let mut cands = ded.fused_search(obs, dms, ds, Some(pcfg), sp_len, &mut on_series)?;
         times.dedisperse_s += t.elapsed().as_secs_f64() - sp_s;
         times.search_s += sp_s;
-        return Ok((cands, pulses, run.dms.clone()));
+        cands.extend(ffa_cands);
+        let best = best_pg.into_inner().ok().flatten();
+        return Ok((cands, pulses, run.dms.clone(), (ffa_rows, best)));
     }
     let ded = run.kind.make(run.block_size).ok_or_else(|| PipelineError::Invalid("`auto` was not resolved".into()))?;
     let t = Instant::now();
@@ -702,27 +779,39 @@ fn search_step_run(
                 &buf
             }
         };
-        let results: Vec<(Vec<Candidate>, Vec<SinglePulse>, f64, f64)> = rows
+        type One = (Vec<Candidate>, Vec<SinglePulse>, f64, f64, Option<crate::search::ffa::PeriodogramSummary>, f64);
+        let results: Vec<One> = rows
             .par_chunks(n)
             .zip(&dms[r0..r1])
             .map(|(x, &dm)| {
                 let t0 = Instant::now();
-                let c = if cfg.periodic { search_padded(x, nfft, tsamp, dm, pcfg) } else { Vec::new() };
+                let mut c = if cfg.periodic { search_padded(x, nfft, tsamp, dm, pcfg) } else { Vec::new() };
                 let t1 = Instant::now();
                 let p = if cfg.single_pulse { search_dm_series(x, dm, tsamp, ds, sp_cfg) } else { Vec::new() };
-                (c, p, (t1 - t0).as_secs_f64(), t1.elapsed().as_secs_f64())
+                let t2 = Instant::now();
+                let summary = ffa.map(|(plan, fcfg, edges)| {
+                    let (fc, s) = ffa_one(x, dm, plan, fcfg, edges, &best_pg);
+                    c.extend(fc);
+                    s
+                });
+                (c, p, (t1 - t0).as_secs_f64(), (t2 - t1).as_secs_f64(), summary, t2.elapsed().as_secs_f64())
             })
             .collect();
-        for (c, p, tp, ts) in results {
+        for ((c, p, tp, ts, summary, tf), &dm) in results.into_iter().zip(&dms[r0..r1]) {
             cands.extend(c);
             pulses.extend(p);
             times.periodic_thread_s += tp;
             times.single_pulse_thread_s += ts;
+            times.ffa_thread_s += tf;
+            if let Some(s) = summary {
+                ffa_rows.push((dm, s));
+            }
         }
         r0 = r1;
     }
     times.search_s += t.elapsed().as_secs_f64();
-    Ok((cands, pulses, dms))
+    let best = best_pg.into_inner().ok().flatten();
+    Ok((cands, pulses, dms, (ffa_rows, best)))
 }
 
 /// Runs the whole search on `obs`.
@@ -783,6 +872,28 @@ pub fn run_search(
     for (step, &kind) in plan.steps.iter().zip(&step_algos) {
         runs.extend(plan_step_runs(&header, step, kind, cfg)?);
     }
+    // The FFA trials of every run (they depend on the series length and sampling only), checked
+    // before any data are read.
+    let ffa_plans: Vec<Option<crate::search::ffa::FfaPlan>> = if cfg.ffa {
+        let mut v = Vec::new();
+        for run in &runs {
+            let p = crate::search::ffa::FfaPlan::new(run.nout, header.tsamp_s * run.downsamp as f64, &cfg.ffa_cfg)
+                .map_err(|e| PipelineError::Invalid(e.to_string()))?;
+            v.push(Some(p));
+        }
+        if v.iter().all(|p| p.as_ref().is_some_and(|p| p.is_empty())) {
+            return Err(PipelineError::Invalid(format!(
+                "{}: the FFA has no trial: {:.3} s of data hold fewer than {} periods of {} s (lower --ffa-pmin)",
+                obs.source_description(),
+                header.duration_s(),
+                cfg.ffa_cfg.min_rows,
+                cfg.ffa_cfg.period_min_s
+            )));
+        }
+        v
+    } else {
+        runs.iter().map(|_| None).collect()
+    };
 
     let t_excise = std::time::Instant::now();
     let (mut obs, mut rfi, rfi_mask): (Box<dyn Observation>, Option<RfiReport>, Option<crate::rfi::RfiMask>) =
@@ -815,6 +926,9 @@ pub fn run_search(
     let periodic_trials = periodic_trials * crate::search::trials::accel_trials_factor(pcfg.zmax);
     pcfg.total_trials = periodic_trials;
     let mut times = StageTimes { excision_stats_s: t_excise.elapsed().as_secs_f64(), ..StageTimes::default() };
+    let mut fcfg = cfg.ffa_cfg.clone();
+    let edges = crate::search::ffa::summary_grid(fcfg.period_min_s, fcfg.period_max_s, FFA_SUMMARY_CELLS);
+    let mut ffa_trials = 0.0;
     let mut timed = TimedObservation { inner: obs.as_mut(), seconds: 0.0 };
     if cfg.normalise_channels && cfg.periodic {
         let t = std::time::Instant::now();
@@ -829,6 +943,19 @@ pub fn run_search(
         times.birdies_s = t.elapsed().as_secs_f64();
     }
     let read_before = timed.seconds;
+    if cfg.ffa {
+        let (flo, fhi) = (header.fbottom_mhz(), header.ftop_mhz());
+        for (run, fp) in runs.iter().zip(&ffa_plans) {
+            if let Some(fp) = fp {
+                let span = run.dms.last().copied().unwrap_or(0.0) - run.dms.first().copied().unwrap_or(0.0);
+                ffa_trials +=
+                    fp.trials() * crate::search::ffa::ffa_dm_factor(run.dms.len(), span, flo, fhi, &fcfg, fp.tsamp_s);
+            }
+        }
+        fcfg.total_trials = ffa_trials.max(1.0);
+    }
+    let mut ffa_out = FfaSummary { trials: ffa_trials, grid_edges_s: edges.clone(), ..FfaSummary::default() };
+    let mut ffa_best: Option<BestPeriodogram> = None;
 
     tracing::info!(
         "excision statistics {:.2} s, zero-DM birdie probes {:.2} s",
@@ -840,8 +967,30 @@ pub fn run_search(
     let mut done = 0u64;
     progress(0, total);
     let mut searched_dms: Vec<f64> = Vec::with_capacity(total as usize);
-    for run in &runs {
-        let (c, p, dms) = search_step_run(&mut timed, &header, run, cfg, &pcfg, &mut times)?;
+    for (run, fp) in runs.iter().zip(&ffa_plans) {
+        let ffa = fp.as_ref().map(|p| (p, &fcfg, edges.as_slice()));
+        let (c, p, dms, (rows, best)) = search_step_run(&mut timed, &header, run, cfg, &pcfg, ffa, &mut times)?;
+        if let Some(fp) = fp {
+            if ffa_out.ntrials_per_dm == 0 {
+                ffa_out.ntrials_per_dm = fp.len();
+            }
+        }
+        for (dm, s) in rows {
+            ffa_out.dms.push(dm);
+            ffa_out.best_snr.push(s.best_snr);
+            ffa_out.best_period_s.push(s.best_period_s);
+            ffa_out.best_width_s.push(s.best_width_s);
+            ffa_out.grid_snr.extend(s.grid_snr);
+        }
+        if let Some(b) = best {
+            let better = match &ffa_best {
+                None => true,
+                Some((s, d, _, _)) => b.0 > *s || (b.0 == *s && b.1 < *d),
+            };
+            if better {
+                ffa_best = Some(b);
+            }
+        }
         raw_cands.extend(c);
         raw_pulses.extend(p);
         searched_dms.extend(dms);
@@ -868,7 +1017,22 @@ pub fn run_search(
             raw_pulses.iter_mut().for_each(|p| p.dm += refdm);
         }
     }
-    let candidates = if cfg.periodic { sift_on_grid(raw_cands, &cfg.sift, &dm_trials) } else { Vec::new() };
+    let candidates = if cfg.periodic || cfg.ffa { sift_on_grid(raw_cands, &cfg.sift, &dm_trials) } else { Vec::new() };
+    let ffa = if cfg.ffa {
+        if header.nchans == 1 {
+            if let Some(refdm) = header.refdm {
+                ffa_out.dms.iter_mut().for_each(|d| *d += refdm);
+            }
+        }
+        if let Some((_, dm, periods, snr)) = ffa_best {
+            ffa_out.best_dm = dm + if header.nchans == 1 { header.refdm.unwrap_or(0.0) } else { 0.0 };
+            ffa_out.best_dm_periods_s = periods;
+            ffa_out.best_dm_snr = snr;
+        }
+        Some(ffa_out)
+    } else {
+        None
+    };
     let single_pulses = if cfg.single_pulse {
         let mut ccfg = cfg.single_pulse_cfg.cluster.clone();
         if ccfg.dm_trials.is_empty() {
@@ -908,5 +1072,6 @@ pub fn run_search(
         rfi,
         rfi_mask,
         periodic_trials,
+        ffa,
     })
 }

@@ -54,6 +54,46 @@ pub struct Candidate {
     /// Drift of the fundamental's frequency over the observation, Fourier bins, `z = ḟ T²`
     /// (PRESTO's `z` and sign: positive = frequency increasing; 0 without an acceleration search).
     pub z: f64,
+    /// Which search found the signal: `fft` (HDF5 enum value 1), `ffa` (2) or `both` (3, the
+    /// same signal found by both and merged by sifting; the row's other values are those of the
+    /// more significant detection).
+    pub search: SearchKind,
+    /// Best boxcar width of an FFA detection, s (0 for FFT-only rows).
+    pub width_s: f64,
+}
+
+/// The search that produced a [`Candidate`] (an HDF5 enum of base type `u8` in `/candidates`;
+/// h5py reads it as integers 1, 2, 3 with the names in the dtype's enum metadata).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, hdf5::H5Type)]
+#[repr(u8)]
+#[serde(rename_all = "lowercase")]
+pub enum SearchKind {
+    /// The FFT search with harmonic summing.
+    Fft = 1,
+    /// The fast folding algorithm.
+    Ffa = 2,
+    /// Both searches (merged by sifting).
+    Both = 3,
+}
+
+impl SearchKind {
+    /// The union of two labels (`fft` ∪ `ffa` = `both`).
+    pub fn union(self, other: SearchKind) -> SearchKind {
+        match (self as u8) | (other as u8) {
+            1 => SearchKind::Fft,
+            2 => SearchKind::Ffa,
+            _ => SearchKind::Both,
+        }
+    }
+
+    /// `fft`, `ffa` or `both`.
+    pub fn name(self) -> &'static str {
+        match self {
+            SearchKind::Fft => "fft",
+            SearchKind::Ffa => "ffa",
+            SearchKind::Both => "both",
+        }
+    }
 }
 
 /// One single-pulse event (a row of `/single_pulses`), after clustering.
@@ -81,4 +121,28 @@ pub struct SinglePulse {
     /// the band is shorter than its width (indistinguishable from DM 0); 0 otherwise.
     /// See `search::single_pulse::flag_zero_dm`.
     pub rfi_flag: u8,
+}
+
+/// What the FFA search leaves besides its candidates: the group `/ffa` of the candidate file
+/// (written by [`crate::io::candidates`], drawn by `tianyan plot`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FfaSummary {
+    /// Effective independent trials of the FFA search, used in every FFA candidate's sigma.
+    pub trials: f64,
+    /// Period trials per DM trial, summed over the plan steps' series lengths (first step).
+    pub ntrials_per_dm: usize,
+    /// DM of every searched trial, pc cm⁻³ (search order).
+    pub dms: Vec<f64>,
+    /// Per DM: best S/N, its period (s) and boxcar width (s).
+    pub best_snr: Vec<f32>,
+    pub best_period_s: Vec<f64>,
+    pub best_width_s: Vec<f64>,
+    /// Edges of the log-spaced period cells of `grid_snr`, s (`ncells + 1`).
+    pub grid_edges_s: Vec<f64>,
+    /// Best S/N per DM and period cell, row-major `[ndm][ncells]` (NaN: no trial in the cell).
+    pub grid_snr: Vec<f32>,
+    /// The full periodogram of the DM with the highest S/N: its DM, trial periods (s) and S/N.
+    pub best_dm: f64,
+    pub best_dm_periods_s: Vec<f64>,
+    pub best_dm_snr: Vec<f32>,
 }

@@ -153,6 +153,8 @@ fn cand(f: f64, dm: f64) -> Candidate {
         harmonic_den: 0,
         fund_harmonic: 1,
         dm_flag: 0,
+        search: tianyan::search::SearchKind::Fft,
+        width_s: 0.0,
     }
 }
 

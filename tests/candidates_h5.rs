@@ -36,6 +36,8 @@ fn sample_file() -> CandidateFile {
         harmonic_den: if h >= 0 { 1 } else { 0 },
         fund_harmonic: 1,
         dm_flag: 0,
+        search: tianyan::search::SearchKind::Fft,
+        width_s: 0.0,
     };
     CandidateFile {
         run: RunInfo {
@@ -59,6 +61,7 @@ fn sample_file() -> CandidateFile {
             rfi_flag: 0,
         }],
         rfi: None,
+        ffa: None,
     }
 }
 

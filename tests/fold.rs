@@ -286,6 +286,8 @@ fn fold_top_candidates_writes_folds_group() {
         harmonic_den: 0,
         fund_harmonic: 1,
         dm_flag: 0,
+        search: tianyan::search::SearchKind::Fft,
+        width_s: 0.0,
     };
     let cands = vec![cand(P, DM, 20.0), cand(0.1234, 10.0, 8.0), cand(0.5, 0.0, 7.0)];
     let h5 = dir.path().join("cands.h5");

@@ -71,6 +71,8 @@ fn cand(p: f64, dm: f64, sigma: f32, harmonic_of: i32) -> Candidate {
         harmonic_den: 0,
         fund_harmonic: 1,
         dm_flag: 0,
+        search: tianyan::search::SearchKind::Fft,
+        width_s: 0.0,
     }
 }
 

@@ -71,6 +71,8 @@ fn cand(p: f64, dm: f64, sigma: f32) -> Candidate {
         harmonic_den: 0,
         fund_harmonic: 1,
         dm_flag: 0,
+        search: tianyan::search::SearchKind::Fft,
+        width_s: 0.0,
     }
 }
 
@@ -200,6 +202,8 @@ struct NoSigma {
     fund_harmonic: u32,
     dm_flag: u32,
     z: f64,
+    search: tianyan::search::SearchKind,
+    width_s: f64,
 }
 
 /// `Candidate` with `sigma` stored as f64.
@@ -222,6 +226,8 @@ struct SigmaF64 {
     fund_harmonic: u32,
     dm_flag: u32,
     z: f64,
+    search: tianyan::search::SearchKind,
+    width_s: f64,
 }
 
 /// Issue 11: a `/candidates` table without `sigma` was accepted and printed uninitialised memory
@@ -255,6 +261,8 @@ fn missing_or_mistyped_field_is_a_clear_error() {
             harmonic_den: c.harmonic_den,
             fund_harmonic: c.fund_harmonic,
             dm_flag: c.dm_flag,
+            search: c.search,
+            width_s: c.width_s,
         })
         .collect();
     replace_candidates(&no_sigma, &rows);
@@ -280,6 +288,8 @@ fn missing_or_mistyped_field_is_a_clear_error() {
             harmonic_den: c.harmonic_den,
             fund_harmonic: c.fund_harmonic,
             dm_flag: c.dm_flag,
+            search: c.search,
+            width_s: c.width_s,
         })
         .collect();
     replace_candidates(&f64_sigma, &rows);

@@ -283,6 +283,8 @@ fn cand(freq_hz: f64, tobs: f64, dm: f64, sigma: f32) -> Candidate {
         harmonic_den: 0,
         fund_harmonic: 1,
         dm_flag: 0,
+        search: tianyan::search::SearchKind::Fft,
+        width_s: 0.0,
     }
 }
 

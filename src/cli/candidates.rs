@@ -158,10 +158,10 @@ pub fn print_tables(
     let shown: Vec<(usize, &tianyan::search::Candidate)> =
         cands.iter().enumerate().filter(|(_, c)| all || c.harmonic_of < 0).collect();
     if csv {
-        println!("table,id,period_s,frequency_hz,dm,accel,z,snr,sigma,power,nharm,fft_bin,n_dm_hits,harmonic_of,harmonic_num,harmonic_den,fund_harmonic,dm_flag");
+        println!("table,id,period_s,frequency_hz,dm,accel,z,snr,sigma,power,nharm,fft_bin,n_dm_hits,harmonic_of,harmonic_num,harmonic_den,fund_harmonic,dm_flag,search,width_s");
         for (i, c) in shown.iter().take(limit(shown.len())) {
             println!(
-                "periodic,{i},{:.9},{:.6},{:.3},{:.3},{:.2},{:.2},{:.2},{:.2},{},{:.2},{},{},{},{},{},{}",
+                "periodic,{i},{:.9},{:.6},{:.3},{:.3},{:.2},{:.2},{:.2},{:.2},{},{:.2},{},{},{},{},{},{},{},{:.6}",
                 c.period_s,
                 c.frequency_hz,
                 c.dm,
@@ -177,7 +177,9 @@ pub fn print_tables(
                 c.harmonic_num,
                 c.harmonic_den,
                 c.fund_harmonic,
-                c.dm_flag
+                c.dm_flag,
+                c.search.name(),
+                c.width_s
             );
         }
         println!("table,id,time_s,sample,dm,width_s,width_samples,snr,n_members,rfi_flag");
@@ -198,9 +200,11 @@ pub fn print_tables(
     );
     // Acceleration columns only when an acceleration search ran (some drift is non-zero).
     let accel_cols = shown.iter().any(|(_, c)| c.z != 0.0);
+    // FFA columns (search label, boxcar width) only when an FFA search ran.
+    let ffa_cols = shown.iter().any(|(_, c)| c.search != tianyan::search::SearchKind::Fft);
     if !shown.is_empty() {
         println!(
-            "{:>4} {:>14} {:>12} {:>9} {:>8} {:>8} {:>9} {:>5} {:>6} {:>9} {:>6}{}",
+            "{:>4} {:>14} {:>12} {:>9} {:>8} {:>8} {:>9} {:>5} {:>6} {:>9} {:>6}{}{}",
             "id",
             "period_ms",
             "freq_hz",
@@ -212,7 +216,8 @@ pub fn print_tables(
             "n_dm",
             "harm_of",
             "dmflag",
-            if accel_cols { format!(" {:>10} {:>8}", "accel_m/s2", "z") } else { String::new() }
+            if accel_cols { format!(" {:>10} {:>8}", "accel_m/s2", "z") } else { String::new() },
+            if ffa_cols { format!(" {:>6} {:>9}", "search", "width_ms") } else { String::new() },
         );
         for (i, c) in shown.iter().take(limit(shown.len())) {
             let harm = if c.harmonic_of >= 0 {
@@ -221,7 +226,7 @@ pub fn print_tables(
                 "-".to_string()
             };
             println!(
-                "{:>4} {:>14.6} {:>12.6} {:>9.3} {:>8.2} {:>8.2} {:>9.2} {:>5} {:>6} {:>9} {:>6}{}",
+                "{:>4} {:>14.6} {:>12.6} {:>9.3} {:>8.2} {:>8.2} {:>9.2} {:>5} {:>6} {:>9} {:>6}{}{}",
                 i,
                 c.period_s * 1e3,
                 c.frequency_hz,
@@ -233,7 +238,8 @@ pub fn print_tables(
                 c.n_dm_hits,
                 harm,
                 c.dm_flag,
-                if accel_cols { format!(" {:>10.3} {:>8.2}", c.accel, c.z) } else { String::new() }
+                if accel_cols { format!(" {:>10.3} {:>8.2}", c.accel, c.z) } else { String::new() },
+                if ffa_cols { format!(" {:>6} {:>9.3}", c.search.name(), c.width_s * 1e3) } else { String::new() },
             );
         }
     }

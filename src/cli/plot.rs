@@ -2,7 +2,8 @@
 //! `single_pulses.png` (DM vs time of `/single_pulses`, when the file holds any, with dedispersed
 //! waterfalls of the best events read from the observation the file records, when it is reachable),
 //! `fold_<id>.png` for every fold stored under `/folds`, and `rfi_mask.png` (the RFI mask over
-//! time and frequency) when the file has an `/rfi` group. Given a mask file (`tianyan rfi`),
+//! time and frequency) when the file has an `/rfi` group, and `ffa_periodogram.png` (S/N against
+//! trial period at the best DM) when it has an `/ffa` group (`search --ffa`). Given a mask file (`tianyan rfi`),
 //! it writes `rfi_mask.png` only.
 use std::path::{Path, PathBuf};
 use tianyan::io::output::{check_not_input, OutputSet, Staged};
@@ -153,6 +154,15 @@ pub fn run(args: PlotArgs) -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!(staged.relabel(&e.to_string())))?;
         set.add(staged);
         lines.push(format!("wrote {} (S/N {:.1})", png.display(), f.result.snr));
+    }
+    if let Some(f) = tianyan::io::candidates::read_ffa(&args.path)? {
+        let png = args.output.join("ffa_periodogram.png");
+        check_not_input(&inputs, &png)?;
+        let staged = Staged::new(&png);
+        tianyan::plot::plot_ffa_periodogram(&f, staged.tmp())
+            .map_err(|e| anyhow::anyhow!(staged.relabel(&e.to_string())))?;
+        set.add(staged);
+        lines.push(format!("wrote {} (FFA periodogram of DM {:.2})", png.display(), f.best_dm));
     }
     if let Some(r) = &rfi {
         let png = args.output.join("rfi_mask.png");

@@ -73,6 +73,23 @@ pub struct SearchArgs {
     /// Highest spin frequency searched, Hz.
     #[arg(long, default_value_t = 1000.0)]
     pub fmax: f64,
+    /// Also run the FFA (fast folding algorithm) periodicity search on every DM trial; its
+    /// candidates are sifted with the FFT search's (`search` column: fft, ffa or both; the same
+    /// --sigma threshold) and a periodogram summary per DM is stored in `/ffa`.
+    #[arg(long)]
+    pub ffa: bool,
+    /// Shortest period of the FFA search, s.
+    #[arg(long, default_value_t = 0.1, requires = "ffa")]
+    pub ffa_pmin: f64,
+    /// Longest period of the FFA search, s (at most a eighth of the data: 8 folds).
+    #[arg(long, default_value_t = 30.0, requires = "ffa")]
+    pub ffa_pmax: f64,
+    /// Fewest phase bins of the FFA (each downsampling step folds from this many bins ...).
+    #[arg(long, default_value_t = 240, requires = "ffa")]
+    pub ffa_bins_min: usize,
+    /// ... to this many.
+    #[arg(long, default_value_t = 260, requires = "ffa")]
+    pub ffa_bins_max: usize,
     /// Single-pulse threshold: boxcar S/N.
     #[arg(long, default_value_t = 6.0)]
     pub sp_snr: f32,
@@ -273,6 +290,15 @@ impl SearchArgs {
         cfg.periodic_cfg.fmin_hz = self.fmin;
         cfg.periodic_cfg.fmax_hz = self.fmax;
         cfg.sift.no_dm0 = self.no_dm0;
+        cfg.ffa = self.ffa;
+        cfg.ffa_cfg.period_min_s = self.ffa_pmin;
+        cfg.ffa_cfg.period_max_s = self.ffa_pmax;
+        cfg.ffa_cfg.bins_min = self.ffa_bins_min;
+        cfg.ffa_cfg.bins_max = self.ffa_bins_max;
+        cfg.ffa_cfg.sigma_threshold = self.sigma;
+        if self.ffa {
+            cfg.ffa_cfg.validate().map_err(|e| anyhow::anyhow!("{e} (--ffa-pmin, --ffa-pmax, --ffa-bins-min/max)"))?;
+        }
         cfg.single_pulse_cfg.snr_threshold = self.sp_snr;
         cfg.single_pulse_cfg.max_width_s = self.max_width;
         Ok(cfg)
@@ -332,6 +358,9 @@ pub fn search_and_write(args: &SearchArgs) -> anyhow::Result<tianyan::pipeline::
     // Store the configuration as run: the trials correction used every DM trial searched.
     let mut cfg = cfg;
     cfg.periodic_cfg.total_trials = out.periodic_trials;
+    if let Some(f) = &out.ffa {
+        cfg.ffa_cfg.total_trials = f.trials;
+    }
     let cf = CandidateFile {
         run: RunInfo {
             command: std::env::args().collect::<Vec<_>>().join(" "),
@@ -344,6 +373,7 @@ pub fn search_and_write(args: &SearchArgs) -> anyhow::Result<tianyan::pipeline::
         candidates: out.candidates.clone(),
         single_pulses: out.single_pulses.clone(),
         rfi: out.rfi.clone(),
+        ffa: out.ffa.clone(),
     };
     let t_stage = std::time::Instant::now();
     let staged = write_candidate_file_staged(&args.output, &cf)?;
@@ -432,7 +462,7 @@ pub fn search_and_write(args: &SearchArgs) -> anyhow::Result<tianyan::pipeline::
     }
     if args.top > 0 {
         super::candidates::print_tables(
-            if cfg.periodic { &out.candidates } else { &[] },
+            if cfg.periodic || cfg.ffa { &out.candidates } else { &[] },
             if cfg.single_pulse { &out.single_pulses } else { &[] },
             args.top,
             false,

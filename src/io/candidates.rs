@@ -25,11 +25,18 @@
 //!   `gated_spectra`, `gated_fraction`) and `birdies` (compound rows of
 //!   [`crate::rfi::birdies::Birdie`]); the full list is in [`crate::rfi::maskfile`].
 //!
+//! * `/ffa` (with `search --ffa`, [`crate::rows::FfaSummary`]): attributes `trials` (effective
+//!   independent trials of every FFA sigma), `ntrials_per_dm`, `best_dm`; datasets `dm` (f64,
+//!   pc cm⁻³, one per DM trial searched), `best_snr` (f32), `best_period_s`, `best_width_s`
+//!   (f64) per DM, `grid_edges_s` (f64, `ncells + 1` log-spaced period edges), `grid_snr` (f32
+//!   `[ndm][ncells]`, the best S/N per DM and period cell, NaN where no trial fell), and the full
+//!   periodogram of the best DM, `best_dm_periods_s` (f64) and `best_dm_snr` (f32), one per trial.
+//!
 //! `h5py` reads the tables as structured arrays: `pandas.DataFrame(f["candidates"][()])`.
 //! The file is written under a temporary name and renamed when complete.
 
 use crate::io::Header;
-use crate::rows::{Candidate, SinglePulse};
+use crate::rows::{Candidate, FfaSummary, SinglePulse};
 use hdf5::types::VarLenUnicode;
 use std::path::{Path, PathBuf};
 
@@ -73,6 +80,8 @@ pub struct CandidateFile {
     pub single_pulses: Vec<SinglePulse>,
     /// What the RFI excision did, written to `/rfi` when present.
     pub rfi: Option<crate::rfi::RfiReport>,
+    /// The FFA search's periodogram summary, written to `/ffa` when present.
+    pub ffa: Option<FfaSummary>,
 }
 
 fn h5err(path: &Path) -> impl Fn(hdf5::Error) -> CandidatesError + '_ {
@@ -230,8 +239,85 @@ fn write_to(tmp: &Path, path: &Path, cf: &CandidateFile) -> Result<(), Candidate
     if let Some(r) = &cf.rfi {
         write_rfi(&f, path, r)?;
     }
+    if let Some(s) = &cf.ffa {
+        write_ffa(&f, path, s)?;
+    }
     f.flush().map_err(h5err(path))?;
     Ok(())
+}
+
+fn write_ffa(f: &hdf5::File, path: &Path, s: &FfaSummary) -> Result<(), CandidatesError> {
+    let g = f.create_group("ffa").map_err(h5err(path))?;
+    attr_num(&g, path, "trials", s.trials)?;
+    attr_num(&g, path, "ntrials_per_dm", s.ntrials_per_dm as u64)?;
+    attr_num(&g, path, "best_dm", s.best_dm)?;
+    let ncells = s.grid_edges_s.len().saturating_sub(1);
+    let d1 = |name: &str, v: &[f64]| g.new_dataset::<f64>().shape(v.len()).create(name).and_then(|d| d.write(v));
+    let f1 = |name: &str, v: &[f32]| g.new_dataset::<f32>().shape(v.len()).create(name).and_then(|d| d.write(v));
+    d1("dm", &s.dms).map_err(h5err(path))?;
+    f1("best_snr", &s.best_snr).map_err(h5err(path))?;
+    d1("best_period_s", &s.best_period_s).map_err(h5err(path))?;
+    d1("best_width_s", &s.best_width_s).map_err(h5err(path))?;
+    d1("grid_edges_s", &s.grid_edges_s).map_err(h5err(path))?;
+    if ncells > 0 && s.grid_snr.len() == s.dms.len() * ncells {
+        g.new_dataset::<f32>()
+            .shape((s.dms.len(), ncells))
+            .create("grid_snr")
+            .and_then(|d| d.write_raw(&s.grid_snr))
+            .map_err(h5err(path))?;
+    }
+    d1("best_dm_periods_s", &s.best_dm_periods_s).map_err(h5err(path))?;
+    f1("best_dm_snr", &s.best_dm_snr).map_err(h5err(path))?;
+    Ok(())
+}
+
+/// Reads `/ffa` of a candidate file; `None` when the file has no such group (a search without
+/// `--ffa`).
+///
+/// # Errors
+/// [`CandidatesError`] naming `path` when the group exists but a dataset is missing, mistyped
+/// or of inconsistent length.
+pub fn read_ffa(path: &Path) -> Result<Option<FfaSummary>, CandidatesError> {
+    crate::io::check_regular_file(path).map_err(from_io)?;
+    let f = crate::io::h5file::open(path).map_err(h5err(path))?;
+    if !f.link_exists("ffa") {
+        return Ok(None);
+    }
+    let bad = |msg: String| CandidatesError::Invalid { path: path.to_path_buf(), msg: format!("/ffa: {msg}") };
+    let g = f.group("ffa").map_err(|e| bad(format!("not a group ({e})")))?;
+    let rd64 = |name: &str| -> Result<Vec<f64>, CandidatesError> {
+        g.dataset(name).and_then(|d| d.read_raw::<f64>()).map_err(|e| bad(format!("{name}: {e}")))
+    };
+    let rd32 = |name: &str| -> Result<Vec<f32>, CandidatesError> {
+        g.dataset(name).and_then(|d| d.read_raw::<f32>()).map_err(|e| bad(format!("{name}: {e}")))
+    };
+    let attr = |name: &str| -> Result<f64, CandidatesError> {
+        g.attr(name).and_then(|a| a.read_scalar::<f64>()).map_err(|e| bad(format!("attribute {name}: {e}")))
+    };
+    let s = FfaSummary {
+        trials: attr("trials")?,
+        ntrials_per_dm: g
+            .attr("ntrials_per_dm")
+            .and_then(|a| a.read_scalar::<u64>())
+            .map_err(|e| bad(format!("attribute ntrials_per_dm: {e}")))? as usize,
+        best_dm: attr("best_dm")?,
+        dms: rd64("dm")?,
+        best_snr: rd32("best_snr")?,
+        best_period_s: rd64("best_period_s")?,
+        best_width_s: rd64("best_width_s")?,
+        grid_edges_s: rd64("grid_edges_s")?,
+        grid_snr: if g.link_exists("grid_snr") { rd32("grid_snr")? } else { Vec::new() },
+        best_dm_periods_s: rd64("best_dm_periods_s")?,
+        best_dm_snr: rd32("best_dm_snr")?,
+    };
+    let n = s.dms.len();
+    if s.best_snr.len() != n || s.best_period_s.len() != n || s.best_width_s.len() != n {
+        return Err(bad(format!("per-DM datasets disagree in length with dm ({n})")));
+    }
+    if s.best_dm_periods_s.len() != s.best_dm_snr.len() {
+        return Err(bad("best_dm_periods_s and best_dm_snr differ in length".into()));
+    }
+    Ok(Some(s))
 }
 
 fn write_rfi(f: &hdf5::File, path: &Path, r: &crate::rfi::RfiReport) -> Result<(), CandidatesError> {

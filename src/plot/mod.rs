@@ -482,6 +482,59 @@ pub fn plot_candidates(cands: &[Candidate], path: &Path) -> Result<(), PlotError
     })
 }
 
+/// Writes the FFA periodogram of the best DM of a search to `path` (PNG,
+/// [`CANDIDATES_PLOT_SIZE`]): the S/N of every trial against its period (log axis), one point per
+/// trial (riptide's periodogram plot), with the best trial marked and named in the caption.
+/// A summary without trials gives an empty frame with a note.
+///
+/// # Errors
+/// As [`plot_fold`].
+pub fn plot_ffa_periodogram(s: &crate::rows::FfaSummary, path: &Path) -> Result<(), PlotError> {
+    with_png(path, CANDIDATES_PLOT_SIZE, |root| {
+        let pts: Vec<(f64, f64)> = s
+            .best_dm_periods_s
+            .iter()
+            .zip(&s.best_dm_snr)
+            .filter(|(p, v)| p.is_finite() && **p > 0.0 && v.is_finite())
+            .map(|(&p, &v)| (p, v as f64))
+            .collect();
+        let pmin = pts.iter().map(|p| p.0).fold(f64::INFINITY, f64::min);
+        let pmax = pts.iter().map(|p| p.0).fold(f64::NEG_INFINITY, f64::max);
+        let (pmin, pmax) = if pts.is_empty() { (0.1, 10.0) } else { (pmin / 1.02, pmax * 1.02) };
+        let smax = pts.iter().map(|p| p.1).fold(1.0f64, f64::max);
+        let smin = pts.iter().map(|p| p.1).fold(0.0f64, f64::min);
+        let best = pts.iter().cloned().fold((f64::NAN, f64::NEG_INFINITY), |a, b| if b.1 > a.1 { b } else { a });
+        let caption = if pts.is_empty() {
+            "FFA periodogram".to_string()
+        } else {
+            format!("FFA periodogram, DM {:.2}: best S/N {:.1} at P = {:.6} s", s.best_dm, best.1, best.0)
+        };
+        let mut ch = ChartBuilder::on(root)
+            .caption(caption, ("sans-serif", 22))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(60)
+            .build_cartesian_2d((pmin..pmax).log_scale(), smin..smax * 1.05)
+            .map_err(es)?;
+        ch.configure_mesh()
+            .x_label_formatter(&|v| tick_label(*v))
+            .y_label_formatter(&|v| tick_label(*v))
+            .x_desc("trial period (s)")
+            .y_desc("S/N (best boxcar)")
+            .label_style(("sans-serif", 14))
+            .draw()
+            .map_err(es)?;
+        if pts.is_empty() {
+            root.draw_text("no FFA trials", &("sans-serif", 24).into_font().color(&BLACK), (420, 340)).map_err(es)?;
+            return Ok(());
+        }
+        let blue = RGBColor(30, 80, 200);
+        ch.draw_series(pts.iter().map(|&(p, v)| Circle::new((p, v), 1, blue.filled()))).map_err(es)?;
+        ch.draw_series(std::iter::once(Circle::new(best, 6, RED.stroke_width(2)))).map_err(es)?;
+        Ok(())
+    })
+}
+
 /// Writes the single-pulse page of a search to `path` (PNG, [`SINGLE_PULSE_PLOT_SIZE`]), in the
 /// manner of PRESTO's `single_pulse_search.py`: DM against time with marker area growing with S/N
 /// (top), S/N against DM and the number of events per DM (bottom). Events flagged as DM-0 RFI

@@ -267,6 +267,8 @@ fn search_whitened(
             harmonic_den: 0,
             fund_harmonic,
             dm_flag: 0,
+            search: crate::rows::SearchKind::Fft,
+            width_s: 0.0,
         }
     };
     let accepted_bins: Vec<f64> = accepted.iter().map(|(pk, _)| pk.fbin).collect();
@@ -427,6 +429,8 @@ fn search_accel_plane(
                 harmonic_den: 0,
                 fund_harmonic,
                 dm_flag: 0,
+                search: crate::rows::SearchKind::Fft,
+                width_s: 0.0,
             }
         })
         .collect();

@@ -71,13 +71,25 @@ struct Group {
     max_hits: u32,
 }
 
+/// Folds detection `c` into the label and FFA width of the signal it joined: `search` becomes
+/// the union of the labels (`fft` ∪ `ffa` = `both`); a row without an FFA width takes the
+/// strongest FFA detection's.
+fn merge_label(best: &mut Candidate, c: &Candidate) {
+    best.search = best.search.union(c.search);
+    if best.width_s == 0.0 && c.width_s > 0.0 {
+        best.width_s = c.width_s;
+    }
+}
+
 /// Sifts candidates from many DM trials (and/or searches) of one observation.
 ///
 /// 1. **Merge**: in order of decreasing `sigma`, each candidate joins the first stronger kept
 ///    signal whose frequency is within `freq_tol_bins / T` Hz (T from that signal's
 ///    `fft_bin / frequency_hz`); the kept row is the best-sigma detection, `n_dm_hits` becomes
 ///    the number of distinct DM values merged (or the largest incoming `n_dm_hits`, if higher), and
-///    the signal's DM span is `[min, max]` of the merged DMs.
+///    the signal's DM span is `[min, max]` of the merged DMs; its `search` label is the union of
+///    the merged rows' (`fft` and `ffa` detections of one signal make one `both` row), and a row
+///    without an FFA boxcar width takes the strongest merged FFA detection's `width_s`.
 /// 2. **Filter**: `no_dm0` drops signals whose best DM is 0 (|dm| < 10⁻⁹); signals with fewer than
 ///    `min_dm_hits` hits are dropped.
 /// 3. **Harmonic families.** Two signals can be related only when their DM spans overlap after each
@@ -140,6 +152,7 @@ pub fn sift_on_grid(cands: Vec<Candidate>, cfg: &SiftConfig, dm_grid: &[f64]) ->
                     g.dms.push(c.dm);
                 }
                 g.max_hits = g.max_hits.max(c.n_dm_hits);
+                merge_label(&mut g.best, &c);
             }
             None => groups.push(Group { best: c, dms: vec![c.dm], max_hits: c.n_dm_hits }),
         }
