@@ -166,6 +166,8 @@ mod tests {
             fund_harmonic: 1,
             dm_flag: 0,
             z,
+            search: crate::rows::SearchKind::Fft,
+            width_s: 0.0,
         }
     }
 
