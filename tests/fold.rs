@@ -300,7 +300,7 @@ fn fold_top_candidates_writes_folds_group() {
     let draw = |r: &tianyan::fold::FoldResult, h: &tianyan::io::Header, p: &std::path::Path| {
         tianyan::plot::plot_fold(r, h, p).map_err(|e| e.to_string())
     };
-    let pages = tianyan::fold::FoldPlots { dir: &plots, draw: &draw };
+    let pages = tianyan::fold::FoldPlots { dir: &plots, draw: &draw, overwrite: false };
     let res = tianyan::fold::fold_top_candidates(std::slice::from_ref(&fil), &h5, 2, &cfg, Some(pages))
         .expect("fold_top_candidates");
     assert_eq!(res.len(), 2);

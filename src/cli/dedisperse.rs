@@ -5,7 +5,10 @@
 //! fit `--max-memory-mb`, else in a scratch file). Each series is `nsamples/downsamp − max_delay`
 //! samples long (only fully covered samples; the max delay is that of the step's largest DM, as
 //! in `tianyan search`), referred to the highest channel centre, with `refdm` the trial DM
-//! (FDMT: its delay row's DM) and `tsamp` the input tsamp × downsamp.
+//! (FDMT: its delay row's DM), `tsamp` the input tsamp × downsamp and `rawdatafile` the
+//! canonical path of the observation (`;`-separated for several files). An existing series of
+//! the same name is replaced only when it records the same observation (else an error before any
+//! work, unless `--overwrite`).
 use super::plan::PlanOptions;
 use anyhow::Context;
 use std::path::PathBuf;
@@ -38,6 +41,32 @@ pub struct DedisperseArgs {
     /// masked and clipped as `search --mask` does. A mask of another observation is an error.
     #[arg(long)]
     pub mask: Option<PathBuf>,
+    /// Replace existing series of the same names that were made from another observation (or
+    /// record none); without it they are an error before any work.
+    #[arg(long)]
+    pub overwrite: bool,
+}
+
+/// Checks that the existing series `tim` may be replaced by a series of the observation recorded
+/// as `source` (each series' `rawdatafile` holds the canonical path(s) of the observation it was
+/// made from): it must be a SIGPROC file recording the same observation, unless `overwrite`.
+/// Two observations with the same file name in different folders give the same series names;
+/// this keeps one from silently replacing the other's series.
+fn check_replaceable_tim(tim: &std::path::Path, source: &str, overwrite: bool) -> anyhow::Result<()> {
+    use tianyan::io::output::{check_replaceable, ExistingKind};
+    check_replaceable(tim, &[ExistingKind::Sigproc], "a SIGPROC time series")?;
+    if overwrite || !tim.is_file() {
+        return Ok(());
+    }
+    let recorded = tianyan::io::sigproc::read_header(tim).map(|(h, _)| h.rawdatafile).unwrap_or_default();
+    if recorded != source {
+        let what = if recorded.is_empty() { "records no observation".to_string() } else { format!("was made from {recorded}") };
+        anyhow::bail!(
+            "{}: exists and {what}, not from {source}; refusing to replace it: choose another folder, or pass --overwrite",
+            tim.display()
+        );
+    }
+    Ok(())
 }
 
 /// Decimal places that keep every trial's file name distinct (at least 2).
@@ -96,12 +125,15 @@ pub fn run(args: DedisperseArgs) -> anyhow::Result<()> {
     let stem = args.files[0].file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_else(|| "series".into());
     let decimals = dm_decimals(&plan.dms());
     let tim_path = |dm: f64| args.output.join(format!("{stem}_DM{dm:.decimals$}.tim"));
+    // Each series records the observation it was made from (canonical paths, `;`-separated).
+    let source = args.files.iter().map(|f| tianyan::io::output::source_tag(f)).collect::<Vec<_>>().join(";");
     for dm in plan.dms() {
         let p = tim_path(dm);
         check_not_input(&args.files, &p)?;
         if p.is_dir() {
             anyhow::bail!("{}: a folder is in the way of this output series", p.display());
         }
+        check_replaceable_tim(&p, &source, args.overwrite)?;
     }
     let budget = args.max_memory_mb << 20;
     let pb = super::progress::bar(plan.steps.len() as u64 * header.nsamples, "dedispersing");
@@ -133,6 +165,7 @@ pub fn run(args: DedisperseArgs) -> anyhow::Result<()> {
             let mut h = header.clone();
             h.tsamp_s = header.tsamp_s * ds as f64;
             h.refdm = Some(*dm);
+            h.rawdatafile = source.clone();
             set.add(tianyan::io::sigproc::write_tim_staged(&tim_path(step.dms[j]), &h, &series)?);
             written += 1;
         }

@@ -92,6 +92,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         threads: None,
         top: 10,
         fold_top: args.fold_top,
+        overwrite: false,
     };
     let out = super::search::search_and_write(&search)?;
 

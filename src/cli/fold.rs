@@ -11,7 +11,7 @@
 use anyhow::{bail, Context};
 use std::path::PathBuf;
 use tianyan::fold::{fold, fold_top_candidates_masked, optimise, pdot_from_accel, FoldConfig, FoldPlots, FoldResult};
-use tianyan::io::output::{check_not_input, check_output_file};
+use tianyan::io::output::{check_not_input, check_output_file, check_replaceable, ExistingKind};
 
 /// Arguments of `tianyan fold`.
 #[derive(clap::Args, Debug)]
@@ -59,6 +59,10 @@ pub struct FoldArgs {
     /// and clipped as `search --mask` does. A mask of another observation is an error.
     #[arg(long)]
     pub mask: Option<PathBuf>,
+    /// With --plot-dir: replace pages there that were drawn from another file (or record none);
+    /// without it they are an error before any fold.
+    #[arg(long)]
+    pub overwrite: bool,
 }
 
 /// `±` and the uncertainty, or the reason there is none.
@@ -129,7 +133,7 @@ pub fn run(args: FoldArgs) -> anyhow::Result<()> {
                 bail!("{}: --plot-dir is a file, not a folder", d.display());
             }
         }
-        let plots = args.plot_dir.as_deref().map(|dir| FoldPlots { dir, draw: &draw_fold_page });
+        let plots = args.plot_dir.as_deref().map(|dir| FoldPlots { dir, draw: &draw_fold_page, overwrite: args.overwrite });
         let results = fold_top_candidates_masked(&args.files, h5, args.top, &cfg, plots, mask)?;
         for (id, r) in results.iter().enumerate() {
             println!("# candidate {id}");
@@ -145,6 +149,9 @@ pub fn run(args: FoldArgs) -> anyhow::Result<()> {
     }
     if let Some(png) = &args.output {
         check_not_input(&inputs, png)?;
+        // A fold page replaces only a PNG image, never an observation, a truth file, a mask or a
+        // candidate file that happens to have the name.
+        check_replaceable(png, &[ExistingKind::Png], "a PNG fold page")?;
         check_output_file(png)?;
     }
     let pdot = match (args.pdot, args.accel) {
@@ -160,7 +167,15 @@ pub fn run(args: FoldArgs) -> anyhow::Result<()> {
     let r = optimise(&cube, &cfg);
     print_result(&r);
     if let Some(png) = &args.output {
-        tianyan::plot::plot_fold(&r, obs.header(), png).with_context(|| format!("writing {}", png.display()))?;
+        // Drawn under a temporary name, marked with the observation it was folded from, renamed.
+        let staged = tianyan::io::output::Staged::new(png);
+        tianyan::plot::plot_fold(&r, obs.header(), staged.tmp())
+            .map_err(|e| anyhow::anyhow!(staged.relabel(&e.to_string())))
+            .with_context(|| format!("writing {}", png.display()))?;
+        let source = args.files.iter().map(|f| tianyan::io::output::source_tag(f)).collect::<Vec<_>>().join(";");
+        tianyan::io::output::tag_png(staged.tmp(), tianyan::io::output::PNG_SOURCE_KEY, &source)
+            .map_err(|e| anyhow::anyhow!(staged.relabel(&e.to_string())))?;
+        staged.commit()?;
         println!("wrote {}", png.display());
     }
     Ok(())

@@ -139,6 +139,10 @@ pub struct SearchArgs {
     /// (`/folds/<id>`) and write their PNG plots beside it (`<output stem>_plots/`).
     #[arg(long, default_value_t = 0)]
     pub fold_top: usize,
+    /// With --fold-top: replace pages in the plot folder that were drawn from another file (or
+    /// record none); without it they are an error before the search.
+    #[arg(long)]
+    pub overwrite: bool,
 }
 
 /// `--nharm`: harmonic summing works in stages of powers of two.
@@ -292,6 +296,14 @@ pub fn search_and_write(args: &SearchArgs) -> anyhow::Result<tianyan::pipeline::
         if plot_dir.exists() && !plot_dir.is_dir() {
             anyhow::bail!("{}: the --fold-top plot folder is a file", plot_dir.display());
         }
+        // A page of another candidate file (whose /folds point to it) is not replaced.
+        for id in 0..args.fold_top {
+            tianyan::io::output::check_replaceable_page(
+                &plot_dir.join(format!("fold_{id}.png")),
+                &args.output,
+                args.overwrite,
+            )?;
+        }
     }
     let t_stage = std::time::Instant::now();
     let obs = tianyan::open_observation(&args.files)?;
@@ -349,7 +361,11 @@ pub fn search_and_write(args: &SearchArgs) -> anyhow::Result<tianyan::pipeline::
             &staged,
             args.fold_top,
             &tianyan::fold::FoldConfig::default(),
-            Some(tianyan::fold::FoldPlots { dir: &args.plot_dir(), draw: &super::fold::draw_fold_page }),
+            Some(tianyan::fold::FoldPlots {
+                dir: &args.plot_dir(),
+                draw: &super::fold::draw_fold_page,
+                overwrite: args.overwrite,
+            }),
             &mut set,
         )?;
         tracing::info!(

@@ -134,6 +134,10 @@ pub fn write_mask(path: &Path, mask: &RfiMask) -> Result<(), RfiError> {
         num_attr(&f, "nbits", h.nbits).map_err(err)?;
         num_attr(&f, "tstart_mjd", h.tstart_mjd).map_err(err)?;
         str_attr(&f, "source_name", &h.source_name).map_err(err)?;
+        if let Some(d) = mask.content_digest {
+            num_attr(&f, "content_digest_samples", d.samples).map_err(err)?;
+            num_attr(&f, "content_digest_fnv1a64", d.fnv1a64).map_err(err)?;
+        }
         let g = f.create_group("rfi").map_err(err)?;
         write_rfi_group(&g, &mask.report).map_err(err)?;
         let n = g.create_group("normalisation").map_err(err)?;
@@ -175,5 +179,10 @@ pub fn read_mask(path: &Path) -> Result<RfiMask, RfiError> {
     let mean = n.dataset("mean").and_then(|d| d.read_raw()).map_err(|e| bad(format!("mean: {e}")))?;
     let scale = n.dataset("scale").and_then(|d| d.read_raw()).map_err(|e| bad(format!("scale: {e}")))?;
     let block_mean = n.dataset("block_mean").and_then(|d| d.read_2d()).map_err(|e| bad(format!("block_mean: {e}")))?;
-    Ok(RfiMask { header, input: s("input_file")?, mean, scale, block_mean, report })
+    let num = |n: &str| f.attr(n).and_then(|a| a.read_scalar::<u64>()).ok();
+    let content_digest = match (num("content_digest_samples"), num("content_digest_fnv1a64")) {
+        (Some(samples), Some(fnv1a64)) => Some(crate::rfi::ContentDigest { samples, fnv1a64 }),
+        _ => None,
+    };
+    Ok(RfiMask { header, input: s("input_file")?, mean, scale, block_mean, report, content_digest })
 }
