@@ -35,7 +35,7 @@ pub struct DedisperseArgs {
     #[arg(long, default_value = "auto", value_parser = ["direct", "subband", "fdmt", "fdd", "auto"])]
     pub dedisp: String,
     /// Memory for the series of one plan step, MiB (beyond it they go to a scratch file in $TMPDIR).
-    #[arg(long, default_value_t = 1024)]
+    #[arg(long, default_value_t = 1024, value_parser = super::positive_usize)]
     pub max_memory_mb: usize,
     /// Dedisperse the excised data of this RFI mask (`tianyan rfi FILE -o mask.h5`): normalised,
     /// masked and clipped as `search --mask` does. A mask of another observation is an error.

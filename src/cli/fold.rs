@@ -119,13 +119,24 @@ pub fn run(args: FoldArgs) -> anyhow::Result<()> {
     if let Some(h5) = &args.candidates {
         // The candidate file is rewritten (folds are added): it must not be an input either.
         check_not_input(&inputs, h5)?;
+        // Without --mask, the excision the search recorded (its /rfi with the normalisation) is
+        // applied, so the fold sees what the search saw; a file recording only the report
+        // (older searches) gets the raw data and a note.
+        let mut mask = mask;
         if mask.is_none() && hdf5::File::open(h5).map(|f| f.group("rfi").is_ok()).unwrap_or(false) {
-            eprintln!(
-                "note: {} records the search's RFI excision, but this fold reads the raw data of {}; \
-                 to fold what the search saw, give --mask (tianyan rfi FILE -o mask.h5)",
-                h5.display(),
-                args.files.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" ")
-            );
+            let header = tianyan::open_observation(&args.files)?.header().clone();
+            mask = tianyan::rfi::maskfile::read_candidates_mask(h5, &header)?;
+            if mask.is_some() {
+                eprintln!("folding the excised data: the RFI excision recorded in {}:/rfi", h5.display());
+            } else {
+                eprintln!(
+                    "note: {} records the search's RFI excision but not its normalisation (an older file), so this \
+                     fold reads the raw data of {}; to fold what the search saw, give --mask (tianyan rfi FILE -o \
+                     mask.h5)",
+                    h5.display(),
+                    args.files.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" ")
+                );
+            }
         }
         check_output_file(h5)?;
         if let Some(d) = &args.plot_dir {
