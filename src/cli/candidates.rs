@@ -20,6 +20,15 @@ pub struct CandidatesArgs {
 
 /// Runs `tianyan candidates`.
 pub fn run(args: CandidatesArgs) -> anyhow::Result<()> {
+    tianyan::io::check_regular_file(&args.file)?;
+    match tianyan::io::output::existing_kind(&args.file) {
+        Some(tianyan::io::output::ExistingKind::Candidates) | None => {}
+        Some(k) => anyhow::bail!(
+            "{}: is {}, not a tianyan candidate file (written by tianyan search)",
+            args.file.display(),
+            k.describe()
+        ),
+    }
     let cands = read_candidates(&args.file)?;
     let pulses = read_single_pulses(&args.file)?;
     // A table of a search that was not run (`search --periodic` / `--single-pulse`, recorded in

@@ -60,7 +60,8 @@ pub struct FoldArgs {
     #[arg(long)]
     pub mask: Option<PathBuf>,
     /// With --plot-dir: replace pages there that were drawn from another file (or record none);
-    /// without it they are an error before any fold.
+    /// with -o: replace a page drawn from a candidate or mask file. Without it they are an error
+    /// before any fold.
     #[arg(long)]
     pub overwrite: bool,
 }
@@ -163,6 +164,20 @@ pub fn run(args: FoldArgs) -> anyhow::Result<()> {
         // A fold page replaces only a PNG image, never an observation, a truth file, a mask or a
         // candidate file that happens to have the name.
         check_replaceable(png, &[ExistingKind::Png], "a PNG fold page")?;
+        // ... and not a page drawn from a candidate or mask file (whose /folds point to it).
+        if let Some(src) = tianyan::io::output::read_png_text(png, tianyan::io::output::PNG_SOURCE_KEY) {
+            let kept = matches!(
+                tianyan::io::output::existing_kind(std::path::Path::new(&src)),
+                Some(ExistingKind::Candidates | ExistingKind::Mask)
+            );
+            if kept && !args.overwrite {
+                bail!(
+                    "{}: exists and is a page drawn from {src}; refusing to replace it (that file's /folds may point \
+                     to it): choose another output, or pass --overwrite",
+                    png.display()
+                );
+            }
+        }
         check_output_file(png)?;
     }
     let pdot = match (args.pdot, args.accel) {

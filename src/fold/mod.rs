@@ -277,7 +277,7 @@ pub fn fold(
     if turns < MIN_FOLD_TURNS {
         return Err(data_err(format!(
             "{:.4} s of data hold only {turns:.2} turns of the period {period_s} s; folding needs at least \
-             {MIN_FOLD_TURNS} (a period below {:.6} s)",
+             {MIN_FOLD_TURNS} turns (a period of at most {:.6} s) or more data",
             nsamples as f64 * h.tsamp_s,
             nsamples as f64 * h.tsamp_s / MIN_FOLD_TURNS
         )));

@@ -512,7 +512,8 @@ impl Observation for SimulatedObservation {
 /// Simulates `cfg` into `path` (format `format`) and writes `path.truth.json`; returns the truth.
 /// Both files appear together (temporary names, renamed only when both are complete); the output
 /// folder is checked before any data are generated, and an existing `path` (or truth file) is
-/// replaced only when it is an observation of `format` (a tianyan truth file).
+/// replaced only when it is a simulation: an observation of `format` with a tianyan truth file
+/// beside it.
 ///
 /// # Errors
 /// [`SimError::Config`] for a bad configuration (PSRFITS output needs nbits = 8), and — unless
@@ -543,6 +544,14 @@ pub fn simulate_to_file_with_progress(
         OutputFormat::Psrfits => check_replaceable(path, &[ExistingKind::Fits], "a PSRFITS file")?,
     }
     check_replaceable(&truth_path(path), &[ExistingKind::Truth], "the simulation's truth file")?;
+    // ... and only a simulation: an observation without a truth file beside it (real data) is kept.
+    if path.is_file() && !truth_path(path).is_file() {
+        return Err(SimError::Io(crate::io::IoError::format(
+            path,
+            "exists and is an observation without a truth file beside it (not a tianyan simulation); refusing to \
+             replace it: remove it or choose another output",
+        )));
+    }
     let header = obs.header.clone();
     enum Writer {
         Sigproc(crate::io::sigproc::SigprocWriter),
