@@ -60,7 +60,11 @@ fn check_replaceable_tim(tim: &std::path::Path, source: &str, overwrite: bool) -
     }
     let recorded = tianyan::io::sigproc::read_header(tim).map(|(h, _)| h.rawdatafile).unwrap_or_default();
     if recorded != source {
-        let what = if recorded.is_empty() { "records no observation".to_string() } else { format!("was made from {recorded}") };
+        let what = if recorded.is_empty() {
+            "records no observation".to_string()
+        } else {
+            format!("was made from {recorded}")
+        };
         anyhow::bail!(
             "{}: exists and {what}, not from {source}; refusing to replace it: choose another folder, or pass --overwrite",
             tim.display()

@@ -145,7 +145,8 @@ pub fn run(args: FoldArgs) -> anyhow::Result<()> {
                 bail!("{}: --plot-dir is a file, not a folder", d.display());
             }
         }
-        let plots = args.plot_dir.as_deref().map(|dir| FoldPlots { dir, draw: &draw_fold_page, overwrite: args.overwrite });
+        let plots =
+            args.plot_dir.as_deref().map(|dir| FoldPlots { dir, draw: &draw_fold_page, overwrite: args.overwrite });
         let results = fold_top_candidates_masked(&args.files, h5, args.top, &cfg, plots, mask)?;
         for (id, r) in results.iter().enumerate() {
             println!("# candidate {id}");

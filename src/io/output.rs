@@ -211,10 +211,10 @@ pub fn existing_kind(path: &Path) -> Option<ExistingKind> {
             Err(_) => ExistingKind::Hdf5,
         }
     } else if meta.len() < (64 << 20) && head.first().is_some_and(|b| b.is_ascii_whitespace() || *b == b'{') {
-        let is_truth = std::fs::read(path)
-            .ok()
-            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-            .is_some_and(|v| v.get("software").and_then(|s| s.as_str()) == Some("tianyan") && v.get("output_file").is_some());
+        let is_truth =
+            std::fs::read(path).ok().and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok()).is_some_and(
+                |v| v.get("software").and_then(|s| s.as_str()) == Some("tianyan") && v.get("output_file").is_some(),
+            );
         if is_truth {
             ExistingKind::Truth
         } else {
