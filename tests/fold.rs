@@ -250,8 +250,8 @@ fn bad_parameters_and_dead_channels_are_errors_or_ignored() {
     let cube = fold(&mut dead, P, 0.0, 10.0, &cfg).unwrap();
     assert_eq!(cube.nchans_used, NCHANS - 1);
     assert_eq!(cube.counts.sum(), (2000 * (NCHANS - 1)) as f64);
-    // All channels dead: a clear error.
-    let mut zero = MemoryObservation::new(header(4), Array2::zeros((1000, 4)));
+    // All channels dead: a clear error (2 s of data: 7.9 turns of P, above MIN_FOLD_TURNS).
+    let mut zero = MemoryObservation::new(header(4), Array2::zeros((2000, 4)));
     let e = fold(&mut zero, P, 0.0, 0.0, &cfg).unwrap_err().to_string();
     assert!(e.contains("zero variance"), "{e}");
 }
@@ -302,7 +302,7 @@ fn fold_top_candidates_writes_folds_group() {
     let draw = |r: &tianyan::fold::FoldResult, h: &tianyan::io::Header, p: &std::path::Path| {
         tianyan::plot::plot_fold(r, h, p).map_err(|e| e.to_string())
     };
-    let pages = tianyan::fold::FoldPlots { dir: &plots, draw: &draw };
+    let pages = tianyan::fold::FoldPlots { dir: &plots, draw: &draw, overwrite: false };
     let res = tianyan::fold::fold_top_candidates(std::slice::from_ref(&fil), &h5, 2, &cfg, Some(pages))
         .expect("fold_top_candidates");
     assert_eq!(res.len(), 2);

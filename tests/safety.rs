@@ -581,3 +581,299 @@ fn masks_and_other_kept_files_are_never_replaced_or_mixed_up() {
     }
     assert!(!c.exists() && !dir.path().join("series").exists());
 }
+
+// ------------------------------------------------------------------ second fresh-user trial
+
+fn md5ish(paths: &[&Path]) -> Vec<Option<Vec<u8>>> {
+    paths.iter().map(|p| std::fs::read(p).ok()).collect()
+}
+
+fn run_fails_with(args: &[&str], words: &[&str]) {
+    let r = common::tianyan(args);
+    let e = stderr(&r);
+    assert!(!r.status.success(), "{args:?} must fail: {e}");
+    for w in words {
+        assert!(e.contains(w), "{args:?}: '{w}' missing in: {e}");
+    }
+    // One error line (clap adds a "For more information" hint after its own).
+    assert!(!e.contains("panicked") && e.lines().filter(|l| l.starts_with("error")).count() == 1, "{e}");
+}
+
+/// `fold -o P` turned an observation, a truth file, a mask and a candidate file into PNGs;
+/// `convert -o y.fil` replaced another observation (its truth file then described other data);
+/// `simulate -o` replaced a candidate file and a truth file. Now an existing output is replaced
+/// only by its own kind (a PNG by a page, a simulation by a simulation, an observation of the
+/// format by `convert` when no truth file is beside it), else one line naming the path and what
+/// it is, before any work; every refused file is byte-for-byte unchanged.
+#[test]
+fn outputs_replace_only_files_of_their_own_kind() {
+    let dir = tempfile::tempdir().unwrap();
+    let x = small_obs(dir.path(), "x.fil", 2.0, 1);
+    let y = small_obs(dir.path(), "y.fil", 2.0, 2);
+    let y_truth = dir.path().join("y.fil.truth.json");
+    let mask = dir.path().join("mask.h5");
+    assert!(common::tianyan(&["rfi", s(&y), "-o", s(&mask)]).status.success());
+    let cands = dir.path().join("c.h5");
+    cands_for(&y, &cands);
+    let png = dir.path().join("f.png");
+    let kept = [y.as_path(), y_truth.as_path(), mask.as_path(), cands.as_path()];
+    let before = md5ish(&kept);
+    fn fold<'a>(x: &'a Path, out: &'a Path) -> Vec<&'a str> {
+        vec!["fold", s(x), "--period", "0.25", "--dm", "20", "--no-search", "-o", s(out)]
+    }
+    for (out, what) in [
+        (&y, "a SIGPROC file"),
+        (&y_truth, "a tianyan truth file"),
+        (&mask, "a tianyan RFI mask file"),
+        (&cands, "a tianyan candidate file"),
+    ] {
+        run_fails_with(&fold(&x, out), &[s(out), what, "refusing"]);
+        if out != &y {
+            // (y.fil is a simulation with its truth file: simulate may replace it, below.)
+            run_fails_with(&["simulate", "-o", s(out), "--preset", "fast-l-band-lite", "--duration", "1"], &[s(out)]);
+        }
+    }
+    for out in [&y_truth, &mask, &cands] {
+        run_fails_with(&["convert", s(&x), "-o", s(out), "--format", "filterbank"], &[s(out), "refusing"]);
+    }
+    // convert onto another observation whose truth file is beside it.
+    run_fails_with(&["convert", s(&x), "-o", s(&y)], &[s(&y), "y.fil.truth.json", "other data"]);
+    // simulate onto an observation without a truth file (real data) or whose truth name is taken.
+    let real = dir.path().join("real.fil");
+    std::fs::copy(&x, &real).unwrap();
+    run_fails_with(
+        &["simulate", "-o", s(&real), "--preset", "fast-l-band-lite", "--duration", "1"],
+        &["real.fil", "without a truth file"],
+    );
+    let z = dir.path().join("z.fil");
+    std::fs::copy(&cands, dir.path().join("z.fil.truth.json")).unwrap();
+    run_fails_with(
+        &["simulate", "-o", s(&z), "--preset", "fast-l-band-lite", "--duration", "1"],
+        &["z.fil.truth.json", "a tianyan candidate file"],
+    );
+    assert!(!z.exists());
+    assert_eq!(md5ish(&kept), before, "nothing refused was touched");
+    assert_eq!(std::fs::read(&real).unwrap(), std::fs::read(&x).unwrap());
+    // Their own kind is replaced: a page by a page, a simulation by a simulation, a conversion.
+    for _ in 0..2 {
+        let r = common::tianyan(&fold(&x, &png));
+        assert!(r.status.success(), "{}", stderr(&r));
+    }
+    let r = common::tianyan(&[
+        "simulate",
+        "-o",
+        s(&y),
+        "--preset",
+        "fast-l-band-lite",
+        "--duration",
+        "1",
+        "--nchans",
+        "16",
+    ]);
+    assert!(r.status.success(), "{}", stderr(&r));
+    let conv = dir.path().join("conv.fil");
+    for _ in 0..2 {
+        let r = common::tianyan(&["convert", s(&x), "-o", s(&conv)]);
+        assert!(r.status.success(), "{}", stderr(&r));
+    }
+    // ... but not a PSRFITS file by a filterbank.
+    let fits = dir.path().join("x.fits");
+    assert!(common::tianyan(&["convert", s(&x), "-o", s(&fits)]).status.success());
+    run_fails_with(&["convert", s(&x), "-o", s(&fits), "--format", "filterbank"], &["x.fits", "a FITS file"]);
+}
+
+/// `plot` replaced a fold page that another candidate file's `/folds` points to, and
+/// `dedisperse` replaced the `.tim` series of another observation with the same file name. Now
+/// every page records the file it was drawn from (a PNG text chunk) and every series the
+/// observation it was made from (`rawdatafile`); a page or series of another file is refused
+/// before any work unless `--overwrite`, and re-running into the same folder works.
+#[test]
+fn pages_and_series_of_other_files_are_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let (da, db) = (dir.path().join("a"), dir.path().join("b"));
+    std::fs::create_dir_all(&da).unwrap();
+    std::fs::create_dir_all(&db).unwrap();
+    let a = small_obs(&da, "obs.fil", 2.0, 1);
+    let b = small_obs(&db, "obs.fil", 2.0, 2);
+    let (ca, cb) = (da.join("c.h5"), db.join("c.h5"));
+    for (obs, c) in [(&a, &ca), (&b, &cb)] {
+        cands_for(obs, c);
+        let r = common::tianyan(&["fold", s(obs), "--candidates", s(c), "--top", "1"]);
+        assert!(r.status.success(), "{}", stderr(&r));
+    }
+    let plots = dir.path().join("plots");
+    let r = common::tianyan(&["plot", s(&ca), "-o", s(&plots)]);
+    assert!(r.status.success(), "{}", stderr(&r));
+    let page = plots.join("fold_0.png");
+    let page_a = std::fs::read(&page).unwrap();
+    run_fails_with(&["plot", s(&cb), "-o", s(&plots)], &["plots/", "drawn from", "a/c.h5", "--overwrite"]);
+    // a/c.h5's second fold goes to plots/fold_1.png; b/c.h5's next fold (id 1) may not take it.
+    let r = common::tianyan(&["fold", s(&a), "--candidates", s(&ca), "--top", "1", "--plot-dir", s(&plots)]);
+    assert!(r.status.success(), "{}", stderr(&r));
+    let folds_b = std::fs::read(&cb).unwrap();
+    run_fails_with(
+        &["fold", s(&b), "--candidates", s(&cb), "--top", "1", "--plot-dir", s(&plots)],
+        &["fold_1.png", "a/c.h5"],
+    );
+    assert_eq!(std::fs::read(&cb).unwrap(), folds_b, "no fold added to b/c.h5");
+    // fold -o onto a page of a candidate file is refused too.
+    run_fails_with(&["fold", s(&b), "--period", "0.25", "--dm", "20", "--no-search", "-o", s(&page)], &["a/c.h5"]);
+    assert_eq!(std::fs::read(&page).unwrap(), page_a, "the page of a/c.h5 is unchanged");
+    let r = common::tianyan(&["plot", s(&ca), "-o", s(&plots)]);
+    assert!(r.status.success(), "the same file's pages are replaced: {}", stderr(&r));
+    let r = common::tianyan(&["plot", s(&cb), "-o", s(&plots), "--overwrite"]);
+    assert!(r.status.success(), "{}", stderr(&r));
+    assert_ne!(std::fs::read(&page).unwrap(), page_a);
+
+    let series = dir.path().join("series");
+    let ded = |obs: &Path, extra: &[&str]| {
+        let mut args = vec!["dedisperse", s(obs), "--dm-min", "19", "--dm-max", "21", "-o", s(&series)];
+        args.extend(extra);
+        common::tianyan(&args)
+    };
+    assert!(ded(&a, &[]).status.success());
+    let tim = series.join("obs_DM19.00.tim");
+    let tim_a = std::fs::read(&tim).unwrap();
+    let r = ded(&b, &[]);
+    let e = stderr(&r);
+    assert!(!r.status.success() && e.contains("obs_DM19.00.tim") && e.contains("a/obs.fil"), "{e}");
+    assert_eq!(std::fs::read(&tim).unwrap(), tim_a);
+    assert!(ded(&a, &[]).status.success(), "the same observation's series are replaced");
+    assert!(ded(&b, &["--overwrite"]).status.success());
+    assert_ne!(std::fs::read(&tim).unwrap(), tim_a);
+}
+
+/// `fold` of a period close to or above the data length returned nonsense with exit 0 (a 0.31 s
+/// file folded at 0.2531 s gave P −0.0754 s; a 10 s file at P 100 s gave Ṗ −129.7, DM 4572).
+/// Now fewer than `MIN_FOLD_TURNS` turns is an error before any data are read, and the optimiser
+/// cannot leave the physical range: folds of pure noise at DM 0 (where half of the DM window
+/// used to be negative) report P > 0 and DM ≥ 0, also at 4.2 turns.
+#[test]
+fn fold_needs_turns_and_stays_physical() {
+    let dir = tempfile::tempdir().unwrap();
+    let short = dir.path().join("short.fil");
+    let r = common::tianyan(&[
+        "simulate",
+        "-o",
+        s(&short),
+        "--preset",
+        "fast-l-band-lite",
+        "--nchans",
+        "64",
+        "--tsamp",
+        "0.001",
+        "--duration",
+        "0.31",
+    ]);
+    assert!(r.status.success(), "{}", stderr(&r));
+    let x = small_obs(dir.path(), "x.fil", 2.0, 1);
+    for (f, p) in [(&short, "0.2531"), (&x, "100"), (&x, "0.6")] {
+        let png = dir.path().join("p.png");
+        run_fails_with(&["fold", s(f), "--period", p, "--dm", "10", "-o", s(&png)], &[s(f), "turns"]);
+        assert!(!png.exists());
+    }
+    // Pure noise (no pulsar), folded at DM 0 at several periods.
+    let noise = dir.path().join("noise.fil");
+    let cfg = SimConfig {
+        preset: "fast-l-band-lite".into(),
+        duration_s: 2.0,
+        nchans: Some(64),
+        tsamp_s: Some(1e-3),
+        seed: 9,
+        ..SimConfig::default()
+    };
+    simulate_to_file(&cfg, &noise, OutputFormat::Filterbank).unwrap();
+    let fcfg = tianyan::fold::FoldConfig::default();
+    for p in [0.0123, 0.0311, 0.0577, 0.1013, 0.2503, 0.4762] {
+        let mut obs = tianyan::open_observation(std::slice::from_ref(&noise)).unwrap();
+        let cube = tianyan::fold::fold(obs.as_mut(), p, 0.0, 0.0, &fcfg).unwrap();
+        let r = tianyan::fold::optimise(&cube, &fcfg);
+        assert!(r.period_s > 0.0 && r.period_s + r.pdot * r.tobs_s > 0.0, "P {p}: {} {}", r.period_s, r.pdot);
+        assert!(r.dm >= 0.0, "P {p}: DM {}", r.dm);
+        assert!(r.dm_trials.iter().all(|d| *d >= 0.0), "P {p}: {:?}", r.dm_trials);
+        assert!(r.period_trials_s.iter().all(|q| *q > 0.0));
+    }
+}
+
+/// The mask check was by file name and header: another file with the mask's name and header
+/// values was accepted, and a byte-identical copy of the right file under another name was
+/// refused. Now the data are compared (a fingerprint of the first spectra): the copy is
+/// accepted, the impostor refused with both files named.
+#[test]
+fn mask_is_matched_by_content_not_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let x = small_obs(dir.path(), "x.fil", 2.0, 1);
+    let mask = dir.path().join("mask.h5");
+    assert!(common::tianyan(&["rfi", s(&x), "-o", s(&mask)]).status.success());
+    let copy = dir.path().join("renamed.fil");
+    std::fs::copy(&x, &copy).unwrap();
+    let other = dir.path().join("other");
+    std::fs::create_dir(&other).unwrap();
+    let impostor = small_obs(&other, "x.fil", 2.0, 2); // same name, same header values
+    let c = dir.path().join("c.h5");
+    let r = common::tianyan(&["search", s(&copy), "--mask", s(&mask), "-o", s(&c), "--dm-max", "30"]);
+    assert!(r.status.success(), "a copy of the right data is accepted: {}", stderr(&r));
+    for args in [
+        vec!["search", s(&impostor), "--mask", s(&mask), "-o", s(&c), "--dm-max", "30"],
+        vec!["fold", s(&impostor), "--period", "0.25", "--dm", "20", "--mask", s(&mask)],
+        vec!["dedisperse", s(&impostor), "--dm-max", "21", "--mask", s(&mask), "-o", s(&dir.path().join("ser"))],
+    ] {
+        run_fails_with(&args, &["mask.h5", s(&impostor), "was made from", "differ"]);
+    }
+    assert!(!dir.path().join("ser").exists());
+}
+
+/// Smaller things a fresh user met: `--zmax 5` was recorded as 5 though 6 was searched;
+/// `--max-memory-mb -5` got clap's "invalid digit"; `accuracy -o x.fil` said "File exists (os
+/// error 17)"; `plot`/`candidates` of a non-HDF5 file printed raw H5Fopen text; `plan` had no
+/// `--zmax`; `--periodic` still printed "Single-pulse events: 0"; `fold --candidates` without
+/// `--mask` folded the raw data of an excised search.
+#[test]
+fn smaller_fresh_user_findings() {
+    let dir = tempfile::tempdir().unwrap();
+    let x = small_obs(dir.path(), "x.fil", 2.0, 1);
+    let c = dir.path().join("c.h5");
+    let r = common::tianyan(&["search", s(&x), "-o", s(&c), "--dm-max", "25", "--periodic", "--zmax", "5"]);
+    assert!(r.status.success(), "{}", stderr(&r));
+    assert!(!String::from_utf8_lossy(&r.stdout).contains("Single-pulse"), "{}", String::from_utf8_lossy(&r.stdout));
+    let r = common::tianyan(&["candidates", s(&c)]);
+    assert!(!String::from_utf8_lossy(&r.stdout).contains("Single-pulse"));
+    let cfg: serde_json::Value = serde_json::from_str(
+        hdf5::File::open(&c)
+            .unwrap()
+            .group("search")
+            .unwrap()
+            .attr("config_json")
+            .unwrap()
+            .read_scalar::<hdf5::types::VarLenUnicode>()
+            .unwrap()
+            .as_str(),
+    )
+    .unwrap();
+    assert_eq!(cfg["periodic_cfg"]["zmax"], 6, "the searched zmax is recorded");
+    for cmd in ["search", "dedisperse", "plan"] {
+        run_fails_with(
+            &[cmd, s(&x), "--max-memory-mb", "-5", "-o", s(&dir.path().join("o"))][..if cmd == "plan" { 4 } else { 6 }],
+            &["--max-memory-mb", "≥ 1", "-5"],
+        );
+    }
+    run_fails_with(&["accuracy", "-o", s(&x), "--profile", "ci"], &[s(&x), "existing file", "folder"]);
+    for cmd in ["plot", "candidates"] {
+        run_fails_with(&[cmd, s(&x)], &[s(&x), "not a tianyan candidate file"]);
+    }
+    // plan --zmax counts the (r, z) planes: a budget they do not fit is reported per step.
+    let r = common::tianyan(&["plan", s(&x), "--dm-max", "20", "--zmax", "200", "--max-memory-mb", "1"]);
+    let out = String::from_utf8_lossy(&r.stdout);
+    assert!(r.status.success() && out.contains("no estimate") && out.contains("--zmax 200"), "{out}");
+
+    // fold --candidates applies the excision the search recorded: the same fold as --fold-top.
+    let c2 = dir.path().join("c2.h5");
+    let r = common::tianyan(&["search", s(&x), "-o", s(&c2), "--dm-max", "25", "--fold-top", "1", "--top", "0"]);
+    assert!(r.status.success(), "{}", stderr(&r));
+    let r = common::tianyan(&["fold", s(&x), "--candidates", s(&c2), "--top", "1"]);
+    assert!(r.status.success() && stderr(&r).contains("excised data"), "{}", stderr(&r));
+    let folds = tianyan::fold::read_folds(&c2).unwrap();
+    assert_eq!(folds.len(), 2);
+    let (a, b) = (&folds[0].result, &folds[1].result);
+    assert_eq!((a.period_s, a.dm, a.snr), (b.period_s, b.dm, b.snr), "the same data folded");
+}

@@ -23,6 +23,16 @@ pub struct AccuracyArgs {
 
 /// Runs `tianyan accuracy`.
 pub fn run(args: AccuracyArgs) -> anyhow::Result<()> {
+    // The report is a folder: an existing file in its place is named, with what it is, before any
+    // work (it was "File exists (os error 17)" after the grid was set up).
+    if let Some(k) = tianyan::io::output::existing_kind(&args.path) {
+        anyhow::bail!(
+            "{}: -o is an existing file ({}), but accuracy writes a report folder (results.jsonl, results.h5, \
+             summary.md, PNGs); give a folder name",
+            args.path.display(),
+            k.describe()
+        );
+    }
     let mut cfg = GridConfig::profile(&args.profile).map_err(anyhow::Error::msg)?;
     if let Some(g) = &args.grid {
         let text = std::fs::read_to_string(g).map_err(|e| anyhow::anyhow!("{}: {e}", g.display()))?;

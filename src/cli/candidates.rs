@@ -35,6 +35,15 @@ pub struct CandidatesArgs {
 
 /// Runs `tianyan candidates`.
 pub fn run(args: CandidatesArgs) -> anyhow::Result<()> {
+    tianyan::io::check_regular_file(&args.file)?;
+    match tianyan::io::output::existing_kind(&args.file) {
+        Some(tianyan::io::output::ExistingKind::Candidates) | None => {}
+        Some(k) => anyhow::bail!(
+            "{}: is {}, not a tianyan candidate file (written by tianyan search)",
+            args.file.display(),
+            k.describe()
+        ),
+    }
     let cands = read_candidates(&args.file)?;
     let pulses = read_single_pulses(&args.file)?;
     let format = if args.csv { "csv" } else { args.format.as_str() };
@@ -43,7 +52,16 @@ pub fn run(args: CandidatesArgs) -> anyhow::Result<()> {
             if args.output.is_some() {
                 anyhow::bail!("-o is for --format pulsarx, heimdall or presto; the table and CSV are printed");
             }
-            print_tables(&cands, &pulses, args.top, format == "csv", args.all);
+            // A table of a search that was not run (`search --periodic` / `--single-pulse`,
+            // recorded in /search config_json) is left out rather than printed as "0".
+            let (periodic, single_pulse) = searches_run(&args.file);
+            print_tables(
+                periodic.then_some(&cands[..]),
+                single_pulse.then_some(&pulses[..]),
+                args.top,
+                format == "csv",
+                args.all,
+            );
             Ok(())
         }
         other => export(&args, other, &cands, &pulses),
@@ -145,15 +163,47 @@ fn export(
     Ok(())
 }
 
+/// Which searches the candidate file's run made: `(periodic, single_pulse)` from the recorded
+/// configuration (`/search` attribute `config_json`); both true when it is not recorded.
+fn searches_run(path: &std::path::Path) -> (bool, bool) {
+    let cfg = tianyan::io::h5file::open(path)
+        .ok()
+        .and_then(|f| f.group("search").ok())
+        .and_then(|g| g.attr("config_json").ok())
+        .and_then(|a| a.read_scalar::<hdf5::types::VarLenUnicode>().ok())
+        .and_then(|s| serde_json::from_str::<serde_json::Value>(s.as_str()).ok());
+    let flag = |k: &str| cfg.as_ref().and_then(|c| c.get(k)).and_then(|v| v.as_bool()).unwrap_or(true);
+    (flag("periodic"), flag("single_pulse"))
+}
+
 /// Prints the periodic and single-pulse tables: at most `top` rows each (0 = all), as CSV or
 /// aligned columns; harmonics of stronger candidates only when `all`.
+/// A table whose search was not run is `None` and left out.
 pub fn print_tables(
-    cands: &[tianyan::search::Candidate],
-    pulses: &[tianyan::search::SinglePulse],
+    cands: Option<&[tianyan::search::Candidate]>,
+    pulses: Option<&[tianyan::search::SinglePulse]>,
     top: usize,
     csv: bool,
     all: bool,
 ) {
+    if csv {
+        if let Some(c) = cands {
+            print_periodic(c, top, true, all);
+        }
+        if let Some(p) = pulses {
+            print_single_pulses(p, top, true);
+        }
+    } else {
+        if let Some(c) = cands {
+            print_periodic(c, top, false, all);
+        }
+        if let Some(p) = pulses {
+            print_single_pulses(p, top, false);
+        }
+    }
+}
+
+fn print_periodic(cands: &[tianyan::search::Candidate], top: usize, csv: bool, all: bool) {
     let limit = |n: usize| if top == 0 { n } else { n.min(top) };
     let shown: Vec<(usize, &tianyan::search::Candidate)> =
         cands.iter().enumerate().filter(|(_, c)| all || c.harmonic_of < 0).collect();
@@ -180,13 +230,6 @@ pub fn print_tables(
                 c.dm_flag,
                 c.search.name(),
                 c.width_s
-            );
-        }
-        println!("table,id,time_s,sample,dm,width_s,width_samples,snr,n_members,rfi_flag");
-        for (i, p) in pulses.iter().take(limit(pulses.len())).enumerate() {
-            println!(
-                "single_pulse,{i},{:.6},{},{:.3},{:.6},{},{:.2},{},{}",
-                p.time_s, p.sample, p.dm, p.width_s, p.width_samples, p.snr, p.n_members, p.rfi_flag
             );
         }
         return;
@@ -242,6 +285,20 @@ pub fn print_tables(
                 if ffa_cols { format!(" {:>6} {:>9.3}", c.search.name(), c.width_s * 1e3) } else { String::new() },
             );
         }
+    }
+}
+
+fn print_single_pulses(pulses: &[tianyan::search::SinglePulse], top: usize, csv: bool) {
+    let limit = |n: usize| if top == 0 { n } else { n.min(top) };
+    if csv {
+        println!("table,id,time_s,sample,dm,width_s,width_samples,snr,n_members,rfi_flag");
+        for (i, p) in pulses.iter().take(limit(pulses.len())).enumerate() {
+            println!(
+                "single_pulse,{i},{:.6},{},{:.3},{:.6},{},{:.2},{},{}",
+                p.time_s, p.sample, p.dm, p.width_s, p.width_samples, p.snr, p.n_members, p.rfi_flag
+            );
+        }
+        return;
     }
     println!("Single-pulse events: {}", pulses.len());
     if !pulses.is_empty() {

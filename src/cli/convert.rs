@@ -9,9 +9,11 @@
 //! 0..255); filterbank output is 8-bit when the input is integer data of at most 8 bits whose
 //! values fit 0..255, else 32-bit float, unless `--nbits` says otherwise. Clamped values are
 //! counted and reported. The telescope (SIGPROC `telescope_id`, PSRFITS `TELESCOP`) is kept.
-//! The output must not be one of the inputs (same path or the same file through a link).
+//! The output must not be one of the inputs (same path or the same file through a link); an
+//! existing output is replaced only when it is an observation of the format written and has no
+//! truth file (`OUT.truth.json`) beside it.
 use std::path::{Path, PathBuf};
-use tianyan::io::output::{check_not_input, check_output_file};
+use tianyan::io::output::{check_not_input, check_output_file, check_replaceable, ExistingKind};
 use tianyan::io::psrfits::PsrfitsWriter;
 use tianyan::io::sigproc::SigprocWriter;
 use tianyan::{Header, IoError};
@@ -87,6 +89,21 @@ pub fn run(args: ConvertArgs) -> anyhow::Result<()> {
         anyhow::bail!("--block must be positive");
     }
     check_not_input(&args.input, &args.output)?;
+    // An existing output is replaced only by its own kind (an observation of the format written),
+    // and never while a truth file beside it would then describe other data.
+    match format {
+        OutFormat::Filterbank => check_replaceable(&args.output, &[ExistingKind::Sigproc], "a SIGPROC filterbank")?,
+        OutFormat::Psrfits => check_replaceable(&args.output, &[ExistingKind::Fits], "a PSRFITS file")?,
+    }
+    let truth = tianyan::io::truth::truth_path(&args.output);
+    if truth.exists() {
+        anyhow::bail!(
+            "{}: {} is beside it and would then describe other data; refusing to write this output: remove both \
+             or choose another output",
+            args.output.display(),
+            truth.display()
+        );
+    }
     check_output_file(&args.output)?;
     let mut obs = tianyan::open_observation(&args.input)?;
     let h_in = obs.header().clone();

@@ -6,7 +6,10 @@
 //! fit `--max-memory-mb`, else in a scratch file). Each series is `nsamples/downsamp − max_delay`
 //! samples long (only fully covered samples; the max delay is that of the step's largest DM, as
 //! in `tianyan search`), referred to the highest channel centre, with `refdm` the trial DM
-//! (FDMT: its delay row's DM) and `tsamp` the input tsamp × downsamp.
+//! (FDMT: its delay row's DM), `tsamp` the input tsamp × downsamp and `rawdatafile` the
+//! canonical path of the observation (`;`-separated for several files). An existing series of
+//! the same name is replaced only when it records the same observation (else an error before any
+//! work, unless `--overwrite`).
 use super::plan::PlanOptions;
 use anyhow::Context;
 use std::path::PathBuf;
@@ -38,12 +41,70 @@ pub struct DedisperseArgs {
     #[arg(long, default_value = "auto", value_parser = ["direct", "subband", "fdmt", "fdd", "auto"])]
     pub dedisp: String,
     /// Memory for the series of one plan step, MiB (beyond it they go to a scratch file in $TMPDIR).
-    #[arg(long, default_value_t = 1024)]
+    #[arg(long, default_value_t = 1024, value_parser = super::positive_usize)]
     pub max_memory_mb: usize,
     /// Dedisperse the excised data of this RFI mask (`tianyan rfi FILE -o mask.h5`): normalised,
     /// masked and clipped as `search --mask` does. A mask of another observation is an error.
     #[arg(long)]
     pub mask: Option<PathBuf>,
+    /// Replace existing series of the same names that were made from another observation (or
+    /// record none); without it they are an error before any work.
+    #[arg(long)]
+    pub overwrite: bool,
+}
+
+/// Checks that the existing series `tim` may be replaced by a series of the observation recorded
+/// as `source` (each series' `rawdatafile` holds the canonical path(s) of the observation it was
+/// made from): it must be a SIGPROC file recording the same observation, unless `overwrite`.
+/// Two observations with the same file name in different folders give the same series names;
+/// this keeps one from silently replacing the other's series.
+fn check_replaceable_tim(tim: &std::path::Path, source: &str, overwrite: bool) -> anyhow::Result<()> {
+    use tianyan::io::output::{check_replaceable, ExistingKind};
+    check_replaceable(tim, &[ExistingKind::Sigproc], "a SIGPROC time series")?;
+    if overwrite || !tim.is_file() {
+        return Ok(());
+    }
+    let recorded = tianyan::io::sigproc::read_header(tim).map(|(h, _)| h.rawdatafile).unwrap_or_default();
+    if recorded != source {
+        let what = if recorded.is_empty() {
+            "records no observation".to_string()
+        } else {
+            format!("was made from {recorded}")
+        };
+        anyhow::bail!(
+            "{}: exists and {what}, not from {source}; refusing to replace it: choose another folder, or pass --overwrite",
+            tim.display()
+        );
+    }
+    Ok(())
+}
+
+/// The PRESTO twin of [`check_replaceable_tim`]: an existing `.dat`/`.inf` pair may be replaced
+/// only when its `.inf` is tianyan's and its notes name the same observation (`source`), or with
+/// `overwrite`; a `.dat` without its `.inf` is never replaced silently.
+fn check_replaceable_presto(
+    dat: &std::path::Path,
+    inf: &std::path::Path,
+    source: &str,
+    overwrite: bool,
+) -> anyhow::Result<()> {
+    if overwrite || (!dat.exists() && !inf.exists()) {
+        return Ok(());
+    }
+    let recorded = tianyan::io::presto::read_inf(inf).ok().filter(|i| i.analyser == "tianyan").map(|i| i.notes);
+    match recorded {
+        Some(notes) if notes.contains(&format!("from {source}.")) => Ok(()),
+        Some(_) => anyhow::bail!(
+            "{}: exists and was made from another observation, not from {source}; refusing to replace it: choose \
+             another folder, or pass --overwrite",
+            inf.display()
+        ),
+        None => anyhow::bail!(
+            "{}: exists and is not a PRESTO series written by tianyan dedisperse; refusing to replace it: choose \
+             another folder, or pass --overwrite",
+            if inf.exists() { inf.display() } else { dat.display() }
+        ),
+    }
 }
 
 /// Decimal places that keep every trial's file name distinct (at least 2).
@@ -104,6 +165,8 @@ pub fn run(args: DedisperseArgs) -> anyhow::Result<()> {
     let presto = args.format == "presto";
     let base_path = |dm: f64| args.output.join(format!("{stem}_DM{dm:.decimals$}"));
     let tim_path = |dm: f64| args.output.join(format!("{stem}_DM{dm:.decimals$}.tim"));
+    // Each series records the observation it was made from (canonical paths, `;`-separated).
+    let source = args.files.iter().map(|f| tianyan::io::output::source_tag(f)).collect::<Vec<_>>().join(";");
     for dm in plan.dms() {
         let paths = if presto {
             let (d, i) = tianyan::io::presto::pair_paths(&base_path(dm));
@@ -111,11 +174,16 @@ pub fn run(args: DedisperseArgs) -> anyhow::Result<()> {
         } else {
             vec![tim_path(dm)]
         };
-        for p in paths {
-            check_not_input(&args.files, &p)?;
+        for p in &paths {
+            check_not_input(&args.files, p)?;
             if p.is_dir() {
                 anyhow::bail!("{}: a folder is in the way of this output series", p.display());
             }
+        }
+        if presto {
+            check_replaceable_presto(&paths[0], &paths[1], &source, args.overwrite)?;
+        } else {
+            check_replaceable_tim(&paths[0], &source, args.overwrite)?;
         }
     }
     let budget = args.max_memory_mb << 20;
@@ -163,6 +231,7 @@ pub fn run(args: DedisperseArgs) -> anyhow::Result<()> {
                 set.add(dat);
                 set.add(inf);
             } else {
+                h.rawdatafile = source.clone();
                 set.add(tianyan::io::sigproc::write_tim_staged(&tim_path(step.dms[j]), &h, &series)?);
             }
             written += 1;

@@ -31,7 +31,16 @@ pub struct DemoArgs {
 
 /// Runs `tianyan demo`.
 pub fn run(args: DemoArgs) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&args.out_dir)?;
+    if let Some(k) = tianyan::io::output::existing_kind(&args.out_dir) {
+        anyhow::bail!(
+            "{}: -o is an existing file ({}), but demo writes a folder (observation, truth, candidates, plots); give \
+             a folder name",
+            args.out_dir.display(),
+            k.describe()
+        );
+    }
+    std::fs::create_dir_all(&args.out_dir)
+        .map_err(|e| anyhow::anyhow!("{}: cannot create the output folder: {e}", args.out_dir.display()))?;
     let obs_path = args.out_dir.join("demo.fil");
     let cfg = SimConfig {
         preset: args.preset.clone(),
@@ -100,6 +109,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         threads: None,
         top: 10,
         fold_top: args.fold_top,
+        overwrite: false,
     };
     let out = super::search::search_and_write(&search)?;
 

@@ -11,7 +11,7 @@
 use anyhow::{bail, Context};
 use std::path::PathBuf;
 use tianyan::fold::{fold, fold_top_candidates_masked, optimise, pdot_from_accel, FoldConfig, FoldPlots, FoldResult};
-use tianyan::io::output::{check_not_input, check_output_file};
+use tianyan::io::output::{check_not_input, check_output_file, check_replaceable, ExistingKind};
 
 /// Arguments of `tianyan fold`.
 #[derive(clap::Args, Debug)]
@@ -59,6 +59,11 @@ pub struct FoldArgs {
     /// and clipped as `search --mask` does. A mask of another observation is an error.
     #[arg(long)]
     pub mask: Option<PathBuf>,
+    /// With --plot-dir: replace pages there that were drawn from another file (or record none);
+    /// with -o: replace a page drawn from a candidate or mask file. Without it they are an error
+    /// before any fold.
+    #[arg(long)]
+    pub overwrite: bool,
 }
 
 /// `±` and the uncertainty, or the reason there is none.
@@ -115,13 +120,24 @@ pub fn run(args: FoldArgs) -> anyhow::Result<()> {
     if let Some(h5) = &args.candidates {
         // The candidate file is rewritten (folds are added): it must not be an input either.
         check_not_input(&inputs, h5)?;
+        // Without --mask, the excision the search recorded (its /rfi with the normalisation) is
+        // applied, so the fold sees what the search saw; a file recording only the report
+        // (older searches) gets the raw data and a note.
+        let mut mask = mask;
         if mask.is_none() && hdf5::File::open(h5).map(|f| f.group("rfi").is_ok()).unwrap_or(false) {
-            eprintln!(
-                "note: {} records the search's RFI excision, but this fold reads the raw data of {}; \
-                 to fold what the search saw, give --mask (tianyan rfi FILE -o mask.h5)",
-                h5.display(),
-                args.files.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" ")
-            );
+            let header = tianyan::open_observation(&args.files)?.header().clone();
+            mask = tianyan::rfi::maskfile::read_candidates_mask(h5, &header)?;
+            if mask.is_some() {
+                eprintln!("folding the excised data: the RFI excision recorded in {}:/rfi", h5.display());
+            } else {
+                eprintln!(
+                    "note: {} records the search's RFI excision but not its normalisation (an older file), so this \
+                     fold reads the raw data of {}; to fold what the search saw, give --mask (tianyan rfi FILE -o \
+                     mask.h5)",
+                    h5.display(),
+                    args.files.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" ")
+                );
+            }
         }
         check_output_file(h5)?;
         if let Some(d) = &args.plot_dir {
@@ -129,7 +145,8 @@ pub fn run(args: FoldArgs) -> anyhow::Result<()> {
                 bail!("{}: --plot-dir is a file, not a folder", d.display());
             }
         }
-        let plots = args.plot_dir.as_deref().map(|dir| FoldPlots { dir, draw: &draw_fold_page });
+        let plots =
+            args.plot_dir.as_deref().map(|dir| FoldPlots { dir, draw: &draw_fold_page, overwrite: args.overwrite });
         let results = fold_top_candidates_masked(&args.files, h5, args.top, &cfg, plots, mask)?;
         for (id, r) in results.iter().enumerate() {
             println!("# candidate {id}");
@@ -145,6 +162,23 @@ pub fn run(args: FoldArgs) -> anyhow::Result<()> {
     }
     if let Some(png) = &args.output {
         check_not_input(&inputs, png)?;
+        // A fold page replaces only a PNG image, never an observation, a truth file, a mask or a
+        // candidate file that happens to have the name.
+        check_replaceable(png, &[ExistingKind::Png], "a PNG fold page")?;
+        // ... and not a page drawn from a candidate or mask file (whose /folds point to it).
+        if let Some(src) = tianyan::io::output::read_png_text(png, tianyan::io::output::PNG_SOURCE_KEY) {
+            let kept = matches!(
+                tianyan::io::output::existing_kind(std::path::Path::new(&src)),
+                Some(ExistingKind::Candidates | ExistingKind::Mask)
+            );
+            if kept && !args.overwrite {
+                bail!(
+                    "{}: exists and is a page drawn from {src}; refusing to replace it (that file's /folds may point \
+                     to it): choose another output, or pass --overwrite",
+                    png.display()
+                );
+            }
+        }
         check_output_file(png)?;
     }
     let pdot = match (args.pdot, args.accel) {
@@ -160,7 +194,15 @@ pub fn run(args: FoldArgs) -> anyhow::Result<()> {
     let r = optimise(&cube, &cfg);
     print_result(&r);
     if let Some(png) = &args.output {
-        tianyan::plot::plot_fold(&r, obs.header(), png).with_context(|| format!("writing {}", png.display()))?;
+        // Drawn under a temporary name, marked with the observation it was folded from, renamed.
+        let staged = tianyan::io::output::Staged::new(png);
+        tianyan::plot::plot_fold(&r, obs.header(), staged.tmp())
+            .map_err(|e| anyhow::anyhow!(staged.relabel(&e.to_string())))
+            .with_context(|| format!("writing {}", png.display()))?;
+        let source = args.files.iter().map(|f| tianyan::io::output::source_tag(f)).collect::<Vec<_>>().join(";");
+        tianyan::io::output::tag_png(staged.tmp(), tianyan::io::output::PNG_SOURCE_KEY, &source)
+            .map_err(|e| anyhow::anyhow!(staged.relabel(&e.to_string())))?;
+        staged.commit()?;
         println!("wrote {}", png.display());
     }
     Ok(())

@@ -96,8 +96,12 @@ pub struct PlanArgs {
     #[arg(long, default_value = "auto", value_parser = ["direct", "subband", "fdmt", "fdd", "auto"])]
     pub dedisp: String,
     /// Memory budget, MiB, as `tianyan search --max-memory-mb` (for the memory estimates).
-    #[arg(long, default_value_t = 1024)]
+    #[arg(long, default_value_t = 1024, value_parser = super::positive_usize)]
     pub max_memory_mb: usize,
+    /// Acceleration search drift, as `tianyan search --zmax` (odd values round up): its (r, z)
+    /// planes are counted in the memory estimates, and a budget they do not fit is reported.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=1200))]
+    pub zmax: u32,
 }
 
 /// Runs `tianyan plan`.
@@ -109,7 +113,8 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
         anyhow::bail!("--max-memory-mb must be above 0");
     }
     let kind: tianyan::dedisp::DedispKind = args.dedisp.parse().map_err(anyhow::Error::msg)?;
-    let cfg = tianyan::pipeline::SearchConfig { max_memory_mb: args.max_memory_mb, ..Default::default() };
+    let mut cfg = tianyan::pipeline::SearchConfig { max_memory_mb: args.max_memory_mb, ..Default::default() };
+    cfg.periodic_cfg.zmax = tianyan::search::accel::searched_zmax(args.zmax);
     let mib = |b: usize| b as f64 / (1u64 << 20) as f64;
     let mut choices = Vec::new();
     let mut names: Vec<String> = Vec::new();

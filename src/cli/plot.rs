@@ -17,6 +17,31 @@ pub struct PlotArgs {
     /// Output folder (created when missing).
     #[arg(short, long, default_value = "plots")]
     pub output: PathBuf,
+    /// Replace pages in the output folder that were drawn from another file (or record none);
+    /// without it such a page is an error before anything is drawn.
+    #[arg(long)]
+    pub overwrite: bool,
+}
+
+/// Checks, before drawing, that every page of `pages` may be replaced by a page of `source`
+/// ([`tianyan::io::output::check_replaceable_page`]: a PNG drawn from the same file, unless
+/// `overwrite`) and is not the input.
+fn check_pages(source: &Path, pages: &[&Path], overwrite: bool) -> anyhow::Result<()> {
+    for p in pages {
+        check_not_input(&[source.to_path_buf()], p)?;
+        tianyan::io::output::check_replaceable_page(p, source, overwrite)?;
+    }
+    Ok(())
+}
+
+/// Marks a drawn page (still under its temporary name) with the file it was drawn from.
+fn tag(staged: &Staged, source: &Path) -> anyhow::Result<()> {
+    tianyan::io::output::tag_png(
+        staged.tmp(),
+        tianyan::io::output::PNG_SOURCE_KEY,
+        &tianyan::io::output::source_tag(source),
+    )
+    .map_err(|e| anyhow::anyhow!(staged.relabel(&e.to_string())))
 }
 
 /// The observation header as far as the candidate file's root attributes give it.
@@ -94,16 +119,30 @@ fn event_waterfalls(
         .collect()
 }
 
-/// Runs `tianyan plot`. The pages appear together at the end, or none of them.
+/// Runs `tianyan plot`. The pages appear together at the end, or none of them. Every page that
+/// exists already must be a page drawn from the same file (unless `--overwrite`), checked before
+/// anything is drawn.
 pub fn run(args: PlotArgs) -> anyhow::Result<()> {
+    use tianyan::io::output::ExistingKind;
+    tianyan::io::check_regular_file(&args.path)?;
+    match tianyan::io::output::existing_kind(&args.path) {
+        Some(ExistingKind::Candidates | ExistingKind::Mask) => {}
+        Some(k) => anyhow::bail!(
+            "{}: is {}, not a tianyan candidate file (tianyan search) or RFI mask file (tianyan rfi)",
+            args.path.display(),
+            k.describe()
+        ),
+        None => {}
+    }
     if let Ok(mask) = tianyan::rfi::maskfile::read_mask(&args.path) {
+        let png = args.output.join("rfi_mask.png");
+        check_pages(&args.path, &[&png], args.overwrite)?;
         let mut set = OutputSet::new();
         set.ensure_dir(&args.output)?;
-        let png = args.output.join("rfi_mask.png");
-        check_not_input(std::slice::from_ref(&args.path), &png)?;
         let staged = Staged::new(&png);
         tianyan::plot::plot_rfi_mask(&mask.report, &mask.header, staged.tmp())
             .map_err(|e| anyhow::anyhow!(staged.relabel(&e.to_string())))?;
+        tag(&staged, &args.path)?;
         set.add(staged);
         set.commit()?;
         println!("wrote {} (RFI mask of {})", png.display(), mask.input);
@@ -117,24 +156,29 @@ pub fn run(args: PlotArgs) -> anyhow::Result<()> {
         .and_then(|g| tianyan::rfi::maskfile::read_rfi_group(&g).ok());
     let folds = tianyan::fold::read_folds(&args.path)?;
     let pulses = tianyan::io::candidates::read_single_pulses(&args.path)?;
+    let overview = args.output.join("candidates.png");
+    let sp = args.output.join("single_pulses.png");
+    let rfi_png = args.output.join("rfi_mask.png");
+    let pages: Vec<PathBuf> = folds.iter().map(|f| args.output.join(format!("fold_{}.png", f.id))).collect();
+    let mut all: Vec<&Path> = vec![&overview];
+    if !pulses.is_empty() {
+        all.push(&sp);
+    }
+    if rfi.is_some() {
+        all.push(&rfi_png);
+    }
+    all.extend(pages.iter().map(|p| p.as_path()));
+    check_pages(&args.path, &all, args.overwrite)?;
     let mut set = OutputSet::new();
     set.ensure_dir(&args.output)?;
-    let inputs = [args.path.clone()];
-    let overview = args.output.join("candidates.png");
-    check_not_input(&inputs, &overview)?;
-    let pages: Vec<PathBuf> = folds.iter().map(|f| args.output.join(format!("fold_{}.png", f.id))).collect();
-    for p in &pages {
-        check_not_input(&inputs, p)?;
-    }
     let staged = Staged::new(&overview);
     tianyan::plot::plot_candidates(&cands, staged.tmp())
         .map_err(|e| anyhow::anyhow!(staged.relabel(&e.to_string())))?;
+    tag(&staged, &args.path)?;
     set.add(staged);
     let header = header_from_file(&args.path);
     let mut lines = vec![format!("wrote {} ({} candidates)", overview.display(), cands.len())];
     if !pulses.is_empty() {
-        let sp = args.output.join("single_pulses.png");
-        check_not_input(&inputs, &sp)?;
         let staged = Staged::new(&sp);
         let waterfalls = match event_waterfalls(&args.path, &pulses) {
             Ok(w) => w,
@@ -145,6 +189,7 @@ pub fn run(args: PlotArgs) -> anyhow::Result<()> {
         };
         tianyan::plot::plot_single_pulses_with_waterfalls(&pulses, &header, &waterfalls, staged.tmp())
             .map_err(|e| anyhow::anyhow!(staged.relabel(&e.to_string())))?;
+        tag(&staged, &args.path)?;
         set.add(staged);
         lines.push(format!("wrote {} ({} single pulses, {} waterfalls)", sp.display(), pulses.len(), waterfalls.len()));
     }
@@ -152,28 +197,29 @@ pub fn run(args: PlotArgs) -> anyhow::Result<()> {
         let staged = Staged::new(png);
         tianyan::plot::plot_fold(&f.result, &header, staged.tmp())
             .map_err(|e| anyhow::anyhow!(staged.relabel(&e.to_string())))?;
+        tag(&staged, &args.path)?;
         set.add(staged);
         lines.push(format!("wrote {} (S/N {:.1})", png.display(), f.result.snr));
     }
     if let Some(f) = tianyan::io::candidates::read_ffa(&args.path)? {
         let png = args.output.join("ffa_periodogram.png");
-        check_not_input(&inputs, &png)?;
+        check_pages(&args.path, &[&png], args.overwrite)?;
         let staged = Staged::new(&png);
         tianyan::plot::plot_ffa_periodogram(&f, staged.tmp())
             .map_err(|e| anyhow::anyhow!(staged.relabel(&e.to_string())))?;
+        tag(&staged, &args.path)?;
         set.add(staged);
         lines.push(format!("wrote {} (FFA periodogram of DM {:.2})", png.display(), f.best_dm));
     }
     if let Some(r) = &rfi {
-        let png = args.output.join("rfi_mask.png");
-        check_not_input(&inputs, &png)?;
-        let staged = Staged::new(&png);
+        let staged = Staged::new(&rfi_png);
         let mut h = header.clone();
         h.nchans = r.channel_flags.len();
         tianyan::plot::plot_rfi_mask(r, &h, staged.tmp())
             .map_err(|e| anyhow::anyhow!(staged.relabel(&e.to_string())))?;
+        tag(&staged, &args.path)?;
         set.add(staged);
-        lines.push(format!("wrote {} (RFI mask)", png.display()));
+        lines.push(format!("wrote {} (RFI mask)", rfi_png.display()));
     }
     set.commit()?;
     for l in lines {

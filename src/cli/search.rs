@@ -155,7 +155,7 @@ pub struct SearchArgs {
     /// Memory budget of dedispersion and search, MiB: input blocks, FDMT levels, FDD spectra,
     /// dedispersed series (those that do not fit go to a scratch file in $TMPDIR) and FFT work.
     /// The candidates do not depend on it. `tianyan plan` shows the estimate per step.
-    #[arg(long, default_value_t = 1024)]
+    #[arg(long, default_value_t = 1024, value_parser = super::positive_usize)]
     pub max_memory_mb: usize,
     /// Worker threads (default: all cores).
     #[arg(long)]
@@ -167,6 +167,10 @@ pub struct SearchArgs {
     /// (`/folds/<id>`) and write their PNG plots beside it (`<output stem>_plots/`).
     #[arg(long, default_value_t = 0)]
     pub fold_top: usize,
+    /// With --fold-top: replace pages in the plot folder that were drawn from another file (or
+    /// record none); without it they are an error before the search.
+    #[arg(long)]
+    pub overwrite: bool,
 }
 
 /// `--nharm`: harmonic summing works in stages of powers of two.
@@ -285,7 +289,8 @@ impl SearchArgs {
         cfg.plan.downsamp = self.downsamp;
         cfg.plan.max_downsamp = cfg.plan.max_downsamp.max(self.downsamp);
         cfg.periodic_cfg.nharm_max = self.nharm;
-        cfg.periodic_cfg.zmax = self.zmax;
+        // The searched value (odd values round up): recorded and counted as searched.
+        cfg.periodic_cfg.zmax = tianyan::search::accel::searched_zmax(self.zmax);
         cfg.periodic_cfg.sigma_threshold = self.sigma;
         cfg.periodic_cfg.fmin_hz = self.fmin;
         cfg.periodic_cfg.fmax_hz = self.fmax;
@@ -332,6 +337,14 @@ pub fn search_and_write(args: &SearchArgs) -> anyhow::Result<tianyan::pipeline::
         if plot_dir.exists() && !plot_dir.is_dir() {
             anyhow::bail!("{}: the --fold-top plot folder is a file", plot_dir.display());
         }
+        // A page of another candidate file (whose /folds point to it) is not replaced.
+        for id in 0..args.fold_top {
+            tianyan::io::output::check_replaceable_page(
+                &plot_dir.join(format!("fold_{id}.png")),
+                &args.output,
+                args.overwrite,
+            )?;
+        }
     }
     let t_stage = std::time::Instant::now();
     let obs = tianyan::open_observation(&args.files)?;
@@ -377,6 +390,15 @@ pub fn search_and_write(args: &SearchArgs) -> anyhow::Result<tianyan::pipeline::
     };
     let t_stage = std::time::Instant::now();
     let staged = write_candidate_file_staged(&args.output, &cf)?;
+    // The excision's normalisation beside its report, so `fold --candidates` folds what the
+    // search saw without a separate mask file.
+    if let (Some(mask), true) = (&out.rfi_mask, cf.rfi.is_some()) {
+        let add = || -> hdf5::Result<()> {
+            let f = hdf5::File::open_rw(staged.tmp())?;
+            tianyan::rfi::maskfile::write_normalisation(&f.group("rfi")?, mask)
+        };
+        add().map_err(|e| anyhow::anyhow!("{}: {}", args.output.display(), staged.relabel(&e.to_string())))?;
+    }
     tracing::info!("write: candidate file ({:.2} s)", t_stage.elapsed().as_secs_f64());
     let mut set = OutputSet::new();
     let mut folds = Vec::new();
@@ -393,7 +415,11 @@ pub fn search_and_write(args: &SearchArgs) -> anyhow::Result<tianyan::pipeline::
             &staged,
             args.fold_top,
             &tianyan::fold::FoldConfig::default(),
-            Some(tianyan::fold::FoldPlots { dir: &args.plot_dir(), draw: &super::fold::draw_fold_page }),
+            Some(tianyan::fold::FoldPlots {
+                dir: &args.plot_dir(),
+                draw: &super::fold::draw_fold_page,
+                overwrite: args.overwrite,
+            }),
             &mut set,
         )?;
         tracing::info!(
@@ -462,8 +488,8 @@ pub fn search_and_write(args: &SearchArgs) -> anyhow::Result<tianyan::pipeline::
     }
     if args.top > 0 {
         super::candidates::print_tables(
-            if cfg.periodic || cfg.ffa { &out.candidates } else { &[] },
-            if cfg.single_pulse { &out.single_pulses } else { &[] },
+            (cfg.periodic || cfg.ffa).then_some(&out.candidates[..]),
+            cfg.single_pulse.then_some(&out.single_pulses[..]),
             args.top,
             false,
             false,

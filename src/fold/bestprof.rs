@@ -44,7 +44,16 @@ pub fn format_bestprof(r: &FoldResult, header: &Header, input: &str, candidate: 
     line("P_topo (ms)", pm(r.period_s * 1e3, r.period_err_s * 1e3));
     line("P'_topo (s/s)", pm(r.pdot, r.pdot_err));
     line("P''_topo (s/s^2)", "0 +/- 0".into());
-    for k in ["P_bary (ms)", "P'_bary (s/s)", "P''_bary (s/s^2)", "P_orb (s)", "asin(i)/c (s)", "eccentricity", "w (rad)", "T_peri"] {
+    for k in [
+        "P_bary (ms)",
+        "P'_bary (s/s)",
+        "P''_bary (s/s^2)",
+        "P_orb (s)",
+        "asin(i)/c (s)",
+        "eccentricity",
+        "w (rad)",
+        "T_peri",
+    ] {
         line(k, "N/A".into());
     }
     s.push_str("######################################################\n");

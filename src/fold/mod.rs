@@ -104,6 +104,17 @@ impl Default for SearchGrid {
     }
 }
 
+/// Fewest turns of the folding period the data must hold for [`fold`]: `T/P ≥ 4`.
+///
+/// Why 4: the optimiser searches the period over ±2 Fourier bins of `P²/T` (the default
+/// [`SearchGrid::period_range_bins`]), i.e. ±`2P/N` for `N = T/P` turns; at `N = 4` its lowest
+/// trial is `P/2`, and below `N = 2` it would reach zero and negative periods (a 0.31 s file
+/// folded at 0.2531 s, 1.2 turns, reported P = −0.0754 s). With fewer than 4 pulses in the data
+/// a "profile" is a handful of single pulses, and the period is not measured by folding at all
+/// (the single-pulse search is the tool). Fewer turns than sub-integrations are allowed: a
+/// sub-integration then holds part of a turn, as in prepfold.
+pub const MIN_FOLD_TURNS: f64 = 4.0;
+
 /// Configuration of [`fold`] and [`optimise`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -227,7 +238,8 @@ fn split_bounds(n: u64, parts: usize) -> Vec<u64> {
 /// # Errors
 /// [`FoldError::Invalid`] for a non-positive or non-finite period, negative/non-finite DM,
 /// `nbins < 4`, zero sub-integrations or sub-bands; [`FoldError::Data`] when the observation has
-/// fewer samples than sub-integrations or no channel with non-zero variance;
+/// fewer samples than sub-integrations, fewer than [`MIN_FOLD_TURNS`] turns of the period, or no
+/// channel with non-zero variance (all checked before any data are read);
 /// [`FoldError::Io`] from the reader.
 pub fn fold(
     obs: &mut dyn Observation,
@@ -260,6 +272,15 @@ pub fn fold(
         return Err(data_err(format!(
             "{nsamples} samples x {nchans} channels: too few to fold into {} sub-integrations",
             cfg.nsubints
+        )));
+    }
+    let turns = nsamples as f64 * h.tsamp_s / period_s;
+    if turns < MIN_FOLD_TURNS {
+        return Err(data_err(format!(
+            "{:.4} s of data hold only {turns:.2} turns of the period {period_s} s; folding needs at least \
+             {MIN_FOLD_TURNS} turns (a period of at most {:.6} s) or more data",
+            nsamples as f64 * h.tsamp_s,
+            nsamples as f64 * h.tsamp_s / MIN_FOLD_TURNS
         )));
     }
     let freqs = h.chan_freqs_mhz();

@@ -261,8 +261,10 @@ pub(crate) fn grid_search(cube: &FoldCube, cfg: &FoldConfig, stat: Statistic) ->
     let p0 = cube.period_s;
     let dp = p0 * p0 / t; // one Fourier bin
     let dpd = 2.0 * p0 * p0 / (t * t);
-    let period_trials = linspace(p0, g.period_range_bins * dp, g.n_period.max(1));
-    let pdot_trials = linspace(cube.pdot, g.pdot_range_bins * dpd, g.n_pdot.max(1));
+    // The trials stay physical: every period trial ≥ P/2 > 0, and |ΔṖ|·T ≤ P/2 so the period
+    // stays positive over the data (bounds reached only below 8 turns with the default grid).
+    let period_trials = linspace(p0, (g.period_range_bins * dp).min(0.5 * p0), g.n_period.max(1));
+    let pdot_trials = linspace(cube.pdot, (g.pdot_range_bins * dpd).min(0.5 * p0 / t), g.n_pdot.max(1));
     let fin: Vec<f64> = cube.subband_freqs_mhz.iter().cloned().filter(|f| f.is_finite()).collect();
     let flo = fin.iter().cloned().fold(f64::INFINITY, f64::min);
     let fhi = fin.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
@@ -278,7 +280,9 @@ pub(crate) fn grid_search(cube: &FoldCube, cfg: &FoldConfig, stat: Statistic) ->
             let step = p0 / (nb as f64 * band_k);
             step * (g.n_dm - 1) as f64 / 2.0
         };
-        linspace(cube.dm, half, g.n_dm)
+        // DM ≥ 0: a window that would reach below 0 is moved up to start at 0 (same trials
+        // and spacing), so the optimiser cannot report a negative DM.
+        linspace(cube.dm.max(half), half, g.n_dm)
     } else {
         vec![cube.dm]
     };
@@ -417,9 +421,15 @@ pub fn optimise(cube: &FoldCube, cfg: &FoldConfig) -> FoldResult {
     } else {
         super::refine::refine(cube, p, pd, dm, cfg.search.n_pdot > 1, cfg.search.n_dm > 1 && go.band_k > 0.0)
     };
+    // The fit may not leave the physical range: a period that is not positive at the start or
+    // the end of the data falls back to the grid optimum (no uncertainties), and a DM below 0
+    // is reported at 0, the boundary (the grid's DM trials are all ≥ 0).
+    let t_obs = cube.tobs_s;
     let (rp, rpd, rdm, ep, epd, edm) = match refined {
-        Some(r) => (r.period_s, r.pdot, r.dm, r.period_err_s, r.pdot_err, r.dm_err),
-        None => (p, pd, dm, f64::NAN, f64::NAN, f64::NAN),
+        Some(r) if r.period_s > 0.0 && r.period_s + r.pdot * t_obs > 0.0 && r.dm.is_finite() => {
+            (r.period_s, r.pdot, r.dm.max(0.0), r.period_err_s, r.pdot_err, r.dm_err)
+        }
+        _ => (p, pd, dm, f64::NAN, f64::NAN, f64::NAN),
     };
     FoldResult {
         period_s: rp,

@@ -43,6 +43,9 @@ pub struct FoldPlots<'a> {
     pub dir: &'a Path,
     /// The page writer (see [`FoldPageWriter`]).
     pub draw: FoldPageWriter<'a>,
+    /// Replace existing pages drawn from another file (or recording none); without it such a page
+    /// is an error before any fold ([`crate::io::output::check_replaceable_page`]).
+    pub overwrite: bool,
 }
 
 /// One stored fold: its group number, the candidate row it came from, the result and the path
@@ -387,9 +390,19 @@ fn fold_rows(
     cands_h5: &Path,
 ) -> Result<Vec<StoredFold>, FoldError> {
     let mut stored = Vec::new();
+    // Every page this call writes may replace only a page drawn from the same candidate file
+    // (another file's /folds may point to it); checked before any fold.
+    if let Some(pl) = plots {
+        let n = cands.iter().filter(|c| c.harmonic_of < 0).take(top).count();
+        for id in first_id..first_id + n {
+            crate::io::output::check_replaceable_page(&pl.dir.join(format!("fold_{id}.png")), cands_h5, pl.overwrite)?;
+        }
+    }
+    let source = crate::io::output::source_tag(cands_h5);
     // Only family heads (harmonic_of < 0) are folded: a harmonic row is the same pulsar at P/2,
     // 2P, …, and folding it again costs a fold and shows the user the same star twice.
-    for (k, (row, c)) in cands.iter().enumerate().filter(|(_, c)| c.harmonic_of < 0).take(top).enumerate() {
+    let mut k = 0;
+    for (row, c) in cands.iter().enumerate().filter(|(_, c)| c.harmonic_of < 0).take(top) {
         if !(c.period_s.is_finite() && c.period_s > 0.0) {
             return Err(FoldError::Invalid(format!(
                 "{}: candidate {row} has period {} s",
@@ -397,7 +410,21 @@ fn fold_rows(
                 c.period_s
             )));
         }
+        // A candidate whose period the data hold fewer than MIN_FOLD_TURNS times cannot be
+        // folded (see there): it is skipped with a warning, the others are folded.
+        let tobs_s = obs.header().nsamples as f64 * obs.header().tsamp_s;
+        if tobs_s / c.period_s < super::MIN_FOLD_TURNS {
+            tracing::warn!(
+                "{}: candidate {row} (P = {} s) not folded: the {tobs_s:.3} s of data hold only {:.2} turns (at least {} needed)",
+                cands_h5.display(),
+                c.period_s,
+                tobs_s / c.period_s,
+                super::MIN_FOLD_TURNS
+            );
+            continue;
+        }
         let id = first_id + k;
+        k += 1;
         // A candidate's period is its mean over the observation (the acceleration search reports
         // the mean frequency); the fold's phase model is referred to t = 0: P₀ = P̄ − Ṗ T/2.
         let pdot = pdot_from_accel(c.accel, c.period_s);
@@ -411,6 +438,8 @@ fn fold_rows(
                 let p = pl.dir.join(format!("fold_{id}.png"));
                 let staged = Staged::new(&p);
                 (pl.draw)(&result, obs.header(), staged.tmp()).map_err(|e| FoldError::Output(staged.relabel(&e)))?;
+                crate::io::output::tag_png(staged.tmp(), crate::io::output::PNG_SOURCE_KEY, &source)
+                    .map_err(|e| FoldError::Output(staged.relabel(&e.to_string())))?;
                 set.add(staged);
                 Some(p)
             }

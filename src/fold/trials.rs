@@ -210,7 +210,10 @@ pub fn table_model(cube: &FoldCube, cfg: &FoldConfig) -> Option<TrialsModel> {
 /// `(mean f⁻²)^(−1/2)`), uniform counts (1000 channel-samples per cell, as in any fold of many
 /// turns per sub-integration) and zero data: what [`calibrate`] needs to build its noise cubes,
 /// and how the shipped table's configurations are described (`examples/fold_trials_table.rs`).
-/// Period 0.25 s, Ṗ 0, DM 0, 60 s (the model does not depend on them: module doc).
+/// Period 0.25 s, Ṗ 0, DM 65536, 60 s (the model does not depend on them: module doc). The DM
+/// is far above the DM window's half-width (≈ 34 pc cm⁻³ on FAST's band), so the optimiser's
+/// window stays centred on it (at a low DM it is moved up to start at 0, same trials) and the
+/// trial offsets are those of any fold above the window; a power of two keeps `trial − DM` exact.
 pub fn reference_cube(h: &crate::io::Header, cfg: &FoldConfig) -> FoldCube {
     let freqs = h.chan_freqs_mhz();
     let nchans = freqs.len().max(1);
@@ -230,7 +233,7 @@ pub fn reference_cube(h: &crate::io::Header, cfg: &FoldConfig) -> FoldCube {
         var_sample: 1.0,
         period_s: 0.25,
         pdot: 0.0,
-        dm: 0.0,
+        dm: 65536.0,
         tsamp_s: h.tsamp_s,
         nsamples: (tobs_s / h.tsamp_s.max(1e-9)) as u64,
         tobs_s,

@@ -205,6 +205,229 @@ pub fn check_replaceable_hdf5(output: &Path, kind: Hdf5Output) -> Result<(), IoE
     }
 }
 
+/// What an existing file is, judged by its first bytes (and, for HDF5 and JSON, by what tianyan
+/// records in it), for the messages and checks of [`check_replaceable`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExistingKind {
+    /// A PNG image (signature `\x89PNG\r\n\x1a\n`).
+    Png,
+    /// A SIGPROC file (`HEADER_START` after a 4-byte length 12, either byte order).
+    Sigproc,
+    /// A FITS file (first card `SIMPLE  =`); PSRFITS or other.
+    Fits,
+    /// A tianyan candidate file (HDF5 with `/candidates`).
+    Candidates,
+    /// A tianyan RFI mask file (HDF5, root attribute `kind` containing "rfi mask").
+    Mask,
+    /// Another HDF5 file.
+    Hdf5,
+    /// A tianyan truth file (JSON with `"software": "tianyan"` and `"output_file"`).
+    Truth,
+    /// Anything else (text, another JSON file, a list of DMs, ...).
+    Other,
+}
+
+impl ExistingKind {
+    /// The kind in words, with its article ("a PNG image").
+    pub fn describe(&self) -> &'static str {
+        match self {
+            ExistingKind::Png => "a PNG image",
+            ExistingKind::Sigproc => "a SIGPROC file (an observation or time series)",
+            ExistingKind::Fits => "a FITS file (an observation)",
+            ExistingKind::Candidates => "a tianyan candidate file",
+            ExistingKind::Mask => "a tianyan RFI mask file",
+            ExistingKind::Hdf5 => "an HDF5 file",
+            ExistingKind::Truth => "a tianyan truth file",
+            ExistingKind::Other => "not a file tianyan writes",
+        }
+    }
+}
+
+/// The kind of the existing regular file `path`; `None` when it does not exist or is not a
+/// regular file (folders are refused by [`check_output_file`] with their own message).
+pub fn existing_kind(path: &Path) -> Option<ExistingKind> {
+    let meta = std::fs::metadata(path).ok()?;
+    if !meta.is_file() {
+        return None;
+    }
+    let mut head = Vec::with_capacity(16);
+    if let Ok(f) = std::fs::File::open(path) {
+        let _ = std::io::Read::read_to_end(&mut std::io::Read::take(f, 16), &mut head);
+    }
+    let starts = |sig: &[u8]| head.len() >= sig.len() && &head[..sig.len()] == sig;
+    let kind = if starts(b"\x89PNG\r\n\x1a\n") {
+        ExistingKind::Png
+    } else if starts(b"\x0c\x00\x00\x00HEADER_START") || starts(b"\x00\x00\x00\x0cHEADER_START") {
+        ExistingKind::Sigproc
+    } else if starts(b"SIMPLE  =") {
+        ExistingKind::Fits
+    } else if starts(b"\x89HDF\r\n\x1a\n") {
+        match crate::io::h5file::open(path) {
+            Ok(f) => {
+                let is_mask = f
+                    .attr("kind")
+                    .and_then(|a| a.read_scalar::<hdf5::types::VarLenUnicode>())
+                    .map(|k| k.as_str().contains("rfi mask"))
+                    .unwrap_or(false);
+                if is_mask {
+                    ExistingKind::Mask
+                } else if f.link_exists("candidates") {
+                    ExistingKind::Candidates
+                } else {
+                    ExistingKind::Hdf5
+                }
+            }
+            Err(_) => ExistingKind::Hdf5,
+        }
+    } else if meta.len() < (64 << 20) && head.first().is_some_and(|b| b.is_ascii_whitespace() || *b == b'{') {
+        let is_truth =
+            std::fs::read(path).ok().and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok()).is_some_and(
+                |v| v.get("software").and_then(|s| s.as_str()) == Some("tianyan") && v.get("output_file").is_some(),
+            );
+        if is_truth {
+            ExistingKind::Truth
+        } else {
+            ExistingKind::Other
+        }
+    } else {
+        ExistingKind::Other
+    };
+    Some(kind)
+}
+
+/// Checks that an existing `output` may be replaced by a file of one of the kinds `allowed`
+/// (`what` names the output in the message, e.g. "a fold page"): a command replaces only a file
+/// of the kind it writes, never an observation, a truth file, a mask, a candidate file or a page
+/// of another kind. A missing `output` (or a folder, refused elsewhere) passes.
+///
+/// # Errors
+/// [`IoError::Format`] naming `output` and what it is.
+pub fn check_replaceable(output: &Path, allowed: &[ExistingKind], what: &str) -> Result<(), IoError> {
+    match existing_kind(output) {
+        Some(k) if !allowed.contains(&k) => Err(IoError::format(
+            output,
+            format!(
+                "exists and is {}, but this output is {what}; refusing to replace it: remove it or choose another output",
+                k.describe()
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Checks that `page` may be replaced by a page drawn from `source` (a candidate or mask file):
+/// an existing page must be a PNG image recording the same source (the `tianyan source` text
+/// chunk written by [`tag_png`]); a page of another file, or an untagged one, is refused unless
+/// `overwrite`. A page of another file is what another file's `/folds` `png_path` points to.
+///
+/// # Errors
+/// [`IoError::Format`] naming `page` and the file it was drawn from.
+pub fn check_replaceable_page(page: &Path, source: &Path, overwrite: bool) -> Result<(), IoError> {
+    check_replaceable(page, &[ExistingKind::Png], "a PNG page")?;
+    if overwrite || !page.is_file() {
+        return Ok(());
+    }
+    let want = source_tag(source);
+    match read_png_text(page, PNG_SOURCE_KEY) {
+        Some(s) if s == want => Ok(()),
+        Some(s) => Err(IoError::format(
+            page,
+            format!(
+                "exists and is a page drawn from {s}, not from {want}; refusing to replace it (that file's \
+                 /folds may point to it): choose another folder, or pass --overwrite"
+            ),
+        )),
+        None => Err(IoError::format(
+            page,
+            "exists and is a PNG image that records no source file; refusing to replace it: choose another folder, \
+             or pass --overwrite"
+                .to_string(),
+        )),
+    }
+}
+
+/// The PNG text keyword under which [`tag_png`] records the file a page was drawn from.
+pub const PNG_SOURCE_KEY: &str = "tianyan source";
+
+/// How a source file is recorded in a page: its canonical path when it exists, else as given.
+/// A file not written yet (a staged candidate file) is recorded by its canonical folder and name.
+pub fn source_tag(source: &Path) -> String {
+    if let Ok(c) = std::fs::canonicalize(source) {
+        return c.display().to_string();
+    }
+    match (std::fs::canonicalize(parent_dir(source)), source.file_name()) {
+        (Ok(d), Some(n)) => d.join(n).display().to_string(),
+        _ => source.display().to_string(),
+    }
+}
+
+/// CRC-32 (IEEE 802.3, reflected, polynomial 0xEDB88320) of `bytes`, as the PNG chunk CRC
+/// (PNG specification §5.5).
+fn crc32(bytes: &[&[u8]]) -> u32 {
+    let mut c = 0xFFFF_FFFFu32;
+    for b in bytes.iter().flat_map(|s| s.iter()) {
+        c ^= *b as u32;
+        for _ in 0..8 {
+            c = if c & 1 != 0 { 0xEDB8_8320 ^ (c >> 1) } else { c >> 1 };
+        }
+    }
+    !c
+}
+
+/// Adds a `tEXt` chunk `key`: `value` right after the IHDR chunk of the PNG file `png` (PNG
+/// specification §11.3.4.3; the image is unchanged). Non-Latin-1 characters of `value` are
+/// written as `?`.
+///
+/// # Errors
+/// [`IoError`] naming `png` when it cannot be read or written, or is not a PNG file.
+pub fn tag_png(png: &Path, key: &str, value: &str) -> Result<(), IoError> {
+    let bytes = std::fs::read(png).map_err(|e| IoError::os(png, e))?;
+    // Signature (8) + IHDR chunk (4 length + 4 type + 13 data + 4 CRC).
+    if bytes.len() < 33 || &bytes[..8] != b"\x89PNG\r\n\x1a\n" || &bytes[12..16] != b"IHDR" {
+        return Err(IoError::format(png, "not a PNG file"));
+    }
+    let mut data: Vec<u8> = key.bytes().collect();
+    data.push(0);
+    data.extend(value.chars().map(|c| if (c as u32) < 256 { c as u32 as u8 } else { b'?' }));
+    let mut chunk = Vec::with_capacity(data.len() + 12);
+    chunk.extend_from_slice(&(data.len() as u32).to_be_bytes());
+    chunk.extend_from_slice(b"tEXt");
+    chunk.extend_from_slice(&data);
+    chunk.extend_from_slice(&crc32(&[b"tEXt", &data]).to_be_bytes());
+    let mut out = Vec::with_capacity(bytes.len() + chunk.len());
+    out.extend_from_slice(&bytes[..33]);
+    out.extend_from_slice(&chunk);
+    out.extend_from_slice(&bytes[33..]);
+    std::fs::write(png, out).map_err(|e| IoError::os(png, e))
+}
+
+/// The text of the first `tEXt` chunk `key` of the PNG file `png`, if any.
+pub fn read_png_text(png: &Path, key: &str) -> Option<String> {
+    let bytes = std::fs::read(png).ok()?;
+    if bytes.len() < 8 || &bytes[..8] != b"\x89PNG\r\n\x1a\n" {
+        return None;
+    }
+    let mut i = 8;
+    while i + 12 <= bytes.len() {
+        let len = u32::from_be_bytes(bytes[i..i + 4].try_into().ok()?) as usize;
+        let ty = &bytes[i + 4..i + 8];
+        let end = i.checked_add(12)?.checked_add(len)?;
+        if end > bytes.len() || ty == b"IDAT" || ty == b"IEND" {
+            return None;
+        }
+        if ty == b"tEXt" {
+            let d = &bytes[i + 8..i + 8 + len];
+            if let Some(z) = d.iter().position(|b| *b == 0) {
+                if &d[..z] == key.as_bytes() {
+                    return Some(d[z + 1..].iter().map(|b| *b as char).collect());
+                }
+            }
+        }
+        i = end;
+    }
+    None
+}
+
 /// Checks that the folder `dir` exists and that a file can be created in it, by creating and
 /// removing a hidden probe file. `what` names the output the check is for.
 fn check_writable_dir(dir: &Path, what: &Path) -> Result<(), IoError> {

@@ -127,6 +127,45 @@ pub fn read_rfi_group(g: &hdf5::Group) -> hdf5::Result<RfiReport> {
     })
 }
 
+/// Writes `mask`'s `normalisation` group (`mean`, `scale`, `block_mean`) into the `/rfi` group
+/// `g`: with the [`RfiReport`] there, what reading the cleaned data needs. `search` writes it into
+/// its candidate file, so `fold --candidates` folds what the search saw
+/// ([`read_candidates_mask`]).
+pub fn write_normalisation(g: &hdf5::Group, mask: &RfiMask) -> hdf5::Result<()> {
+    let n = g.create_group("normalisation")?;
+    n.new_dataset_builder().with_data(&mask.mean).create("mean")?;
+    n.new_dataset_builder().with_data(&mask.scale).create("scale")?;
+    n.new_dataset_builder().with_data(&mask.block_mean).create("block_mean")?;
+    Ok(())
+}
+
+/// The RFI mask a candidate file records: its `/rfi` group with `/rfi/normalisation` (written by
+/// `search` since this was added), for the observation of `header` (the caller has checked that
+/// the candidate file belongs to it). `None` when the file records no excision, or only its
+/// report (older files).
+///
+/// # Errors
+/// [`RfiError::Io`] naming `path` when the group is there but unreadable.
+pub fn read_candidates_mask(path: &Path, header: &Header) -> Result<Option<RfiMask>, RfiError> {
+    let bad = |msg: String| RfiError::Io(crate::io::IoError::Format { path: path.to_path_buf(), msg });
+    let f = crate::io::h5file::open(path).map_err(|e| bad(format!("not an HDF5 file: {e}")))?;
+    let Ok(g) = f.group("rfi") else { return Ok(None) };
+    let Ok(n) = g.group("normalisation") else { return Ok(None) };
+    let report = read_rfi_group(&g).map_err(|e| bad(format!("/rfi: {e}")))?;
+    let mean = n.dataset("mean").and_then(|d| d.read_raw()).map_err(|e| bad(format!("mean: {e}")))?;
+    let scale = n.dataset("scale").and_then(|d| d.read_raw()).map_err(|e| bad(format!("scale: {e}")))?;
+    let block_mean = n.dataset("block_mean").and_then(|d| d.read_2d()).map_err(|e| bad(format!("block_mean: {e}")))?;
+    Ok(Some(RfiMask {
+        header: header.clone(),
+        input: format!("the search recorded in {}", path.display()),
+        mean,
+        scale,
+        block_mean,
+        report,
+        content_digest: None,
+    }))
+}
+
 /// Writes `mask` to `path` atomically (a temporary file renamed when complete).
 ///
 /// # Errors
@@ -156,12 +195,13 @@ pub fn write_mask(path: &Path, mask: &RfiMask) -> Result<(), RfiError> {
         num_attr(&f, "nbits", h.nbits).map_err(err)?;
         num_attr(&f, "tstart_mjd", h.tstart_mjd).map_err(err)?;
         str_attr(&f, "source_name", &h.source_name).map_err(err)?;
+        if let Some(d) = mask.content_digest {
+            num_attr(&f, "content_digest_samples", d.samples).map_err(err)?;
+            num_attr(&f, "content_digest_fnv1a64", d.fnv1a64).map_err(err)?;
+        }
         let g = f.create_group("rfi").map_err(err)?;
         write_rfi_group(&g, &mask.report).map_err(err)?;
-        let n = g.create_group("normalisation").map_err(err)?;
-        n.new_dataset_builder().with_data(&mask.mean).create("mean").map_err(err)?;
-        n.new_dataset_builder().with_data(&mask.scale).create("scale").map_err(err)?;
-        n.new_dataset_builder().with_data(&mask.block_mean).create("block_mean").map_err(err)?;
+        write_normalisation(&g, mask).map_err(err)?;
         f.flush().map_err(err)?;
     }
     staged.commit()?;
@@ -197,5 +237,10 @@ pub fn read_mask(path: &Path) -> Result<RfiMask, RfiError> {
     let mean = n.dataset("mean").and_then(|d| d.read_raw()).map_err(|e| bad(format!("mean: {e}")))?;
     let scale = n.dataset("scale").and_then(|d| d.read_raw()).map_err(|e| bad(format!("scale: {e}")))?;
     let block_mean = n.dataset("block_mean").and_then(|d| d.read_2d()).map_err(|e| bad(format!("block_mean: {e}")))?;
-    Ok(RfiMask { header, input: s("input_file")?, mean, scale, block_mean, report })
+    let num = |n: &str| f.attr(n).and_then(|a| a.read_scalar::<u64>()).ok();
+    let content_digest = match (num("content_digest_samples"), num("content_digest_fnv1a64")) {
+        (Some(samples), Some(fnv1a64)) => Some(crate::rfi::ContentDigest { samples, fnv1a64 }),
+        _ => None,
+    };
+    Ok(RfiMask { header, input: s("input_file")?, mean, scale, block_mean, report, content_digest })
 }

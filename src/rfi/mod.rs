@@ -325,6 +325,42 @@ pub struct RfiMask {
     pub block_mean: Array2<f32>,
     /// What was decided and measured (masks, clipping statistics, birdies).
     pub report: RfiReport,
+    /// Fingerprint of the data measured ([`content_digest`]); `None` for masks written before
+    /// it was recorded.
+    pub content_digest: Option<ContentDigest>,
+}
+
+/// A fingerprint of an observation's data: the FNV-1a 64-bit hash of the bit patterns of the
+/// first `samples` spectra as the reader returns them (`f32`, little-endian, spectrum by
+/// spectrum). It tells apart two observations with the same header values, and recognises the
+/// same data under another file name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ContentDigest {
+    /// Spectra hashed: `min(nsamples, DIGEST_SAMPLES)`.
+    pub samples: u64,
+    /// FNV-1a 64 of their values.
+    pub fnv1a64: u64,
+}
+
+/// Spectra hashed by [`content_digest`] (at most): a few ms to read, and already ≥ 10⁵ values
+/// for 64 channels, so two noise realisations never collide.
+pub const DIGEST_SAMPLES: u64 = 2048;
+
+/// The [`ContentDigest`] of `obs`'s first `min(nsamples, DIGEST_SAMPLES)` spectra.
+///
+/// # Errors
+/// The reader's errors.
+pub fn content_digest(obs: &mut dyn Observation) -> Result<ContentDigest, crate::io::IoError> {
+    let samples = obs.header().nsamples.min(DIGEST_SAMPLES);
+    let blk = obs.read_block(0, samples as usize)?;
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for v in blk.iter() {
+        for b in v.to_bits().to_le_bytes() {
+            h ^= b as u64;
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    Ok(ContentDigest { samples, fnv1a64: h })
 }
 
 impl RfiMask {
@@ -1044,7 +1080,9 @@ pub fn measure(inner: &mut dyn Observation, cfg: &RfiConfig) -> Result<RfiMask, 
     };
     let masked_cells = cells.iter().filter(|&&m| m != 0).count() as f64 * cfg.stat_block_samples as f64;
     let masked_chans = flags.iter().filter(|&&f| f != 0).count() as f64 * nsamp as f64;
+    let content_digest = Some(content_digest(inner)?);
     let mut mask = RfiMask {
+        content_digest,
         header: h.clone(),
         input: inner.source_description(),
         mean: mean_f,
@@ -1189,42 +1227,60 @@ impl CleanedObservation {
     }
 }
 
-/// Checks that `mask` was made from an observation with `header` (nchans, nsamples, tsamp,
-/// fch1, foff).
+/// Checks that the mask read from `mask_path` was made from the data of the files `inputs`: the
+/// fingerprint of their first spectra ([`content_digest`]) must equal the one the mask records,
+/// so a copy of the right file under another name is accepted and another file with the same
+/// name and header values is refused (the header itself is compared by
+/// [`check_mask_matches`]). A mask without a recorded fingerprint (older files) is checked by
+/// the file names it records instead; one that records neither passes.
 ///
 /// # Errors
-/// [`RfiError::MaskMismatch`] naming the mask's input, `what` and the first differing value.
-/// Checks that the mask read from `mask_path` was made from the files `inputs` (by file name, as
-/// `fold --candidates` checks a candidate file): the mask records the paths it was measured on
-/// (`input_file`, space-separated), and two observations with the same header values are told
-/// apart only by that. A mask that records no input passes.
-///
-/// # Errors
-/// [`RfiError::MaskMismatch`] naming the mask file, the recorded and the given files.
+/// [`RfiError::MaskMismatch`] naming the mask file, the recorded and the given files;
+/// [`RfiError::Io`] when the inputs cannot be read.
 pub fn check_mask_input(
     mask: &RfiMask,
     mask_path: &std::path::Path,
     inputs: &[std::path::PathBuf],
 ) -> Result<(), RfiError> {
+    let given = inputs.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" ");
+    let recorded = if mask.input.trim().is_empty() { "another observation" } else { mask.input.trim() };
+    if let Some(want) = mask.content_digest {
+        let mut obs = crate::io::open_observation(inputs)?;
+        let samples = obs.header().nsamples.min(DIGEST_SAMPLES);
+        let got = if samples == want.samples { Some(content_digest(obs.as_mut())?) } else { None };
+        return if got == Some(want) {
+            Ok(())
+        } else {
+            Err(RfiError::MaskMismatch(format!(
+                "the RFI mask {} was made from {recorded}, and the data of {given} differ from it (first {} spectra \
+                 compared): make one for this observation with `tianyan rfi`",
+                mask_path.display(),
+                want.samples
+            )))
+        };
+    }
     if mask.input.trim().is_empty() {
         return Ok(());
     }
     let name =
         |s: &str| std::path::Path::new(s).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let recorded: Vec<String> = mask.input.split_whitespace().map(name).collect();
-    let given: Vec<String> = inputs.iter().map(|p| name(&p.to_string_lossy())).collect();
-    if recorded == given {
+    let rec: Vec<String> = mask.input.split_whitespace().map(name).collect();
+    let giv: Vec<String> = inputs.iter().map(|p| name(&p.to_string_lossy())).collect();
+    if rec == giv {
         Ok(())
     } else {
         Err(RfiError::MaskMismatch(format!(
-            "the RFI mask {} was made from {}, not {}: make one for this observation with `tianyan rfi`",
+            "the RFI mask {} was made from {recorded}, not {given}: make one for this observation with `tianyan rfi`",
             mask_path.display(),
-            mask.input.trim(),
-            inputs.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" ")
         )))
     }
 }
 
+/// Checks that `mask` was made from an observation with `header` (nchans, nsamples, tsamp,
+/// fch1, foff).
+///
+/// # Errors
+/// [`RfiError::MaskMismatch`] naming the mask's input, `what` and the first differing value.
 pub fn check_mask_matches(mask: &RfiMask, header: &Header, what: &str) -> Result<(), RfiError> {
     let m = &mask.header;
     let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1e-30);

@@ -217,6 +217,13 @@ pub fn power_plane(spec: &[Complex32], bank: &KernelBank) -> Vec<Vec<f32>> {
     rows
 }
 
+/// The `zmax` the search uses for a requested `zmax`: rounded up to a multiple of [`Z_STEP`]
+/// (drifts are searched in steps of 2, PRESTO's convention), as [`KernelBank::new`] does.
+/// This is the value to record and to count trials with.
+pub fn searched_zmax(zmax: u32) -> u32 {
+    zmax.div_ceil(Z_STEP as u32) * Z_STEP as u32
+}
+
 /// Bytes of the plane of a spectrum of `nbins` bins at `zmax` (`(2 zmax/Z_STEP + 1) · 2 nbins · 4`).
 pub fn plane_bytes(nbins: usize, zmax: u32) -> usize {
     let zr = (zmax as usize).div_ceil(Z_STEP as usize) * Z_STEP as usize;

@@ -511,13 +511,16 @@ impl Observation for SimulatedObservation {
 
 /// Simulates `cfg` into `path` (format `format`) and writes `path.truth.json`; returns the truth.
 /// Both files appear together (temporary names, renamed only when both are complete); the output
-/// folder is checked before any data are generated.
+/// folder is checked before any data are generated, and an existing `path` (or truth file) is
+/// replaced only when it is a simulation: an observation of `format` with a tianyan truth file
+/// beside it.
 ///
 /// # Errors
 /// [`SimError::Config`] for a bad configuration (PSRFITS output needs nbits = 8), and — unless
 /// [`SimConfig::allow_saturation`] — for signals that clamp more than [`MAX_SATURATED_FRACTION`]
 /// of the values beyond pure noise (predicted for pulsars before any data are made, measured for
-/// everything after; no file is left behind); [`SimError::Io`] when writing fails.
+/// everything after; no file is left behind); [`SimError::Io`] when writing fails or when an
+/// existing output is of another kind (named, before any data are generated).
 pub fn simulate_to_file(cfg: &SimConfig, path: &Path, format: OutputFormat) -> Result<Truth, SimError> {
     simulate_to_file_with_progress(cfg, path, format, &mut |_, _| {})
 }
@@ -532,6 +535,23 @@ pub fn simulate_to_file_with_progress(
     let obs = SimulatedObservation::new(cfg)?;
     crate::io::output::check_output_file(path)?;
     crate::io::output::check_output_file(&truth_path(path))?;
+    // An existing output is replaced only by its own kind: the data file only when it is an
+    // observation of the format written, its truth file only when it is a tianyan truth file
+    // (never a candidate file, a mask, a page or anything else kept under that name).
+    use crate::io::output::{check_replaceable, ExistingKind};
+    match format {
+        OutputFormat::Filterbank => check_replaceable(path, &[ExistingKind::Sigproc], "a SIGPROC filterbank")?,
+        OutputFormat::Psrfits => check_replaceable(path, &[ExistingKind::Fits], "a PSRFITS file")?,
+    }
+    check_replaceable(&truth_path(path), &[ExistingKind::Truth], "the simulation's truth file")?;
+    // ... and only a simulation: an observation without a truth file beside it (real data) is kept.
+    if path.is_file() && !truth_path(path).is_file() {
+        return Err(SimError::Io(crate::io::IoError::format(
+            path,
+            "exists and is an observation without a truth file beside it (not a tianyan simulation); refusing to \
+             replace it: remove it or choose another output",
+        )));
+    }
     let header = obs.header.clone();
     enum Writer {
         Sigproc(crate::io::sigproc::SigprocWriter),
