@@ -64,15 +64,16 @@ fn add_harmonic_from(src: &[f32], h: usize, hh: usize, j0: usize, out: &mut [f32
         }
         return;
     }
-    // idx = (j·h + H/2) div H and rem = (j·h + H/2) mod H, stepped in j without division
-    // (h < H: idx advances by at most one per step).
+    // idx = (j·h + H/2) div H and rem = (j·h + H/2) mod H, stepped in j without division.
+    // (A `while`, not an `if`: the compiler keeps it a branch, which predicts the periodic
+    // pattern; an `if` became a conditional move, a loop-carried dependency 2× slower.)
     let start = j0 * h + hh / 2;
     let mut idx = start / hh;
     let mut rem = start % hh;
     for o in out.iter_mut() {
         *o += src[idx];
         rem += h;
-        if rem >= hh {
+        while rem >= hh {
             rem -= hh;
             idx += 1;
         }
