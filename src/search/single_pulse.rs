@@ -264,31 +264,21 @@ pub fn detrend_normalise(series: &[f32], block_len: usize) -> (Vec<f32>, f64) {
     (out, sigma)
 }
 
-/// Most boxcar sums whose MAD gives the noise of one width ([`boxcar_noise`]): 2¹⁷. The relative
-/// standard error of `1.4826·MAD` of `m` Gaussian values is `1.167/√m` (the MAD's 37 % efficiency),
-/// 0.32 % here — about that of the widths ≥ 16 samples of a 2²⁰-sample series, which never used
-/// more sums — so a width-1 S/N of 6 moves by ±0.02 at most one standard error. Series up to
-/// 2¹⁷ + w − 1 samples use every start (spaced `w/2`) as before; a 2²⁰-sample series sorts 8×
-/// fewer values for its narrow widths.
-pub const BOXCAR_NOISE_MAX_SUMS: usize = 1 << 17;
-
 /// Robust noise level of width-`w` boxcar sums of a series given by its prefix sums.
 ///
 /// For white unit-variance noise this is `sqrt(w)`. Dedispersed series are not always white:
 /// FDMT (and any dedisperser that integrates along the sweep inside a channel, or a backend's
 /// own smoothing) correlates neighbouring samples, and then `sqrt(w)` underestimates the noise of
 /// a sum and inflates S/N. So the level is measured: `1.4826 × MAD` of the sums over starts spaced
-/// `max(1, w/2)` apart (the burst itself is an outlier the median ignores), and at least
-/// `⌈(n − w + 1) / BOXCAR_NOISE_MAX_SUMS⌉` apart, so that at most [`BOXCAR_NOISE_MAX_SUMS`] sums,
-/// evenly spread over the series, enter the median. With fewer than 64 sums, or a zero MAD (a
-/// mostly constant series), `sqrt(w)` is used.
+/// `max(1, w/2)` apart (the burst itself is an outlier the median ignores). With fewer than 64
+/// sums, or a zero MAD (a mostly constant series), `sqrt(w)` is used.
 pub fn boxcar_noise(prefix: &[f64], w: usize) -> f64 {
     let n = prefix.len().saturating_sub(1);
     let white = (w as f64).sqrt();
     if w == 0 || w > n {
         return white.max(1.0);
     }
-    let stride = (w / 2).max(1).max((n - w + 1).div_ceil(BOXCAR_NOISE_MAX_SUMS));
+    let stride = (w / 2).max(1);
     let mut sums: Vec<f32> = (0..=(n - w)).step_by(stride).map(|j| (prefix[j + w] - prefix[j]) as f32).collect();
     if sums.len() < 64 {
         return white;
