@@ -135,8 +135,11 @@ thread_local! {
     /// Per-thread stage-sum buffer and peak list of [`search_whitened`] (reused across DM trials).
     static STAGE_SCRATCH: RefCell<(Vec<f32>, Vec<StagePeak>)> = const { RefCell::new((Vec::new(), Vec::new())) };
     /// Per-thread cache of stage thresholds, keyed by (σ, nharm, trials, nsamples) bit patterns.
-    static THRESHOLDS: RefCell<Vec<((u64, u32, u64, usize), f32)>> = const { RefCell::new(Vec::new()) };
+    static THRESHOLDS: RefCell<Vec<(ThresholdKey, f32)>> = const { RefCell::new(Vec::new()) };
 }
+
+/// Key of the stage-threshold cache: bit patterns of (σ, nharm, trials, nsamples).
+type ThresholdKey = (u64, u32, u64, usize);
 
 /// Stage-sum buffers larger than this many `f32` (64 MiB) are freed after use instead of kept
 /// for the thread's next series.
