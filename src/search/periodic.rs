@@ -18,7 +18,7 @@
 //! Thread safety: FFT plans are cached per thread, so callers may run [`search_series`] on many
 //! DM trials in parallel with rayon.
 
-use super::harmonic::{harmonic_stages, harmonic_sum};
+use super::harmonic::{harmonic_stages, stage_peaks, StagePeak, StageScan};
 pub use super::spectrum::HalfBin;
 use super::spectrum::{
     halfbin_grid, has_nyquist, nbins, real_spectrum_destructive, whiten_spectrum_with, WhitenConfig,
@@ -29,6 +29,7 @@ use super::trials::{search_power_for_sigma, search_sigma};
 use super::Candidate;
 use num_complex::Complex32;
 use serde::{Deserialize, Serialize};
+use std::cell::RefCell;
 
 /// Configuration of the FFT periodicity search (stored in the candidate file as provenance).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -130,6 +131,39 @@ pub fn search_spectrum(
     search_whitened(&mut s, nsamples, tsamp_s, dm, cfg)
 }
 
+thread_local! {
+    /// Per-thread stage-sum buffer and peak list of [`search_whitened`] (reused across DM trials).
+    static STAGE_SCRATCH: RefCell<(Vec<f32>, Vec<StagePeak>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+    /// Per-thread cache of stage thresholds, keyed by (σ, nharm, trials, nsamples) bit patterns.
+    static THRESHOLDS: RefCell<Vec<(ThresholdKey, f32)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Key of the stage-threshold cache: bit patterns of (σ, nharm, trials, nsamples).
+type ThresholdKey = (u64, u32, u64, usize);
+
+/// Stage-sum buffers larger than this many `f32` (64 MiB) are freed after use instead of kept
+/// for the thread's next series.
+const MAX_KEPT_SCRATCH: usize = 16 << 20;
+
+/// The stage threshold `search_power_for_sigma(sigma, nharm, ntrials, nsamples)` as `f32`,
+/// computed once per thread for each distinct argument set (a bisection of ~40 steps, formerly
+/// repeated for every DM trial). The cache keeps the 64 most recent sets.
+fn stage_threshold(sigma: f64, nharm: u32, ntrials: f64, nsamples: usize) -> f32 {
+    let key = (sigma.to_bits(), nharm, ntrials.to_bits(), nsamples);
+    THRESHOLDS.with(|cell| {
+        let mut cache = cell.borrow_mut();
+        if let Some(&(_, thr)) = cache.iter().find(|(k, _)| *k == key) {
+            return thr;
+        }
+        let thr = search_power_for_sigma(sigma, nharm, ntrials, nsamples) as f32;
+        if cache.len() >= 64 {
+            cache.remove(0);
+        }
+        cache.push((key, thr));
+        thr
+    })
+}
+
 /// A local maximum above threshold in one harmonic stage.
 #[derive(Debug, Clone, Copy)]
 struct Peak {
@@ -198,32 +232,39 @@ fn search_whitened(
         );
     }
 
-    let mut peaks: Vec<Peak> = Vec::new();
-    for &hh in &stages {
-        let sums = harmonic_sum(&halfbin, hh);
-        let thr = search_power_for_sigma(cfg.sigma_threshold, hh, ntrials, nsamples) as f32;
-        let scale = 2.0 * hh as f64;
-        let jlo = ((lo * scale).ceil() as usize).max(1);
-        let jhi = ((hi * scale).floor() as usize).min(sums.len() - 1);
-        for j in jlo..=jhi {
-            let p = sums[j];
-            if p < thr {
-                continue;
+    // All stages in one incremental pass with the peak test fused in (harmonic::stage_peaks);
+    // thresholds come from a per-thread cache (one bisection per stage and series length).
+    let stage_hits = STAGE_SCRATCH.with(|cell| {
+        let mut scratch = cell.borrow_mut();
+        let (sums, hits) = &mut *scratch;
+        hits.clear();
+        let n_hb = halfbin.len();
+        let scan = |hh: u32| {
+            let scale = 2.0 * hh as f64;
+            StageScan {
+                jlo: ((lo * scale).ceil() as usize).max(1),
+                jhi: ((hi * scale).floor() as usize).min(n_hb - 1),
+                threshold: stage_threshold(cfg.sigma_threshold, hh, ntrials, nsamples),
             }
-            let left = sums[j - 1];
-            let right = if j + 1 < sums.len() { sums[j + 1] } else { f32::NEG_INFINITY };
-            if p < left || p <= right {
-                continue;
-            }
-            let power = p as f64;
-            peaks.push(Peak {
-                nharm: hh,
-                fbin: j as f64 / scale,
-                power,
-                sigma: search_sigma(power, hh, ntrials, nsamples),
-            });
+        };
+        stage_peaks(&halfbin, cfg.nharm_max, scan, sums, hits);
+        if sums.capacity() > MAX_KEPT_SCRATCH {
+            *sums = Vec::new();
         }
-    }
+        hits.clone()
+    });
+    let mut peaks: Vec<Peak> = stage_hits
+        .iter()
+        .map(|h| {
+            let power = h.power as f64;
+            Peak {
+                nharm: h.nharm,
+                fbin: h.j as f64 / (2.0 * h.nharm as f64),
+                power,
+                sigma: search_sigma(power, h.nharm, ntrials, nsamples),
+            }
+        })
+        .collect();
     peaks.sort_by(|a, b| b.sigma.total_cmp(&a.sigma).then(b.power.total_cmp(&a.power)).then(a.fbin.total_cmp(&b.fbin)));
 
     // One candidate per signal: drop peaks within 1 bin of a stronger one, and peaks whose excess
@@ -358,7 +399,7 @@ fn search_accel_plane(
                 }
             }
         }
-        let thr = search_power_for_sigma(cfg.sigma_threshold, hh, ntrials, nsamples) as f32;
+        let thr = stage_threshold(cfg.sigma_threshold, hh, ntrials, nsamples);
         let scale = 2.0 * hh as f64;
         let jlo = ((lo * scale).ceil() as usize).max(1);
         let jhi = ((hi * scale).floor() as usize).min(n - 1);

@@ -264,6 +264,33 @@ pub fn detrend_normalise(series: &[f32], block_len: usize) -> (Vec<f32>, f64) {
     (out, sigma)
 }
 
+/// Integer key of `x` whose `i32` order is `f32::total_cmp`'s (flip the magnitude bits of
+/// negative values); [`from_order_key`] inverts it.
+fn order_key(x: f32) -> i32 {
+    let b = x.to_bits() as i32;
+    b ^ (((b >> 31) as u32) >> 1) as i32
+}
+
+/// Inverse of [`order_key`] (the same bit flip: the sign bit is unchanged).
+fn from_order_key(k: i32) -> f32 {
+    f32::from_bits((k ^ (((k >> 31) as u32) >> 1) as i32) as u32)
+}
+
+/// [`median_in_place`] on [`order_key`] keys: the same value (the same elements are selected,
+/// and the even-length mean is taken in `f32` as there). `v` must be non-empty.
+fn median_of_keys(v: &mut [i32]) -> f32 {
+    let n = v.len();
+    let mid = n / 2;
+    let (lo, m, _) = v.select_nth_unstable(mid);
+    let m = from_order_key(*m);
+    if n % 2 == 1 {
+        m
+    } else {
+        let below = from_order_key(lo.iter().copied().max().unwrap_or(i32::MIN));
+        0.5 * (below + m)
+    }
+}
+
 /// Robust noise level of width-`w` boxcar sums of a series given by its prefix sums.
 ///
 /// For white unit-variance noise this is `sqrt(w)`. Dedispersed series are not always white:
@@ -279,15 +306,19 @@ pub fn boxcar_noise(prefix: &[f64], w: usize) -> f64 {
         return white.max(1.0);
     }
     let stride = (w / 2).max(1);
-    let mut sums: Vec<f32> = (0..=(n - w)).step_by(stride).map(|j| (prefix[j + w] - prefix[j]) as f32).collect();
-    if sums.len() < 64 {
+    // The sums as integer keys of the same total order (`f32::total_cmp`): the selections below
+    // compare integers instead of re-deriving the order of two floats at every comparison, and
+    // pick the same elements, so the MAD is bit-identical to selecting on the floats.
+    let mut keys: Vec<i32> =
+        (0..=(n - w)).step_by(stride).map(|j| order_key((prefix[j + w] - prefix[j]) as f32)).collect();
+    if keys.len() < 64 {
         return white;
     }
-    let med = median_in_place(&mut sums);
-    for x in sums.iter_mut() {
-        *x = (*x - med).abs();
+    let med = median_of_keys(&mut keys);
+    for k in keys.iter_mut() {
+        *k = order_key((from_order_key(*k) - med).abs());
     }
-    let mad = median_in_place(&mut sums) as f64;
+    let mad = median_of_keys(&mut keys) as f64;
     let est = 1.4826 * mad;
     if est.is_finite() && est > 0.0 {
         est
@@ -572,6 +603,35 @@ mod tests {
         let w = boxcar_widths(1000);
         assert_eq!(&w[..15], &PRESTO_WIDTHS);
         assert_eq!(&w[15..], &[450, 675]);
+    }
+
+    #[test]
+    fn key_median_equals_float_median() {
+        // Naive twin: the float selection (`median_in_place`) on values with ties, ±0, negatives
+        // and both parities; the key order is total_cmp's, and the keys round-trip.
+        let mut s = 7u64;
+        for n in [1usize, 2, 3, 10, 11, 1000, 1001] {
+            let v: Vec<f32> = (0..n)
+                .map(|i| {
+                    s = s.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+                    let r = ((s >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 8.0;
+                    match i % 7 {
+                        0 => r.round(),
+                        1 => -0.0,
+                        2 => 0.0,
+                        _ => r,
+                    }
+                })
+                .collect();
+            for (a, b) in v.iter().zip(&v[1..]) {
+                assert_eq!(a.total_cmp(b), order_key(*a).cmp(&order_key(*b)));
+                assert_eq!(from_order_key(order_key(*a)).to_bits(), a.to_bits());
+            }
+            let mut keys: Vec<i32> = v.iter().map(|&x| order_key(x)).collect();
+            let mut vals = v.clone();
+            // Equal values (the sign of a zero median may differ: `f32::max` of ±0 is either).
+            assert_eq!(median_of_keys(&mut keys), median_in_place(&mut vals), "n {n}");
+        }
     }
 
     #[test]

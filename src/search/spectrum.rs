@@ -123,6 +123,11 @@ impl Default for WhitenConfig {
     }
 }
 
+/// Largest relative error of the whitening scale from interpolating it between anchor bins
+/// instead of evaluating `exp`/`ln` at every bin ([`whiten_spectrum_with`]): 2⁻²⁵, half the
+/// `f32` rounding of the scaled values.
+const WHITEN_INTERP_TOL: f64 = 2.98e-8;
+
 /// Local noise level used for whitening, one value per bin (`median / ln 2`), returned by
 /// [`whiten_spectrum_with`] for diagnostics.
 #[derive(Debug, Clone)]
@@ -183,6 +188,8 @@ pub fn whiten_spectrum_with(spec: &mut [Complex32], cfg: &WhitenConfig) -> White
     let max_width = cfg.max_width.max(start_width);
     // (ln centre, ln level) of each window.
     let mut knots: Vec<(f64, f64, f64)> = Vec::new();
+    // Window centres, bins (≥ 1), in step with `knots`.
+    let mut centres: Vec<f64> = Vec::new();
     let mut scratch: Vec<f32> = Vec::with_capacity(max_width);
     let mut k = 1usize;
     while k < nb {
@@ -215,6 +222,7 @@ pub fn whiten_spectrum_with(spec: &mut [Complex32], cfg: &WhitenConfig) -> White
         // ln of a noisy level is biased low by ≈ var/2 = (1/(m ln²2))/2 (Jensen): add it back.
         let jensen = 0.5 / (m as f64 * std::f64::consts::LN_2.powi(2));
         knots.push((centre.max(1.0).ln(), lev.ln() + jensen, m as f64));
+        centres.push(centre.max(1.0));
         k = end;
     }
     // Smooth: weighted (by window size) straight-line fit of ln level vs ln k over neighbouring
@@ -246,28 +254,92 @@ pub fn whiten_spectrum_with(spec: &mut [Complex32], cfg: &WhitenConfig) -> White
         })
         .collect();
     let knots = smoothed;
-    // Interpolate ln level in ln k.
-    let mut seg = 0usize;
-    for (kk, s) in spec.iter_mut().enumerate().skip(1) {
-        let lk = (kk as f64).ln();
-        let ll = if knots.len() == 1 || lk <= knots[0].0 {
-            knots[0].1
-        } else if lk >= knots[knots.len() - 1].0 {
-            knots[knots.len() - 1].1
-        } else {
-            while knots[seg + 1].0 < lk {
-                seg += 1;
-            }
-            let (x0, y0) = knots[seg];
-            let (x1, y1) = knots[seg + 1];
-            y0 + (y1 - y0) * (lk - x0) / (x1 - x0)
-        };
-        let lev = ll.exp();
-        level[kk] = lev as f32;
-        let scale = if lev > 0.0 && lev.is_finite() { (1.0 / lev.sqrt()) as f32 } else { 0.0 };
-        *s *= scale;
-    }
+    apply_levels(spec, &centres, &knots, &mut level);
     WhitenInfo { level, nwindows: knots.len() }
+}
+
+/// Scales bins `1..` of `spec` by `level^(−1/2)` and stores `level` (see [`whiten_spectrum_with`]):
+/// `ln level` is interpolated linearly in `ln k` between the window centres `centres` (bins,
+/// increasing, ≥ 1) whose smoothed `(ln centre, ln level)` are `knots`, and held constant below
+/// the first and above the last centre. Between two centres the scale is a power law `C·k^a`,
+/// computed with `ln`/`exp` only at anchor bins spaced so that linear interpolation in `k`
+/// between them errs by less than [`WHITEN_INTERP_TOL`] (relative) — a few thousand `exp` per
+/// spectrum instead of one `ln` and one `exp` per bin.
+fn apply_levels(spec: &mut [Complex32], centres: &[f64], knots: &[(f64, f64)], level: &mut [f32]) {
+    let nb = spec.len();
+    // Interpolate ln level linearly in ln k between window centres (constant outside the first
+    // and last centre) and scale each bin by level^(−1/2). Between two centres this is a power
+    // law, scale ∝ k^a; it is evaluated exactly (ln, exp) only at anchor bins and linearly in k
+    // between them (see `WHITEN_INTERP_TOL`).
+    let nk = knots.len();
+    let mut apply = |kk: usize, scale: f64| {
+        let sc = scale as f32;
+        level[kk] = if scale > 0.0 { (1.0 / (scale * scale)) as f32 } else { 0.0 };
+        spec[kk] *= sc;
+    };
+    let scale_of = |ll: f64| {
+        let lev = ll.exp();
+        if lev > 0.0 && lev.is_finite() {
+            1.0 / lev.sqrt()
+        } else {
+            0.0
+        }
+    };
+    let c_first = centres[0];
+    let c_last = centres[nk - 1];
+    let mut kk = 1usize;
+    // Below (and at) the first centre, or a single window: constant.
+    while kk < nb && (nk == 1 || kk as f64 <= c_first) {
+        apply(kk, scale_of(knots[0].1));
+        kk += 1;
+    }
+    // Between centres: bin kk belongs to the segment whose upper centre is the first ≥ kk.
+    let mut seg = 0usize;
+    while kk < nb && (kk as f64) < c_last {
+        while centres[seg + 1] < kk as f64 {
+            seg += 1;
+        }
+        let (x0, y0) = knots[seg];
+        let (x1, y1) = knots[seg + 1];
+        let ll_at = |k: usize| y0 + (y1 - y0) * ((k as f64).ln() - x0) / (x1 - x0);
+        // Last bin of this segment: ≤ its upper centre and below the last centre.
+        let c1 = centres[seg + 1];
+        let mut end = (c1.floor() as usize).min(nb - 1);
+        if end as f64 >= c_last {
+            end = (c_last.ceil() as usize).saturating_sub(1).min(nb - 1);
+        }
+        if end < kk {
+            end = kk;
+        }
+        // Anchor spacing: linear interpolation of k^a over [k, k + d] errs by at most
+        // |a(a−1)|/8·(d/k)² relative, so d/k = √(8·tol/|a(a−1)|) keeps it below tol.
+        let a = -0.5 * (y1 - y0) / (x1 - x0);
+        let safe = y0.abs() < 600.0 && y1.abs() < 600.0;
+        let frac = if safe { (8.0 * WHITEN_INTERP_TOL / (a * (a - 1.0)).abs().max(1e-6)).sqrt() } else { 0.0 };
+        let mut ka = kk;
+        let mut sa = scale_of(ll_at(ka));
+        loop {
+            let d = ((ka as f64 * frac) as usize).max(1);
+            let kb = (ka + d).min(end);
+            if kb == ka {
+                apply(ka, sa);
+                break;
+            }
+            let sb = scale_of(ll_at(kb));
+            let inc = (sb - sa) / (kb - ka) as f64;
+            for k in ka..kb {
+                apply(k, sa + inc * (k - ka) as f64);
+            }
+            ka = kb;
+            sa = sb;
+        }
+        kk = end + 1;
+    }
+    // At and above the last centre: constant.
+    while kk < nb {
+        apply(kk, scale_of(knots[nk - 1].1));
+        kk += 1;
+    }
 }
 
 /// How the half bins `k + ½` of the power grid searched by the harmonic sums are formed
@@ -404,4 +476,79 @@ pub fn halfbin_powers_plain(spec: &[Complex32]) -> Vec<f32> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Naive twin of [`apply_levels`]: `ln`/`exp` at every bin (the interpolation as written
+    /// before anchors were used).
+    fn exact_levels(nb: usize, knots: &[(f64, f64)]) -> Vec<f64> {
+        let mut out = vec![0.0f64; nb];
+        let mut seg = 0usize;
+        for (kk, o) in out.iter_mut().enumerate().skip(1) {
+            let lk = (kk as f64).ln();
+            let ll = if knots.len() == 1 || lk <= knots[0].0 {
+                knots[0].1
+            } else if lk >= knots[knots.len() - 1].0 {
+                knots[knots.len() - 1].1
+            } else {
+                while knots[seg + 1].0 < lk {
+                    seg += 1;
+                }
+                let (x0, y0) = knots[seg];
+                let (x1, y1) = knots[seg + 1];
+                y0 + (y1 - y0) * (lk - x0) / (x1 - x0)
+            };
+            *o = ll.exp();
+        }
+        out
+    }
+
+    #[test]
+    fn anchored_levels_match_per_bin_ln_exp() {
+        // Window centres as whitening makes them (widths 6 + 0.2 k up to 1000) with ln levels of
+        // steep red noise (slopes −4 … +3 between windows, and a jump), a flat stretch and noise.
+        for (nb, seed) in [(2usize, 1u64), (9, 2), (100, 3), (5_000, 4), (300_001, 5)] {
+            let mut centres = Vec::new();
+            let mut k = 1usize;
+            while k < nb {
+                let w = ((6.0 + 0.2 * k as f64).round() as usize).clamp(6, 1000);
+                let end = (k + w).min(nb);
+                centres.push((0.5 * (k + end - 1) as f64).max(1.0));
+                k = end;
+            }
+            let mut s = seed;
+            let knots: Vec<(f64, f64)> = centres
+                .iter()
+                .enumerate()
+                .map(|(i, &c)| {
+                    s = s.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+                    let jitter = ((s >> 33) as f64 / (1u64 << 31) as f64 - 0.5) * 0.3;
+                    let slope = [-4.0, -1.5, 0.0, 0.5, 3.0][i % 5];
+                    if seed % 2 == 1 {
+                        // A smooth power law (red noise ∝ k^−1.5 on a floor): long anchor spans.
+                        (c.ln(), (1.0 + 50.0 * c.powf(-1.5)).ln())
+                    } else {
+                        (c.ln(), 2.0 + slope * c.ln() / 5.0 + jitter + if i == 7 { 3.0 } else { 0.0 })
+                    }
+                })
+                .collect();
+            let mut spec = vec![Complex32::new(1.0, -2.0); nb];
+            spec[0] = Complex32::new(0.0, 0.0);
+            let mut level = vec![0.0f32; nb];
+            apply_levels(&mut spec, &centres, &knots, &mut level);
+            let want = exact_levels(nb, &knots);
+            for kk in 1..nb {
+                // Interpolation error ≤ WHITEN_INTERP_TOL in the scale (2 of it in the level),
+                // plus f32 rounding of the stored values.
+                let rel = (level[kk] as f64 - want[kk]).abs() / want[kk];
+                assert!(rel < 3e-7, "nb {nb} bin {kk}: level {} vs {} ({rel:e})", level[kk], want[kk]);
+                let sc = 1.0 / want[kk].sqrt();
+                let re = (spec[kk].re as f64 - sc).abs() / sc;
+                assert!(re < 2e-7, "nb {nb} bin {kk}: scale {} vs {sc} ({re:e})", spec[kk].re);
+            }
+        }
+    }
 }
