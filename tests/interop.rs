@@ -457,3 +457,64 @@ fn fetch_cutout_of_the_readme_frb() {
     }
     assert!((dmt[0] - 127.5).abs() <= 3.0 && (126.0..=129.0).contains(&dmt[1]), "{dmt:?}");
 }
+
+/// `fold -o f.png` writes PRESTO's `.bestprof` beside the page: `# Key = value` header lines in
+/// prepfold's spelling (the period in ms near the injected 250 ms, within 0.1 %; the DM within
+/// 3 of the injected 30 over this 500 MHz band), a `#` line, then one numbered line per profile bin
+/// (as many as `Profile Bins` says), far from flat (reduced χ² > 10; noise gives about 1). A file of another kind under the
+/// `.bestprof` name is kept and the fold refused.
+#[test]
+fn fold_writes_a_bestprof_beside_the_page() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fil = tmp.path().join("psr.fil");
+    run_ok(&[
+        "simulate",
+        "--preset",
+        "fast-l-band-lite",
+        "--nchans",
+        "64",
+        "--duration",
+        "10",
+        "--seed",
+        "19",
+        "--pulsar",
+        "period=0.25,dm=30,snr=40",
+        "-o",
+        s(&fil),
+    ]);
+    let png = tmp.path().join("f.png");
+    run_ok(&["fold", s(&fil), "--period", "0.25", "--dm", "30", "-o", s(&png)]);
+    let text = std::fs::read_to_string(tmp.path().join("f.bestprof")).unwrap();
+    let value = |key: &str| -> String {
+        let line =
+            text.lines().find(|l| l.starts_with(&format!("# {key}"))).unwrap_or_else(|| panic!("no {key}: {text}"));
+        line.split_once(['=', '<']).unwrap().1.trim().to_string()
+    };
+    let p_ms: f64 = value("P_topo (ms)").split_whitespace().next().unwrap().parse().unwrap();
+    assert!((p_ms - 250.0).abs() < 0.25, "P_topo {p_ms} ms");
+    let dm: f64 = value("Best DM").parse().unwrap();
+    assert!((dm - 30.0).abs() < 3.0, "best DM {dm}");
+    let nbins: usize = value("Profile Bins").parse().unwrap();
+    assert!(value("Prob(Noise)").contains("sigma") && value("Telescope") == "FAST");
+    let body: Vec<(usize, f64)> = text
+        .lines()
+        .skip_while(|l| !l.starts_with("####"))
+        .skip(1)
+        .map(|l| {
+            let mut it = l.split_whitespace();
+            (it.next().unwrap().parse().unwrap(), it.next().unwrap().parse().unwrap())
+        })
+        .collect();
+    assert_eq!(body.len(), nbins);
+    assert!(body.iter().enumerate().all(|(i, (b, _))| *b == i));
+    // A bright pulsar: the profile is far from flat (noise gives a reduced χ² near 1).
+    let chi2: f64 = value("Reduced chi-sqr").parse().unwrap();
+    assert!(chi2 > 10.0, "reduced chi-square {chi2}");
+    // Another kind of file under the .bestprof name is kept.
+    let png2 = tmp.path().join("g.png");
+    std::fs::write(tmp.path().join("g.bestprof"), "my notes\n").unwrap();
+    let out = common::tianyan(&["fold", s(&fil), "--period", "0.25", "--dm", "30", "-o", s(&png2)]);
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("g.bestprof"));
+    assert_eq!(std::fs::read_to_string(tmp.path().join("g.bestprof")).unwrap(), "my notes\n");
+    assert!(!png2.exists());
+}

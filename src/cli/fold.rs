@@ -180,6 +180,18 @@ pub fn run(args: FoldArgs) -> anyhow::Result<()> {
             }
         }
         check_output_file(png)?;
+        // The PRESTO-style .bestprof beside the page replaces only an earlier .bestprof.
+        let bp = png.with_extension("bestprof");
+        check_not_input(&inputs, &bp)?;
+        if bp.exists() {
+            let head = std::fs::read(&bp).ok().map(|b| b.starts_with(b"# Input file")).unwrap_or(false);
+            if !head {
+                bail!(
+                    "{}: exists and is not a .bestprof fold text; refusing to replace it: choose another output",
+                    bp.display()
+                );
+            }
+        }
     }
     let pdot = match (args.pdot, args.accel) {
         (Some(p), _) => p,
@@ -202,8 +214,22 @@ pub fn run(args: FoldArgs) -> anyhow::Result<()> {
         let source = args.files.iter().map(|f| tianyan::io::output::source_tag(f)).collect::<Vec<_>>().join(";");
         tianyan::io::output::tag_png(staged.tmp(), tianyan::io::output::PNG_SOURCE_KEY, &source)
             .map_err(|e| anyhow::anyhow!(staged.relabel(&e.to_string())))?;
-        staged.commit()?;
-        println!("wrote {}", png.display());
+        // The same fold as PRESTO's .bestprof text beside the page; both appear together.
+        let bp = png.with_extension("bestprof");
+        let staged_bp = tianyan::io::output::Staged::new(&bp);
+        let names = args.files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(",");
+        let text = tianyan::fold::bestprof::format_bestprof(
+            &r,
+            obs.header(),
+            &names,
+            &format!("P{:.6}ms_DM{:.2}", r.period_s * 1e3, r.dm),
+        );
+        std::fs::write(staged_bp.tmp(), text).with_context(|| format!("writing {}", bp.display()))?;
+        let mut set = tianyan::io::output::OutputSet::new();
+        set.add(staged);
+        set.add(staged_bp);
+        set.commit()?;
+        println!("wrote {} and {}", png.display(), bp.display());
     }
     Ok(())
 }

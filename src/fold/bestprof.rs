@@ -17,6 +17,7 @@ pub fn format_bestprof(r: &FoldResult, header: &Header, input: &str, candidate: 
     let telescope = crate::io::psrfits::telescope_name(header.telescope_id).unwrap_or("Unknown");
     let counts: f64 = r.profile_counts.iter().sum();
     let total: f64 = r.profile.iter().sum();
+    let e = |x: f64| crate::io::export::fmt_c_exp(x, 6);
     let nb = r.profile.len().max(1) as f64;
     let pavg = total / nb;
     let psd = (r.profile.iter().map(|v| (v - pavg).powi(2)).sum::<f64>() / nb).sqrt();
@@ -26,12 +27,12 @@ pub fn format_bestprof(r: &FoldResult, header: &Header, input: &str, candidate: 
     line("Epoch_topo", format!("{:.15}", header.tstart_mjd));
     line("Epoch_bary (MJD)", "N/A".into());
     line("T_sample", format!("{}", header.tsamp_s));
-    line("Data Folded", format!("{}", counts.round() as u64));
-    line("Data Avg", format!("{}", if counts > 0.0 { total / counts } else { 0.0 }));
+    line("Data Folded", format!("{}", header.nsamples));
+    line("Data Avg", e(if counts > 0.0 { total / counts } else { 0.0 }));
     line("Data StdDev", "N/A".into());
     line("Profile Bins", format!("{}", r.profile.len()));
-    line("Profile Avg", format!("{pavg}"));
-    line("Profile StdDev", format!("{psd}"));
+    line("Profile Avg", e(pavg));
+    line("Profile StdDev", e(psd));
     line("Reduced chi-sqr", format!("{:.3}", r.reduced_chi2));
     // prepfold: "# Prob(Noise)      <  1e-20   (~11.2 sigma)"; tianyan's single-trial probability.
     let ln_p = r.ln_prob_noise.max(-690.0); // e^-690 ≈ 1e-300: below it, the f64 floor is printed
@@ -40,9 +41,9 @@ pub fn format_bestprof(r: &FoldResult, header: &Header, input: &str, candidate: 
     s.push_str(&format!("# {:<17}<  {p}   (~{single_sigma:.1} sigma)\n", "Prob(Noise)"));
     let mut line = |k: &str, v: String| s.push_str(&format!("# {k:<17}=  {v}\n"));
     line("Best DM", format!("{:.3}", r.dm));
-    let pm = |v: f64, e: f64| if e.is_finite() { format!("{v} +/- {e}") } else { format!("{v} +/- N/A") };
-    line("P_topo (ms)", pm(r.period_s * 1e3, r.period_err_s * 1e3));
-    line("P'_topo (s/s)", pm(r.pdot, r.pdot_err));
+    let err = |x: f64| if x.is_finite() { crate::io::export::fmt_c_exp(x, 3) } else { "N/A".into() };
+    line("P_topo (ms)", format!("{:.12} +/- {}", r.period_s * 1e3, err(r.period_err_s * 1e3)));
+    line("P'_topo (s/s)", format!("{} +/- {}", e(r.pdot), err(r.pdot_err)));
     line("P''_topo (s/s^2)", "0 +/- 0".into());
     for k in [
         "P_bary (ms)",
