@@ -518,3 +518,30 @@ fn fold_writes_a_bestprof_beside_the_page() {
     assert_eq!(std::fs::read_to_string(tmp.path().join("g.bestprof")).unwrap(), "my notes\n");
     assert!(!png2.exists());
 }
+
+/// `search --cutouts 1` writes the same cutout `tianyan cutout` makes from the search's file, in
+/// `<output stem>_cutouts/`, together with the candidate file; `--periodic --cutouts` is refused.
+#[test]
+fn search_cutouts_equal_the_cutout_command() {
+    let Some(fil) = common::shared_data("your/28.fil") else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let h5 = tmp.path().join("c.h5");
+    run_ok(&["search", s(&fil), "-o", s(&h5), "--cutouts", "1"]);
+    let from_search: Vec<PathBuf> =
+        std::fs::read_dir(tmp.path().join("c_cutouts")).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(from_search.len(), 1);
+    let dir = tmp.path().join("again");
+    run_ok(&["cutout", s(&h5), "-o", s(&dir), "--top", "1"]);
+    let again = dir.join(from_search[0].file_name().unwrap());
+    let read = |p: &Path| {
+        let f = hdf5::File::open(p).unwrap();
+        let a: Vec<f32> = f.dataset("data_freq_time").unwrap().read_raw().unwrap();
+        let b: Vec<f32> = f.dataset("data_dm_time").unwrap().read_raw().unwrap();
+        (a, b)
+    };
+    assert_eq!(read(&from_search[0]), read(&again), "same planes from search --cutouts and cutout");
+    let out = common::tianyan(&["search", s(&fil), "-o", s(&tmp.path().join("p.h5")), "--periodic", "--cutouts", "1"]);
+    assert!(
+        !out.status.success() && String::from_utf8_lossy(&out.stderr).contains("--cutouts 1 needs the single-pulse")
+    );
+}

@@ -34,6 +34,39 @@ fn is_cutout(path: &Path) -> bool {
     tianyan::io::h5file::open(path).map(|f| f.link_exists("data_freq_time")).unwrap_or(false)
 }
 
+/// Makes the cutouts of `events` from `obs` (read from `files`) and stages them as
+/// `<out_dir>/<cand_id>.h5` into `set` (the folder created with the set); none may be one of
+/// `inputs`, and an existing file of that name must be a cutout. `max_bytes` bounds one event's
+/// window. Returns each file with its cutout.
+///
+/// # Errors
+/// The cutout's, the folder's and HDF5's errors, naming the path.
+pub fn stage_cutouts(
+    obs: &mut dyn tianyan::Observation,
+    files: &[PathBuf],
+    inputs: &[PathBuf],
+    events: &[tianyan::search::SinglePulse],
+    out_dir: &Path,
+    max_bytes: usize,
+    set: &mut OutputSet,
+) -> anyhow::Result<Vec<(PathBuf, tianyan::cutout::Cutout)>> {
+    let header = obs.header().clone();
+    set.ensure_dir(out_dir)?;
+    let mut written = Vec::new();
+    for ev in events {
+        let cut = tianyan::cutout::make_cutout(obs, ev, max_bytes)
+            .with_context(|| format!("cutout of the event at {:.4} s, DM {:.2}", ev.time_s, ev.dm))?;
+        let path = out_dir.join(format!("{}.h5", tianyan::cutout::cand_id(&header, &cut)));
+        check_not_input(inputs, &path)?;
+        if path.exists() && !is_cutout(&path) {
+            anyhow::bail!("{}: exists and is not a cutout; refusing to replace it", path.display());
+        }
+        set.add(tianyan::cutout::write_cutout_staged(&path, &header, files, &cut)?);
+        written.push((path, cut));
+    }
+    Ok(written)
+}
+
 /// Runs `tianyan cutout`.
 pub fn run(args: CutoutArgs) -> anyhow::Result<()> {
     if args.top == 0 || args.max_memory_mb == 0 {
@@ -47,7 +80,6 @@ pub fn run(args: CutoutArgs) -> anyhow::Result<()> {
     };
     let mut obs = tianyan::open_observation(&files)?;
     tianyan::fold::check_candidates_match(&args.candidates, &files, obs.header())?;
-    let header = obs.header().clone();
     let events: Vec<_> = pulses.iter().filter(|p| args.all || p.rfi_flag == 0).take(args.top).copied().collect();
     if events.is_empty() {
         println!("{}: no single pulse to cut out", args.candidates.display());
@@ -56,19 +88,8 @@ pub fn run(args: CutoutArgs) -> anyhow::Result<()> {
     let mut inputs = files.clone();
     inputs.push(args.candidates.clone());
     let mut set = OutputSet::new();
-    set.ensure_dir(&args.output)?;
-    let mut written = Vec::new();
-    for ev in &events {
-        let cut = tianyan::cutout::make_cutout(obs.as_mut(), ev, args.max_memory_mb << 20)
-            .with_context(|| format!("cutout of the event at {:.4} s, DM {:.2}", ev.time_s, ev.dm))?;
-        let path = args.output.join(format!("{}.h5", tianyan::cutout::cand_id(&header, &cut)));
-        check_not_input(&inputs, &path)?;
-        if path.exists() && !is_cutout(&path) {
-            anyhow::bail!("{}: exists and is not a cutout; refusing to replace it", path.display());
-        }
-        set.add(tianyan::cutout::write_cutout_staged(&path, &header, &files, &cut)?);
-        written.push((path, cut));
-    }
+    let written =
+        stage_cutouts(obs.as_mut(), &files, &inputs, &events, &args.output, args.max_memory_mb << 20, &mut set)?;
     set.commit()?;
     println!(
         "wrote {} FETCH-ready cutout{} to {}:",

@@ -110,6 +110,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         top: 10,
         fold_top: args.fold_top,
         overwrite: false,
+        cutouts: 0,
     };
     let out = super::search::search_and_write(&search)?;
 

@@ -171,6 +171,10 @@ pub struct SearchArgs {
     /// record none); without it they are an error before the search.
     #[arg(long)]
     pub overwrite: bool,
+    /// Write FETCH-ready HDF5 cutouts of the N best unflagged single pulses into
+    /// `<output stem>_cutouts/` (as `tianyan cutout` does; from the raw data, as FETCH expects).
+    #[arg(long, default_value_t = 0)]
+    pub cutouts: usize,
 }
 
 /// `--nharm`: harmonic summing works in stages of powers of two.
@@ -227,6 +231,13 @@ impl SearchArgs {
             anyhow::bail!("--time-res must be a number ≥ 0 ms (got {})", self.time_res);
         }
         Ok(())
+    }
+
+    /// Where the cutouts of `--cutouts` go: `<output stem>_cutouts/` beside the output.
+    pub fn cutout_dir(&self) -> PathBuf {
+        let stem =
+            self.output.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_else(|| "candidates".into());
+        self.output.with_file_name(format!("{stem}_cutouts"))
     }
 
     /// Where the fold plots of `--fold-top` go: `<output stem>_plots/` beside the output.
@@ -346,6 +357,15 @@ pub fn search_and_write(args: &SearchArgs) -> anyhow::Result<tianyan::pipeline::
             )?;
         }
     }
+    if args.cutouts > 0 {
+        if !cfg.single_pulse {
+            anyhow::bail!("--cutouts {} needs the single-pulse search (drop --periodic)", args.cutouts);
+        }
+        let dir = args.cutout_dir();
+        if dir.exists() && !dir.is_dir() {
+            anyhow::bail!("{}: the --cutouts folder is a file", dir.display());
+        }
+    }
     let t_stage = std::time::Instant::now();
     let obs = tianyan::open_observation(&args.files)?;
     tracing::info!("read: opened the input and its header ({:.2} s)", t_stage.elapsed().as_secs_f64());
@@ -428,8 +448,30 @@ pub fn search_and_write(args: &SearchArgs) -> anyhow::Result<tianyan::pipeline::
             t_stage.elapsed().as_secs_f64()
         );
     }
+    let mut ncutouts = 0;
+    if args.cutouts > 0 {
+        let events: Vec<_> = out.single_pulses.iter().filter(|p| p.rfi_flag == 0).take(args.cutouts).copied().collect();
+        if !events.is_empty() {
+            let mut obs = tianyan::open_observation(&args.files)?;
+            let mut inputs = inputs.clone();
+            inputs.push(args.output.clone());
+            ncutouts = super::cutout::stage_cutouts(
+                obs.as_mut(),
+                &args.files,
+                &inputs,
+                &events,
+                &args.cutout_dir(),
+                args.max_memory_mb << 20,
+                &mut set,
+            )?
+            .len();
+        }
+    }
     set.add(staged);
     set.commit()?;
+    if ncutouts > 0 {
+        eprintln!("wrote {ncutouts} FETCH-ready cutout(s) to {}", args.cutout_dir().display());
+    }
     eprintln!(
         "searched {} DM trials ({:.1}–{:.1} pc cm⁻³, {}) in {:.1} s; periodic candidates: {}, single pulses: {} → {}",
         out.dm_trials.len(),
