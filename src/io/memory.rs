@@ -9,6 +9,7 @@ use ndarray::{s, Array2};
 pub struct MemoryObservation {
     header: Header,
     data: Array2<f32>,
+    description: Option<String>,
 }
 
 impl MemoryObservation {
@@ -16,7 +17,14 @@ impl MemoryObservation {
     pub fn new(mut header: Header, data: Array2<f32>) -> Self {
         header.nsamples = data.nrows() as u64;
         header.nchans = data.ncols();
-        MemoryObservation { header, data }
+        MemoryObservation { header, data, description: None }
+    }
+
+    /// The same observation, described as `description` (e.g. the file it was made from) in
+    /// messages instead of `<memory>`.
+    pub fn with_description(mut self, description: String) -> Self {
+        self.description = Some(description);
+        self
     }
 
     /// The whole data array, `[nsamples][nchans]`.
@@ -34,6 +42,6 @@ impl Observation for MemoryObservation {
         Ok(self.data.slice(s![start_sample as usize..end as usize, ..]).to_owned())
     }
     fn source_description(&self) -> String {
-        "<memory>".to_string()
+        self.description.clone().unwrap_or_else(|| "<memory>".to_string())
     }
 }

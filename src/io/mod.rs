@@ -335,7 +335,8 @@ pub fn reshape_reuse(out: &mut Array2<f32>, rows: usize, cols: usize) {
 /// Opens an observation file, choosing the reader by content (not only by extension):
 /// SIGPROC files start with the length-prefixed string `HEADER_START` (either byte order),
 /// FITS files with `SIMPLE  =`. A `.dat` or `.inf` path is a PRESTO time series
-/// ([`presto::PrestoSeries`], one channel), which has no magic bytes.
+/// ([`presto::PrestoSeries`], one channel), which has no magic bytes; a `.fft` path its PRESTO
+/// spectrum, transformed back to the series ([`presto::open_fft`]).
 ///
 /// Several paths are read as one continuous PSRFITS observation (FAST splits observations
 /// into numbered files); a single path may be any of the formats.
@@ -345,9 +346,13 @@ pub fn reshape_reuse(out: &mut Array2<f32>, rows: usize, cols: usize) {
 pub fn open_observation(paths: &[PathBuf]) -> Result<Box<dyn Observation>, IoError> {
     let first = paths.first().ok_or_else(|| IoError::format("<none>", "no input file given"))?;
     // A PRESTO series has no magic bytes: it is known by its `.dat`/`.inf` name.
-    if matches!(first.extension().and_then(|e| e.to_str()), Some("dat") | Some("inf")) {
+    let ext = first.extension().and_then(|e| e.to_str());
+    if matches!(ext, Some("dat") | Some("inf") | Some("fft")) {
         if paths.len() > 1 {
             return Err(IoError::format(&paths[1], "several PRESTO series cannot be read as one observation"));
+        }
+        if ext == Some("fft") {
+            return Ok(Box::new(presto::open_fft(first)?));
         }
         return Ok(Box::new(presto::PrestoSeries::open(first)?));
     }

@@ -337,10 +337,11 @@ pub fn read_inf(path: &Path) -> Result<Inf, IoError> {
     parse_inf(&text, path)
 }
 
-/// The `.dat` and `.inf` paths of a PRESTO series given either of them (or the base name).
+/// The `.dat` and `.inf` paths of a PRESTO series given either of them, its `.fft`, or the
+/// base name.
 pub fn pair_paths(path: &Path) -> (PathBuf, PathBuf) {
     let base = match path.extension().and_then(|e| e.to_str()) {
-        Some("dat") | Some("inf") => path.with_extension(""),
+        Some("dat") | Some("inf") | Some("fft") => path.with_extension(""),
         _ => path.to_path_buf(),
     };
     let add = |ext: &str| {
@@ -460,4 +461,61 @@ pub fn write_series_staged(base: &Path, inf: &Inf, data: &[f32]) -> Result<(Stag
     let si = Staged::new(&inf_path);
     std::fs::write(si.tmp(), format_inf(inf)).map_err(|e| IoError::os(&inf_path, e))?;
     Ok((sd, si))
+}
+
+/// Reads a PRESTO `.fft` (the real FFT of a series: `N/2` complex `f32` pairs, bin 0 holding DC in
+/// its real part and the Nyquist bin in its imaginary part; forward transform `Σ x_n e^{−2πikn/N}`,
+/// unnormalised, as numpy's `rfft`, checked on the shared `GBT_J1807-0847.fft` against its `.dat`)
+/// with its `.inf`, and returns the series it transforms (inverse real FFT, divided by `N`) as a
+/// one-channel observation, so `tianyan search x.fft` searches it like the `.dat`. The whole
+/// series is held in memory (`4 N` bytes, as the `.fft` itself).
+///
+/// # Errors
+/// Those of [`read_inf`]; [`IoError::Format`] naming the `.fft` when the `.inf` is missing, `N` is
+/// odd, or the file is not `4 N` bytes.
+pub fn open_fft(path: &Path) -> Result<crate::io::memory::MemoryObservation, IoError> {
+    let (_, inf_path) = pair_paths(path);
+    if !inf_path.exists() {
+        return Err(IoError::format(
+            path,
+            format!("a PRESTO .fft needs its .inf beside it: {} is missing", inf_path.display()),
+        ));
+    }
+    let inf = read_inf(&inf_path)?;
+    super::check_regular_file(path)?;
+    let n = inf.nsamples as usize;
+    if n % 2 != 0 {
+        return Err(IoError::format(
+            path,
+            format!("{} says {n} samples: a PRESTO .fft needs an even length", inf_path.display()),
+        ));
+    }
+    let len = std::fs::metadata(path).map_err(|e| IoError::os(path, e))?.len();
+    if len != 4 * n as u64 {
+        return Err(IoError::format(
+            path,
+            format!(
+                "holds {len} bytes, but {} says {n} samples ({} bytes of N/2 complex values)",
+                inf_path.display(),
+                4 * n
+            ),
+        ));
+    }
+    let bytes = std::fs::read(path).map_err(|e| IoError::os(path, e))?;
+    let v: Vec<f32> = bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+    let half = n / 2;
+    let mut spec: Vec<num_complex::Complex32> = (0..=half)
+        .map(|k| match k {
+            0 => num_complex::Complex32::new(v[0], 0.0),
+            k if k == half => num_complex::Complex32::new(v[1], 0.0),
+            k => num_complex::Complex32::new(v[2 * k], v[2 * k + 1]),
+        })
+        .collect();
+    let mut planner = realfft::RealFftPlanner::<f32>::new();
+    let c2r = planner.plan_fft_inverse(n);
+    let mut series = vec![0f32; n];
+    c2r.process(&mut spec, &mut series).map_err(|e| IoError::format(path, format!("inverse FFT: {e}")))?;
+    let scale = 1.0 / n as f32;
+    let data = ndarray::Array2::from_shape_fn((n, 1), |(i, _)| series[i] * scale);
+    Ok(crate::io::memory::MemoryObservation::new(inf.header(), data).with_description(path.display().to_string()))
 }
