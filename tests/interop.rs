@@ -510,6 +510,11 @@ fn fold_writes_a_bestprof_beside_the_page() {
     // A bright pulsar: the profile is far from flat (noise gives a reduced χ² near 1).
     let chi2: f64 = value("Reduced chi-sqr").parse().unwrap();
     assert!(chi2 > 10.0, "reduced chi-square {chi2}");
+    // search --fold-top: each fold page has its .bestprof beside it.
+    let h5 = tmp.path().join("c.h5");
+    run_ok(&["search", s(&fil), "-o", s(&h5), "--periodic", "--dm-max", "60", "--fold-top", "1"]);
+    let bp = std::fs::read_to_string(tmp.path().join("c_plots/fold_0.bestprof")).unwrap();
+    assert!(bp.starts_with("# Input file") && bp.contains("# Candidate        =  cand0_P"), "{bp}");
     // Another kind of file under the .bestprof name is kept.
     let png2 = tmp.path().join("g.png");
     std::fs::write(tmp.path().join("g.bestprof"), "my notes\n").unwrap();

@@ -435,7 +435,8 @@ fn fold_candidates_must_match_and_folds_are_added() {
     let folds = tianyan::fold::read_folds(&h5).unwrap();
     let ids: Vec<(usize, Option<usize>)> = folds.iter().map(|f| (f.id, f.candidate_row)).collect();
     assert_eq!(ids, vec![(0, Some(0)), (1, Some(0))], "the second fold is added beside the first");
-    assert_eq!(names(&plots), vec!["fold_0.png", "fold_1.png"]);
+    // Each page has PRESTO's .bestprof of the same fold beside it (issue 16).
+    assert_eq!(names(&plots), vec!["fold_0.bestprof", "fold_0.png", "fold_1.bestprof", "fold_1.png"]);
     // Within a third of a Fourier bin (P²/T = 0.031 s for T = 2 s) of the injected 0.25 s.
     assert!(folds.iter().all(|f| (f.result.period_s - 0.25).abs() < 0.01), "both fold the 0.25 s pulsar");
 }

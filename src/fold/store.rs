@@ -396,6 +396,14 @@ fn fold_rows(
         let n = cands.iter().filter(|c| c.harmonic_of < 0).take(top).count();
         for id in first_id..first_id + n {
             crate::io::output::check_replaceable_page(&pl.dir.join(format!("fold_{id}.png")), cands_h5, pl.overwrite)?;
+            // The PRESTO .bestprof beside each page replaces only an earlier .bestprof.
+            let bp = pl.dir.join(format!("fold_{id}.bestprof"));
+            if bp.exists() && !std::fs::read(&bp).map(|b| b.starts_with(b"# Input file")).unwrap_or(false) {
+                return Err(FoldError::Output(format!(
+                    "{}: exists and is not a .bestprof fold text; refusing to replace it",
+                    bp.display()
+                )));
+            }
         }
     }
     let source = crate::io::output::source_tag(cands_h5);
@@ -441,6 +449,18 @@ fn fold_rows(
                 crate::io::output::tag_png(staged.tmp(), crate::io::output::PNG_SOURCE_KEY, &source)
                     .map_err(|e| FoldError::Output(staged.relabel(&e.to_string())))?;
                 set.add(staged);
+                // PRESTO's text of the same fold beside the page, committed with it.
+                let bp = pl.dir.join(format!("fold_{id}.bestprof"));
+                let staged_bp = Staged::new(&bp);
+                let text = super::bestprof::format_bestprof(
+                    &result,
+                    obs.header(),
+                    &obs.source_description(),
+                    &format!("cand{row}_P{:.6}ms_DM{:.2}", result.period_s * 1e3, result.dm),
+                );
+                std::fs::write(staged_bp.tmp(), text)
+                    .map_err(|e| FoldError::Output(format!("{}: {e}", bp.display())))?;
+                set.add(staged_bp);
                 Some(p)
             }
             None => None,
