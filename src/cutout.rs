@@ -49,12 +49,14 @@ pub struct Cutout {
     pub snr: f32,
 }
 
-/// Bytes the window grid of an event needs ([`make_cutout`]).
+/// Bytes an event's cutout needs ([`make_cutout`]): the window grid and its sample counts
+/// (4 + 4 bytes per bin and channel), one read block (4096 spectra of 4-byte samples) and the
+/// two 256 × 256 planes.
 pub fn cutout_bytes(header: &Header, event: &SinglePulse) -> usize {
     let ds = (event.width_samples as usize / 2).max(1);
     let sweep = dispersion_delay_s(2.0 * event.dm.max(0.0), header.fbottom_mhz(), header.ftop_mhz());
     let nbins = CUTOUT_NTIME + (sweep / (ds as f64 * header.tsamp_s)).ceil() as usize + 2;
-    nbins * header.nchans * 4
+    nbins * header.nchans * 8 + 4096 * header.nchans * 4 + 2 * CUTOUT_NTIME * CUTOUT_NTIME * 4
 }
 
 /// Normalises `a` in place by its median and standard deviation (`your.utils.math.normalise`);
@@ -114,7 +116,7 @@ pub fn make_cutout(obs: &mut dyn Observation, event: &SinglePulse, max_bytes: us
     // in its middle.
     let first: i64 = centre as i64 - (nt / 2) as i64 * ds as i64 - (ds / 2) as i64;
     let mut grid = Array2::<f32>::zeros((nbins, nchans));
-    let mut count = Array2::<u16>::zeros((nbins, nchans));
+    let mut count = Array2::<u32>::zeros((nbins, nchans));
     let lo = first.max(0) as u64;
     let hi = ((first + (nbins * ds) as i64).max(0) as u64).min(h.nsamples);
     let mut start = lo;

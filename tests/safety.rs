@@ -638,7 +638,8 @@ fn outputs_replace_only_files_of_their_own_kind() {
         run_fails_with(&["convert", s(&x), "-o", s(out), "--format", "filterbank"], &[s(out), "refusing"]);
     }
     // convert onto another observation whose truth file is beside it.
-    run_fails_with(&["convert", s(&x), "-o", s(&y)], &[s(&y), "y.fil.truth.json", "other data"]);
+    run_fails_with(&["convert", s(&x), "-o", s(&y)], &[s(&y), "never replaces an existing file", "--overwrite"]);
+    run_fails_with(&["convert", s(&x), "-o", s(&y), "--overwrite"], &[s(&y), "y.fil.truth.json", "other data"]);
     // simulate onto an observation without a truth file (real data) or whose truth name is taken.
     let real = dir.path().join("real.fil");
     std::fs::copy(&x, &real).unwrap();
@@ -674,13 +675,81 @@ fn outputs_replace_only_files_of_their_own_kind() {
     assert!(r.status.success(), "{}", stderr(&r));
     let conv = dir.path().join("conv.fil");
     for _ in 0..2 {
-        let r = common::tianyan(&["convert", s(&x), "-o", s(&conv)]);
+        let r = common::tianyan(&["convert", s(&x), "-o", s(&conv), "--overwrite"]);
         assert!(r.status.success(), "{}", stderr(&r));
     }
     // ... but not a PSRFITS file by a filterbank.
     let fits = dir.path().join("x.fits");
     assert!(common::tianyan(&["convert", s(&x), "-o", s(&fits)]).status.success());
-    run_fails_with(&["convert", s(&x), "-o", s(&fits), "--format", "filterbank"], &["x.fits", "a FITS file"]);
+    run_fails_with(
+        &["convert", s(&x), "-o", s(&fits), "--format", "filterbank", "--overwrite"],
+        &["x.fits", "a FITS file"],
+    );
+}
+
+/// The third fresh-user trial replaced files of other kinds or other origins: `convert` replaced
+/// real observations, `search -o`/`rfi -o` any HDF5 file (a FETCH cutout), `cutout` the cutout of
+/// another observation, `fold -o x.bestprof` lost its page, and `simulate` trusted a stale truth
+/// file beside real data. Each is refused now, naming the file, and nothing is touched.
+#[test]
+fn third_trial_findings_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let x = small_obs(dir.path(), "x.fil", 2.0, 1);
+    let y = small_obs(dir.path(), "y.fil", 2.0, 2);
+    // convert never replaces an existing observation unless asked.
+    let real = dir.path().join("real.fil");
+    std::fs::copy(&y, &real).unwrap();
+    let before = std::fs::read(&real).unwrap();
+    run_fails_with(&["convert", s(&x), "-o", s(&real)], &["real.fil", "never replaces", "--overwrite"]);
+    assert_eq!(std::fs::read(&real).unwrap(), before);
+    // search -o / rfi -o onto an HDF5 file tianyan did not write as that kind.
+    let other = dir.path().join("other.h5");
+    hdf5::File::create(&other).unwrap().new_dataset::<f32>().shape(4).create("data_freq_time").unwrap();
+    let other_before = std::fs::read(&other).unwrap();
+    run_fails_with(
+        &["search", s(&x), "-o", s(&other), "--dm-max", "30"],
+        &["other.h5", "not a tianyan candidate file"],
+    );
+    run_fails_with(&["rfi", s(&x), "-o", s(&other)], &["other.h5", "not a tianyan RFI mask"]);
+    assert_eq!(std::fs::read(&other).unwrap(), other_before);
+    // fold -o x.bestprof would have put the text over the page's own name.
+    run_fails_with(
+        &["fold", s(&x), "--period", "0.25", "--dm", "20", "-o", s(&dir.path().join("f.bestprof"))],
+        &["f.bestprof", ".png"],
+    );
+    assert!(!dir.path().join("f.bestprof").exists());
+    // simulate beside a truth file that describes another file (a stale truth beside real data).
+    let data = dir.path().join("data.fil");
+    std::fs::copy(&x, &data).unwrap();
+    std::fs::copy(dir.path().join("y.fil.truth.json"), dir.path().join("data.fil.truth.json")).unwrap();
+    let data_before = std::fs::read(&data).unwrap();
+    run_fails_with(
+        &["simulate", "-o", s(&data), "--preset", "fast-l-band-lite", "--duration", "1"],
+        &["data.fil", "does not describe it"],
+    );
+    assert_eq!(std::fs::read(&data).unwrap(), data_before);
+    // cutout onto the same-named cutout of another observation.
+    let h5 = dir.path().join("c.h5");
+    let r = common::tianyan(&["search", s(&x), "-o", s(&h5), "--dm-max", "30", "--single-pulse", "--sp-snr", "5"]);
+    assert!(r.status.success(), "{}", stderr(&r));
+    // The S/N 40 pulsar's single pulses (about 14 each over 8 turns) are found.
+    assert!(tianyan::io::candidates::read_single_pulses(&h5).unwrap().iter().any(|p| p.rfi_flag == 0));
+    {
+        let cuts = dir.path().join("cuts");
+        let r = common::tianyan(&["cutout", s(&h5), "-o", s(&cuts), "--top", "1"]);
+        assert!(r.status.success(), "{}", stderr(&r));
+        let made: Vec<PathBuf> = std::fs::read_dir(&cuts).unwrap().map(|e| e.unwrap().path()).collect();
+        // Make it look like another observation's cutout, then cut out again.
+        let f = hdf5::File::open_rw(&made[0]).unwrap();
+        f.attr("filelist")
+            .unwrap()
+            .write_scalar(&"elsewhere.fil".parse::<hdf5::types::VarLenUnicode>().unwrap())
+            .unwrap();
+        drop(f);
+        let kept = std::fs::read(&made[0]).unwrap();
+        run_fails_with(&["cutout", s(&h5), "-o", s(&cuts), "--top", "1"], &["not a cutout of", "refusing"]);
+        assert_eq!(std::fs::read(&made[0]).unwrap(), kept);
+    }
 }
 
 /// `plot` replaced a fold page that another candidate file's `/folds` points to, and

@@ -45,6 +45,9 @@ pub struct ConvertArgs {
     /// Samples per block read and written.
     #[arg(long, default_value_t = 8192)]
     pub block: usize,
+    /// Replace an existing output file (an observation of the format written; never an input).
+    #[arg(long)]
+    pub overwrite: bool,
 }
 
 /// The output format for `path` from its extension.
@@ -89,6 +92,14 @@ pub fn run(args: ConvertArgs) -> anyhow::Result<()> {
         anyhow::bail!("--block must be positive");
     }
     check_not_input(&args.input, &args.output)?;
+    // An existing observation may be real data: it is replaced only when asked.
+    if args.output.is_file() && !args.overwrite {
+        anyhow::bail!(
+            "{}: exists; convert never replaces an existing file (it may be real data); refusing to replace it: \
+             remove it, choose another output, or pass --overwrite",
+            args.output.display()
+        );
+    }
     // An existing output is replaced only by its own kind (an observation of the format written),
     // and never while a truth file beside it would then describe other data.
     match format {

@@ -28,10 +28,18 @@ pub struct CutoutArgs {
     pub max_memory_mb: usize,
 }
 
-/// True when `path` is an HDF5 file with a `data_freq_time` dataset (a cutout), so that a new
-/// cutout of the same event may replace it.
-fn is_cutout(path: &Path) -> bool {
-    tianyan::io::h5file::open(path).map(|f| f.link_exists("data_freq_time")).unwrap_or(false)
+/// True when `path` is a cutout (an HDF5 file with `data_freq_time`) made from the observation
+/// `filelist` (its `filelist` attribute), so that a new cutout of the same event may replace it.
+fn is_cutout_of(path: &Path, filelist: &str) -> bool {
+    tianyan::io::h5file::open(path)
+        .map(|f| {
+            f.link_exists("data_freq_time")
+                && f.attr("filelist")
+                    .and_then(|a| a.read_scalar::<hdf5::types::VarLenUnicode>())
+                    .map(|v| v.as_str() == filelist)
+                    .unwrap_or(false)
+        })
+        .unwrap_or(false)
 }
 
 /// Makes the cutouts of `events` from `obs` (read from `files`) and stages them as
@@ -58,8 +66,12 @@ pub fn stage_cutouts(
             .with_context(|| format!("cutout of the event at {:.4} s, DM {:.2}", ev.time_s, ev.dm))?;
         let path = out_dir.join(format!("{}.h5", tianyan::cutout::cand_id(&header, &cut)));
         check_not_input(inputs, &path)?;
-        if path.exists() && !is_cutout(&path) {
-            anyhow::bail!("{}: exists and is not a cutout; refusing to replace it", path.display());
+        let filelist = files.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(",");
+        if path.exists() && !is_cutout_of(&path, &filelist) {
+            anyhow::bail!(
+                "{}: exists and is not a cutout of {filelist}; refusing to replace it: remove it or choose another folder",
+                path.display()
+            );
         }
         set.add(tianyan::cutout::write_cutout_staged(&path, &header, files, &cut)?);
         written.push((path, cut));

@@ -182,6 +182,12 @@ pub fn run(args: FoldArgs) -> anyhow::Result<()> {
         check_output_file(png)?;
         // The PRESTO-style .bestprof beside the page replaces only an earlier .bestprof.
         let bp = png.with_extension("bestprof");
+        if bp == *png {
+            bail!(
+                "{}: -o is the fold page (a PNG); its .bestprof text goes beside it: give a name ending in .png",
+                png.display()
+            );
+        }
         check_not_input(&inputs, &bp)?;
         if bp.exists() {
             let head = std::fs::read(&bp).ok().map(|b| b.starts_with(b"# Input file")).unwrap_or(false);

@@ -182,13 +182,17 @@ pub fn check_replaceable_hdf5(output: &Path, kind: Hdf5Output) -> Result<(), IoE
                     .and_then(|a| a.read_scalar::<hdf5::types::VarLenUnicode>())
                     .map(|k| k.as_str().contains("rfi mask"))
                     .unwrap_or(false);
+                let is_cands = f.link_exists("candidates");
                 match kind {
                     Hdf5Output::Candidates if is_mask => Some("an RFI mask file"),
-                    Hdf5Output::Mask if f.link_exists("candidates") => Some("a candidate file"),
+                    Hdf5Output::Mask if is_cands => Some("a candidate file"),
+                    // Any other HDF5 file (a FETCH cutout, another tool's file) is kept.
+                    Hdf5Output::Candidates if !is_cands => Some("an HDF5 file that is not a tianyan candidate file"),
+                    Hdf5Output::Mask if !is_mask => Some("an HDF5 file that is not a tianyan RFI mask"),
                     _ => None,
                 }
             }
-            Err(_) => None,
+            Err(_) => Some("an HDF5 file tianyan cannot open"),
         };
         match other {
             Some(what) => Err(IoError::format(

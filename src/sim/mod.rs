@@ -552,6 +552,34 @@ pub fn simulate_to_file_with_progress(
              replace it: remove it or choose another output",
         )));
     }
+    // ... whose truth file really describes it (a stale truth file beside real data does not make
+    // the data a simulation): same file name, channels, samples and sampling time.
+    if path.is_file() {
+        let base = |s: &str| Path::new(s).file_name().map(|n| n.to_os_string());
+        let described =
+            match (crate::io::truth::read_truth(&truth_path(path)), crate::io::open_observation(&[path.to_path_buf()]))
+            {
+                (Ok(t), Ok(o)) => {
+                    let h = o.header();
+                    base(&t.output_file) == path.file_name().map(|n| n.to_os_string())
+                        && t.header.nchans == h.nchans
+                        && t.header.nsamples == h.nsamples
+                        && t.header.tsamp_s == h.tsamp_s
+                }
+                _ => false,
+            };
+        if !described {
+            return Err(SimError::Io(crate::io::IoError::format(
+                path,
+                format!(
+                    "exists, and the truth file beside it ({}) does not describe it (another file name, channel or \
+                     sample count): it is not the simulation that truth file records; refusing to replace it: remove \
+                     both or choose another output",
+                    truth_path(path).display()
+                ),
+            )));
+        }
+    }
     let header = obs.header.clone();
     enum Writer {
         Sigproc(crate::io::sigproc::SigprocWriter),
