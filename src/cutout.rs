@@ -19,8 +19,9 @@
 //!
 //! The window is read once, in blocks, into a grid of decimated bins × channels (each channel
 //! normalised by its mean and standard deviation over the window); channel delays are rounded to
-//! whole decimated bins (at most half a bin, a quarter of the event's width, off). Memory: the grid,
-//! `(256 + 2·DM sweep / bin) × nchans × 4` bytes, is checked against a budget before reading.
+//! whole decimated bins (at most half a bin, a quarter of the event's width, off). Memory: the grid
+//! and its sample counts, `(256 + 2·DM sweep / bin) × nchans × 8` bytes, one read block and the two
+//! planes ([`cutout_bytes`]), checked against a budget before reading.
 use crate::consts::dispersion_delay_s;
 use crate::io::{Header, IoError, Observation};
 use crate::rows::SinglePulse;
