@@ -250,14 +250,16 @@ pub fn choose_dedisperser(header: &Header, dms: &[f64], downsamp: usize, max_mem
 }
 
 /// Extra bytes per searching thread of the acceleration search of an `n`-sample series at
-/// `zmax` (0 when `zmax = 0`): the `(r, z)` power plane ([`crate::search::accel::plane_bytes`]) and
-/// the stage's best-over-drift power, row index and sum buffers (3 × 4 bytes per half bin).
-pub fn accel_bytes_per_thread(n: usize, zmax: u32) -> usize {
+/// `zmax` (0 when `zmax = 0`) with harmonic stages up to `nharm_max`: the `(r, z)` power plane
+/// ([`crate::search::accel::plane_bytes`]), the running sum, and each stage's best-over-drift
+/// power and row index ([`crate::search::accel::best_over_drift`]; 4 + 8 · stages bytes per half bin).
+pub fn accel_bytes_per_thread(n: usize, zmax: u32, nharm_max: u32) -> usize {
     if zmax == 0 {
         return 0;
     }
     let nbins = n / 2 + 1;
-    crate::search::accel::plane_bytes(nbins, zmax) + 3 * 4 * 2 * nbins
+    let nstages = crate::search::harmonic::harmonic_stages(nharm_max).len();
+    crate::search::accel::plane_bytes(nbins, zmax) + (4 + 8 * nstages) * 2 * nbins
 }
 
 /// Smallest dedispersion block the memory budget may force, output samples.
@@ -395,7 +397,11 @@ pub fn plan_step_runs(
         }
         let nout = n_ds - overlap;
         let fft_len = if cfg.pad_fft { fast_len_above(nout) } else { nout };
-        let accel_bytes = if cfg.periodic { accel_bytes_per_thread(fft_len, cfg.periodic_cfg.zmax) } else { 0 };
+        let accel_bytes = if cfg.periodic {
+            accel_bytes_per_thread(fft_len, cfg.periodic_cfg.zmax, cfg.periodic_cfg.nharm_max)
+        } else {
+            0
+        };
         if threads.min(dms.len()) * accel_bytes > budget {
             return Err(PipelineError::Invalid(format!(
                 "the acceleration search's (r, z) planes need {} MiB ({} thread(s) × {} MiB for --zmax {} on series of {} samples), more than --max-memory-mb {}: raise --max-memory-mb, lower --zmax or use fewer --threads",

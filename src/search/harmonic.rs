@@ -64,7 +64,20 @@ fn add_harmonic_from(src: &[f32], h: usize, hh: usize, j0: usize, out: &mut [f32
         }
         return;
     }
-    // idx = (j·h + H/2) div H and rem = (j·h + H/2) mod H, stepped in j without division.
+    match hh {
+        2 => return add_harmonic_blocks::<2>(src, h, j0, out),
+        4 => return add_harmonic_blocks::<4>(src, h, j0, out),
+        8 => return add_harmonic_blocks::<8>(src, h, j0, out),
+        16 => return add_harmonic_blocks::<16>(src, h, j0, out),
+        32 => return add_harmonic_blocks::<32>(src, h, j0, out),
+        _ => {}
+    }
+    add_harmonic_stepping(src, h, hh, j0, out);
+}
+
+/// [`add_harmonic_from`] by stepping the index: `idx = (j·h + H/2) div H` and `rem = (j·h + H/2)
+/// mod H` advanced in `j` without division. Any `hh`.
+fn add_harmonic_stepping(src: &[f32], h: usize, hh: usize, j0: usize, out: &mut [f32]) {
     // (A `while`, not an `if`: the compiler keeps it a branch, which predicts the periodic
     // pattern; an `if` became a conditional move, a loop-carried dependency 2× slower.)
     let start = j0 * h + hh / 2;
@@ -78,6 +91,35 @@ fn add_harmonic_from(src: &[f32], h: usize, hh: usize, j0: usize, out: &mut [f32
             idx += 1;
         }
     }
+}
+
+/// [`add_harmonic_from`] for a stage of `HH` harmonics (the power-of-two stages): output
+/// `j = b·HH + t` reads `src[b·h + off[t]]` with `off[t] = (t·h + HH/2) div HH`, a pattern that
+/// repeats every `HH` outputs, so the loop over blocks has no data-dependent branch (1.4–2× faster
+/// than stepping for the odd harmonics of the acceleration search). Outputs before the first
+/// whole block and after the last go through [`add_harmonic_stepping`].
+fn add_harmonic_blocks<const HH: usize>(src: &[f32], h: usize, j0: usize, out: &mut [f32]) {
+    let head = ((HH - j0 % HH) % HH).min(out.len());
+    let (first, rest) = out.split_at_mut(head);
+    add_harmonic_stepping(src, h, HH, j0, first);
+    let jb = j0 + head; // a multiple of HH
+    let mut off = [0usize; HH];
+    for (t, o) in off.iter_mut().enumerate() {
+        *o = (t * h + HH / 2) / HH;
+    }
+    let nblocks = rest.len() / HH;
+    let (blocks, tail) = rest.split_at_mut(nblocks * HH);
+    let mut base = jb / HH * h;
+    for ob in blocks.chunks_exact_mut(HH) {
+        // off[t] ≤ h, so the block reads within src[base ..= base + h] (cut at the array's end:
+        // the last block may need less).
+        let sb = &src[base..(base + h + 1).min(src.len())];
+        for t in 0..HH {
+            ob[t] += sb[off[t]];
+        }
+        base += h;
+    }
+    add_harmonic_stepping(src, h, HH, jb + nblocks * HH, tail);
 }
 
 /// The search window and power threshold of one harmonic stage, for [`stage_peaks`].
@@ -262,6 +304,26 @@ mod tests {
         let mut peaks = Vec::new();
         stage_peaks(p, hh, |_| StageScan { jlo: 1, jhi: 0, threshold: f32::INFINITY }, &mut sums, &mut peaks);
         sums
+    }
+
+    /// Every harmonic of every stage size (block path and stepping path, any start `j0`) against
+    /// the formula `out[i] += src[round((j0 + i)·h/hh)]` evaluated in f64 (naive twin).
+    #[test]
+    fn add_harmonic_from_matches_the_rounding_formula() {
+        let p = noise(5000, 21);
+        for hh in [1usize, 2, 3, 4, 6, 8, 16, 32] {
+            for h in 1..=hh {
+                for j0 in [0usize, 1, 5, 31, 64, 77] {
+                    let len = ((p.len() - 1) * hh / h).saturating_sub(j0 + 1).min(4000);
+                    let mut got = vec![0.5f32; len];
+                    add_harmonic_from(&p, h, hh, j0, &mut got);
+                    for (i, g) in got.iter().enumerate() {
+                        let idx = (((j0 + i) * h) as f64 / hh as f64 + 0.5).floor() as usize;
+                        assert_eq!(*g, 0.5 + p[idx], "h {h} H {hh} j0 {j0} i {i}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -353,7 +353,7 @@ fn search_accel_plane(
     stages: &[u32],
     ntrials: f64,
 ) -> Vec<Candidate> {
-    use super::accel::{accel_harmonic_sum_into, power_plane, KernelBank};
+    use super::accel::{best_over_drift, power_plane, KernelBank};
     let tobs = nsamples as f64 * tsamp_s;
     let bank = KernelBank::cached(cfg.zmax);
     let mut rows = power_plane(spec, &bank);
@@ -384,21 +384,10 @@ fn search_accel_plane(
         z: f64,
     }
     let n = rows[0].len();
-    let mut sums = vec![0.0f32; n];
-    let mut best = vec![0.0f32; n];
-    let mut best_zi = vec![0usize; n];
+    let (best_all, best_zi_all) = best_over_drift(&rows, &bank, stages, n);
     let mut peaks: Vec<ZPeak> = Vec::new();
-    for &hh in stages {
-        best.fill(f32::NEG_INFINITY);
-        for zi in 0..bank.nz() {
-            accel_harmonic_sum_into(&rows, &bank, zi, hh, &mut sums);
-            for j in 0..n {
-                if sums[j] > best[j] {
-                    best[j] = sums[j];
-                    best_zi[j] = zi;
-                }
-            }
-        }
+    for (si, &hh) in stages.iter().enumerate() {
+        let (best, best_zi) = (&best_all[si], &best_zi_all[si]);
         let thr = stage_threshold(cfg.sigma_threshold, hh, ntrials, nsamples);
         let scale = 2.0 * hh as f64;
         let jlo = ((lo * scale).ceil() as usize).max(1);
@@ -413,7 +402,7 @@ fn search_accel_plane(
                 continue;
             }
             let power = p as f64;
-            let z = bank.z_of(best_zi[j]) as f64 / hh as f64;
+            let z = bank.z_of(best_zi[j] as usize) as f64 / hh as f64;
             peaks.push(ZPeak {
                 pk: Peak {
                     nharm: hh,
