@@ -334,6 +334,39 @@ fn sift_merges_dms_and_flags_harmonics() {
     assert_eq!(strict.len(), 2);
 }
 
+/// Issue 14 item 3, sifting in (f, z): one drifting signal's detections at several DMs and
+/// drifts merge into one row; its second harmonic (twice the frequency, twice the drift) is
+/// flagged; a signal at twice the frequency but an unrelated drift (another binary) is not.
+#[test]
+fn sift_relates_harmonics_in_frequency_and_drift() {
+    let t = 100.0;
+    let f = 10.0;
+    let with_z = |freq: f64, dm: f64, sigma: f32, z: f64| Candidate { z, ..cand(freq, t, dm, sigma) };
+    let v = vec![
+        with_z(f, 50.0, 20.0, 40.0),
+        with_z(f + 0.2 / t, 51.0, 18.0, 38.0),
+        with_z(f - 0.3 / t, 49.0, 17.0, 42.0),
+        // second harmonic: drift 2 × 40
+        with_z(2.0 * f + 0.3 / t, 50.0, 12.0, 81.0),
+        // same frequency ratio, drift −30: another signal
+        with_z(2.0 * f - 0.3 / t + 3.0 / t, 50.0, 11.0, -30.0),
+    ];
+    let out = sift(v, &SiftConfig::default());
+    assert_eq!(out.len(), 3, "{out:#?}");
+    assert_eq!((out[0].n_dm_hits, out[0].z, out[0].harmonic_of), (3, 40.0, -1));
+    let h2 = out.iter().find(|c| c.z == 81.0).expect("the second harmonic row");
+    assert_eq!((h2.harmonic_of, h2.harmonic_num, h2.harmonic_den), (0, 2, 1), "{h2:?}");
+    let other = out.iter().find(|c| c.z == -30.0).expect("the other binary's row");
+    assert_eq!(other.harmonic_of, -1, "unrelated drift flagged as a harmonic: {other:?}");
+    // Without the drift check (huge tolerance) the other binary would be taken for a harmonic
+    // (its frequency is within the ratio tolerance of 2/1 or a near ratio), so the check matters.
+    let loose = sift(
+        vec![with_z(f, 50.0, 20.0, 40.0), with_z(2.0 * f + 0.3 / t, 50.0, 11.0, -30.0)],
+        &SiftConfig { z_tol_bins: 1e9, ..Default::default() },
+    );
+    assert_eq!(loose[1].harmonic_of, 0, "{loose:#?}");
+}
+
 /// Issue 10 item 4, PRESTO-style DM checks (`sifting.py`'s `remove_DM_problems`): a signal
 /// peaking below DM 2 when higher DMs were searched gets `dm_flag` bit 1; one not seen in two
 /// adjacent DM trials of the searched grid gets bit 2; both stay in the table, sigma unchanged,

@@ -17,6 +17,13 @@ pub struct SiftConfig {
     /// `nharm` harmonics has its fundamental on a grid of `1/(2·nharm)` bins and is known to about
     /// `1/nharm` bins, and the parent's error is multiplied by the ratio. Default 1.0.
     pub harmonic_tol_bins: f64,
+    /// Base tolerance, Fourier bins of drift, for the drift part of a harmonic relation: a
+    /// candidate at `f ≈ (p/q)·f_parent` is its harmonic only when also
+    /// `|z − (p/q)·z_parent| ≤ z_tol_bins · (1/nharm_child + (p/q)/nharm_parent)` (harmonic `h` of
+    /// a signal drifting by `z` bins drifts by `h·z`; the search's drift grid has a step of 2 bins
+    /// at the highest harmonic, so a fundamental's `z` is known to about `2/nharm`). Always true
+    /// without an acceleration search (all `z = 0`). Default 2.0.
+    pub z_tol_bins: f64,
     /// Largest numerator and denominator tried for fractional ratios `p/q` (q > 1). Default 16.
     pub max_ratio_term: u32,
     /// Largest integer harmonic number `p` tried for ratios `p/1` (narrow pulses have many
@@ -36,6 +43,7 @@ impl Default for SiftConfig {
         SiftConfig {
             freq_tol_bins: 1.5,
             harmonic_tol_bins: 1.0,
+            z_tol_bins: 2.0,
             max_ratio_term: 16,
             max_harmonic: 64,
             no_dm0: false,
@@ -84,7 +92,9 @@ fn merge_label(best: &mut Candidate, c: &Candidate) {
 /// Sifts candidates from many DM trials (and/or searches) of one observation.
 ///
 /// 1. **Merge**: in order of decreasing `sigma`, each candidate joins the first stronger kept
-///    signal whose frequency is within `freq_tol_bins / T` Hz (T from that signal's
+///    signal whose frequency is within `freq_tol_bins / T` Hz (the *mean* frequency over the
+///    observation, which does not depend on the drift row that found it, so detections of one
+///    signal at different DMs and drifts `z` merge) (T from that signal's
 ///    `fft_bin / frequency_hz`); the kept row is the best-sigma detection, `n_dm_hits` becomes
 ///    the number of distinct DM values merged (or the largest incoming `n_dm_hits`, if higher), and
 ///    the signal's DM span is `[min, max]` of the merged DMs; its `search` label is the union of
@@ -99,6 +109,8 @@ fn merge_label(best: &mut Candidate, c: &Candidate) {
 ///    - a signal whose search row has `fund_harmonic = D > 1` (the odd-harmonic test of
 ///      [`super::periodic`] found that it is the `D`-th harmonic of `f/D`) becomes harmonic `D/1` of
 ///      the strongest DM-compatible signal within tolerance of `f/D`, whatever their sigmas;
+///    - with an acceleration search, a harmonic relation `p/q` in frequency also needs the drifts in
+///      the same ratio (`z_tol_bins`): sifting is in `(f, z)`;
 ///    - every other signal, in order of decreasing *family strength* (a signal's own sigma, or the
 ///      highest sigma of the signals attached to it by the first rule), is compared with the
 ///      family heads found so far; it becomes a harmonic of the first one (strongest family first)
@@ -180,9 +192,10 @@ pub fn sift_on_grid(cands: Vec<Candidate>, cfg: &SiftConfig, dm_grid: &[f64]) ->
     let dm_ok = |i: usize, j: usize| spans[i].0 <= spans[j].1 && spans[j].0 <= spans[i].1;
     let close = |i: usize, j: usize, ratio: f64, cands: &[Candidate]| {
         let (ci, cj) = (&cands[i], &cands[j]);
-        let tol_hz =
-            cfg.harmonic_tol_bins * (1.0 / ci.nharm.max(1) as f64 + ratio / cj.nharm.max(1) as f64) / tobs_of(ci);
+        let spread = 1.0 / ci.nharm.max(1) as f64 + ratio / cj.nharm.max(1) as f64;
+        let tol_hz = cfg.harmonic_tol_bins * spread / tobs_of(ci);
         (ci.frequency_hz - ratio * cj.frequency_hz).abs() <= tol_hz
+            && (ci.z - ratio * cj.z).abs() <= cfg.z_tol_bins * spread
     };
 
     // 3a. detections the search identified as the D-th harmonic of a lower fundamental
