@@ -324,19 +324,24 @@ mod tests {
     use rand::{Rng, SeedableRng};
     use rand_distr::StandardNormal;
 
-    /// The incremental best-over-drift sums equal the direct per-row sums (naive twin) to f32
-    /// rounding, for the doubling stages and for a stage list with a gap (summed from scratch).
-    #[test]
-    fn best_over_drift_matches_direct_sums() {
-        let mut rng = rand::rngs::StdRng::seed_from_u64(3);
-        let nb = 3000;
-        let spec: Vec<Complex32> = (0..nb)
+    /// `nb` bins of whitened complex noise (`E|X_k|² = 1`), seeded.
+    fn white_spectrum(nb: usize, seed: u64) -> Vec<Complex32> {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        (0..nb)
             .map(|_| {
                 let re: f32 = rng.sample(StandardNormal);
                 let im: f32 = rng.sample(StandardNormal);
                 Complex32::new(re, im) * std::f32::consts::FRAC_1_SQRT_2
             })
-            .collect();
+            .collect()
+    }
+
+    /// The incremental best-over-drift sums equal the direct per-row sums (naive twin) to f32
+    /// rounding, for the doubling stages and for a stage list with a gap (summed from scratch).
+    #[test]
+    fn best_over_drift_matches_direct_sums() {
+        let nb = 3000;
+        let spec = white_spectrum(nb, 3);
         let bank = KernelBank::new(30);
         let rows = power_plane(&spec, &bank);
         let n = rows[0].len();
@@ -400,15 +405,8 @@ mod tests {
     /// The overlap-save plane equals the direct correlation (naive twin) on random input.
     #[test]
     fn plane_matches_direct_correlation() {
-        let mut rng = rand::rngs::StdRng::seed_from_u64(11);
         let nb = 9000;
-        let spec: Vec<Complex32> = (0..nb)
-            .map(|_| {
-                let re: f32 = rng.sample(StandardNormal);
-                let im: f32 = rng.sample(StandardNormal);
-                Complex32::new(re, im) * std::f32::consts::FRAC_1_SQRT_2
-            })
-            .collect();
+        let spec = white_spectrum(nb, 11);
         let bank = KernelBank::new(20);
         let rows = power_plane(&spec, &bank);
         let mut planner = FftPlanner::<f64>::new();
@@ -439,15 +437,8 @@ mod tests {
     /// has a spread of about 1/√20 000 ≈ 0.007 times the correlation length in bins, ≲ 0.02).
     #[test]
     fn noise_plane_is_unit_mean_exponential() {
-        let mut rng = rand::rngs::StdRng::seed_from_u64(5);
         let nb = 20_000;
-        let spec: Vec<Complex32> = (0..nb)
-            .map(|_| {
-                let re: f32 = rng.sample(StandardNormal);
-                let im: f32 = rng.sample(StandardNormal);
-                Complex32::new(re, im) * std::f32::consts::FRAC_1_SQRT_2
-            })
-            .collect();
+        let spec = white_spectrum(nb, 5);
         let bank = KernelBank::new(50);
         let rows = power_plane(&spec, &bank);
         for (zi, row) in rows.iter().enumerate() {
